@@ -1,0 +1,97 @@
+"""The ``workstation`` command (spec: shared/spec/cli.md).
+
+``workstation [PATH] [--screenshot FILE.png]`` opens the app; ``workstation SUBCOMMAND ...`` runs a
+headless command. Each subcommand lives in ``workstation/commands/<name>.py`` and provides
+``add_arguments(parser)`` and ``run(args) -> int``. Bad input: exit 2 and one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from typing import Any, Sequence
+
+from .errors import WorkstationError
+
+#: subcommand -> (module under workstation.commands, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("info", "list the series found in a folder, DICOMDIR, zip or file"),
+    "probe": ("probe", "value at a patient point (LPS mm)"),
+    "segment": ("segment", "grow the lesion containing a seed point and measure it"),
+    "enhancement": ("enhancement", "pre/post ROI at one patient point, delta HU and call"),
+    "assess": ("assess", "validate a findings document and reason over it"),
+    "export": ("export", "write findings.json, report.txt and a DICOM SR"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        raise WorkstationError(f"{self.prog}: {message}")
+
+
+def print_json(doc: Any) -> None:
+    """The one JSON document a ``--json`` subcommand prints on stdout."""
+    json.dump(doc, sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def parse_point(text: str, name: str = "--at") -> tuple[float, float, float]:
+    """``"X,Y,Z"`` -> floats, or a WorkstationError naming the argument."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        pt = tuple(float(p) for p in parts)
+    except ValueError:
+        raise WorkstationError(f"{name}: expected X,Y,Z in millimetres, got {text!r}") from None
+    if not all(map(lambda v: v == v and abs(v) != float("inf"), pt)):
+        raise WorkstationError(f"{name}: coordinates must be finite numbers, got {text!r}")
+    return pt  # type: ignore[return-value]
+
+
+def _app_main(argv: Sequence[str]) -> int:
+    p = _Parser(prog="workstation", description="Open the workstation on a study (default: the bundled sample).")
+    p.add_argument("path", nargs="?", help="folder, DICOMDIR, zip or single DICOM file")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save a PNG of the main window once the study is shown, then exit")
+    sub = ", ".join(SUBCOMMANDS)
+    p.epilog = f"headless subcommands: {sub} (workstation SUBCOMMAND -h)"
+    args = p.parse_args(list(argv))
+    from ui.app import run_app  # Qt is imported only when the app is opened
+
+    return run_app(args.path, screenshot=args.screenshot)
+
+
+def _sub_main(name: str, argv: Sequence[str]) -> int:
+    modname, helptext = SUBCOMMANDS[name]
+    mod = importlib.import_module(f"workstation.commands.{modname}")
+    p = _Parser(prog=f"workstation {name}", description=helptext)
+    mod.add_arguments(p)
+    args = p.parse_args(list(argv))
+    return int(mod.run(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _sub_main(argv[0], argv[1:])
+        return _app_main(argv)
+    except WorkstationError as exc:
+        print(f"workstation: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a traceback on the console: one line, and a non-zero status
+        print(f"workstation: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
