@@ -1,0 +1,155 @@
+"""The findings document validates on read, names the field, and round-trips exactly."""
+import json
+
+import pytest
+
+from workstation.errors import FindingsError, WorkstationError
+from workstation.review.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
+
+SPEC = "/work/shared/spec/findings-v1.md"
+
+
+def doc(**kw):
+    d = {"schema": "rp-findings/1"}
+    d.update(kw)
+    return d
+
+
+FULL = doc(
+    age_years=58, sex="female", greatest_dimension_mm=123.4, grade=2, enhancement_delta_hu=31.5,
+    enhancement_percent=44.0, thrombus_delta_hu=25, enhancement_pattern="heterogeneous",
+    growth_pattern="mixed",
+    ivc={"renal_vein_z_mm": -140.0, "hepatic_vein_z_mm": -40.0, "tumor_z_mm": [-150.0, -90.5]},
+    findings={"necrosis": True, "macroscopic_fat": False, "arises_from_vessel_wall": True},
+    x_sources={"greatest_dimension_mm": {"method": "caliper", "measurement_id": "ab12"},
+               "findings.necrosis": "reader"},
+    x_note="reviewed on venous phase",
+)
+
+
+def test_spec_ids_match_the_checklist_resource():
+    """Every id the spec lists is in checklist.json and nothing else (parsed from the spec text)."""
+    import re
+    text = open(SPEC, encoding="utf-8").read()
+    part = text.split("## Checklist ids")[1].split("## Differential ids")[0]
+    spec_ids = [i for i in re.findall(r"`([a-z0-9_]+)`", part) if i != "findings"]
+    assert sorted(spec_ids) == sorted(CHECKLIST_IDS) and len(set(CHECKLIST_IDS)) == len(CHECKLIST_IDS) == 62
+    dpart = text.split("## Differential ids")[1].split("## Rules")[0]
+    assert re.findall(r"`([a-z0-9_]+)`", dpart) == list(DIFFERENTIAL_IDS)
+
+
+def test_round_trip_exact():
+    assert Findings.from_dict(FULL).to_dict() == FULL
+    assert list(Findings.from_dict(FULL).to_dict()) == list(FULL)
+    assert json.dumps(Findings.from_dict(FULL).to_dict()) == json.dumps(FULL)
+
+
+def test_absent_is_not_serialised_and_null_only_when_given():
+    assert Findings.from_dict(doc()).to_dict() == {"schema": "rp-findings/1"}
+    d = doc(grade=None, findings={"necrosis": None, "calcification": True})
+    f = Findings.from_dict(d)
+    assert f.grade is None and f.finding("necrosis") is None and f.to_dict() == d
+
+
+def test_values_are_read():
+    f = Findings.from_dict(FULL)
+    assert f.finding("necrosis") is True and f.finding("calcification") is None
+    assert f.ivc.tumor_z_mm == (-150.0, -90.5) and f.grade == 2
+
+
+@pytest.mark.parametrize(
+    "d, field",
+    [
+        ({"schema": "rp-findings/2"}, "schema"),
+        ({}, "schema"),
+        (doc(age=50), "age:"),
+        (doc(findings={"fat": True}), "findings.fat"),
+        (doc(findings={"macroscopic_fat": "yes"}), "findings.macroscopic_fat"),
+        (doc(findings={"macroscopic_fat": 1}), "findings.macroscopic_fat"),
+        (doc(findings={"macroscopic_fat": 0}), "findings.macroscopic_fat"),
+        (doc(findings=["necrosis"]), "findings:"),
+        (doc(age_years=True), "age_years"),
+        (doc(age_years="58"), "age_years"),
+        (doc(age_years=-1), "age_years"),
+        (doc(age_years=120.5), "age_years"),
+        (doc(age_years=float("nan")), "age_years"),
+        (doc(greatest_dimension_mm=0), "greatest_dimension_mm"),
+        (doc(greatest_dimension_mm=-3), "greatest_dimension_mm"),
+        (doc(greatest_dimension_mm=False), "greatest_dimension_mm"),
+        (doc(grade=4), "grade"),
+        (doc(grade=0), "grade"),
+        (doc(grade=2.0), "grade"),
+        (doc(grade=True), "grade"),
+        (doc(grade="2"), "grade"),
+        (doc(enhancement_delta_hu=True), "enhancement_delta_hu"),
+        (doc(enhancement_delta_hu=float("inf")), "enhancement_delta_hu"),
+        (doc(enhancement_percent="40%"), "enhancement_percent"),
+        (doc(thrombus_delta_hu=[5]), "thrombus_delta_hu"),
+        (doc(sex="F"), "sex"),
+        (doc(enhancement_pattern="avid"), "enhancement_pattern"),
+        (doc(growth_pattern="intraluminal"), "growth_pattern"),
+        (doc(ivc=[1, 2]), "ivc:"),
+        (doc(ivc={"renal_z": 1}), "ivc.renal_z"),
+        (doc(ivc={"renal_vein_z_mm": "0"}), "ivc.renal_vein_z_mm"),
+        (doc(ivc={"tumor_z_mm": [5]}), "ivc.tumor_z_mm"),
+        (doc(ivc={"tumor_z_mm": [5, 1]}), "ivc.tumor_z_mm"),
+        (doc(ivc={"tumor_z_mm": [1, True]}), "ivc.tumor_z_mm[1]"),
+        (doc(ivc={"tumor_z_mm": 3}), "ivc.tumor_z_mm"),
+        (doc(ivc={"renal_vein_z_mm": 10, "hepatic_vein_z_mm": 0}), "ivc.hepatic_vein_z_mm"),
+        (doc(x_sources={"size": "caliper"}), "x_sources.size"),
+        (doc(x_sources={"grade": ["a"]}), "x_sources.grade"),
+        (doc(x_measurements=[{"kind": "ruler"}]), "x_measurements[0]"),
+        (doc(x_note=5), "x_note"),
+        (doc(x_other=1), "x_other"),
+        ([1, 2], "findings document"),
+    ],
+)
+def test_each_error_names_the_field_in_one_line(d, field):
+    with pytest.raises(FindingsError) as ei:
+        Findings.from_dict(d)
+    msg = str(ei.value)
+    assert field in msg and "\n" not in msg
+    assert isinstance(ei.value, WorkstationError) and ei.value.exit_status == 2
+
+
+def test_bool_message_shows_the_json_value():
+    with pytest.raises(FindingsError, match=r'^findings\.macroscopic_fat: expected true or false, got "yes"$'):
+        Findings.from_dict(doc(findings={"macroscopic_fat": "yes"}))
+
+
+def test_boundaries_accepted():
+    for d in (doc(age_years=0), doc(age_years=120), doc(greatest_dimension_mm=0.01),
+              doc(enhancement_delta_hu=-15), doc(ivc={"tumor_z_mm": [3, 3]}), doc(ivc={})):
+        assert Findings.from_dict(d).to_dict() == d
+
+
+def test_measurements_extension_round_trips():
+    from workstation.measure.model import Caliper
+    m = Caliper(series_uid="1.2.3", label="long axis", p1=(0.0, 0.0, 0.0), p2=(0.0, 30.0, 40.0)).to_dict()
+    d = json.loads(json.dumps(doc(greatest_dimension_mm=50, x_measurements=[m])))
+    assert Findings.from_dict(d).to_dict() == d
+
+
+def test_with_changes_revalidates():
+    f = Findings.from_dict(doc(findings={"necrosis": True}))
+    g = f.with_changes(age_years=40, findings={"necrosis": None, "calcification": True})
+    assert g.age_years == 40 and g.finding("necrosis") is None and g.finding("calcification") is True
+    assert f.age_years is None  # the original is unchanged
+    with pytest.raises(FindingsError, match="age_years"):
+        f.with_changes(age_years=200)
+
+
+def test_load_findings_errors_name_file_and_position(tmp_path):
+    with pytest.raises(FindingsError, match="no such file"):
+        load_findings(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "rp-findings/1",\n "age_years": 5,,}')
+    with pytest.raises(FindingsError, match=r"bad\.json: invalid JSON at line 2, column"):
+        load_findings(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps(doc(sex="unknown")))
+    with pytest.raises(FindingsError, match=r"wrong\.json: sex"):
+        load_findings(wrong)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(FULL))
+    assert load_findings(good).to_dict() == FULL

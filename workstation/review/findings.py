@@ -1,0 +1,366 @@
+"""The findings document ``rp-findings/1`` (shared/spec/findings-v1.md) as a validated value.
+
+A :class:`Findings` that exists is valid: :meth:`Findings.from_dict` checks every field against
+``resources/checklist.json`` (the single source of truth the panel reads too) and raises
+:class:`~workstation.errors.FindingsError` with one line naming the field path, e.g.
+``findings.macroscopic_fat: expected true or false, got "yes"``.
+
+Unknown is absence: a field or checklist id left out weighs nothing. A ``null`` given in the input is
+accepted as unknown and written back as ``null`` so that :meth:`Findings.to_dict` round-trips the
+document exactly; nothing is ever serialised as ``null`` unless it was given so.
+
+Project extensions (the spec allows added fields; anything else unknown is refused):
+
+* ``x_sources``: field path -> where the number came from (a string, or an object of strings and
+  numbers such as ``{"method": "caliper", "measurement_id": "..."}``). Keys must name a field of the
+  document (``greatest_dimension_mm``, ``ivc.tumor_z_mm``, ``findings.calcification`` ...).
+* ``x_measurements``: a list of measurement records (``workstation.measure.model`` ``to_dict``).
+* ``x_note``: a free-text reader note.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..errors import FindingsError
+from ..resources import load_json
+
+SCHEMA = "rp-findings/1"
+
+_CHECKLIST = load_json("checklist.json")
+#: field name -> spec (type, range, enum, units, labels)
+FIELD_SPECS: Mapping[str, Mapping[str, Any]] = MappingProxyType(_CHECKLIST["fields"])
+#: the spec's groups, in order: [(group id, label, [item ids])]
+CHECKLIST_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (g["id"], g["label"], tuple(it["id"] for it in g["items"])) for g in _CHECKLIST["groups"]
+)
+#: every checklist id, in the spec's order
+CHECKLIST_IDS: tuple[str, ...] = tuple(i for _, _, ids in CHECKLIST_GROUPS for i in ids)
+CHECKLIST_LABELS: Mapping[str, str] = MappingProxyType(
+    {it["id"]: it["label"] for g in _CHECKLIST["groups"] for it in g["items"]}
+)
+EXTENSION_FIELDS: tuple[str, ...] = tuple(k for k in _CHECKLIST["extensions"] if k.startswith("x_"))
+_IVC_KEYS = tuple(FIELD_SPECS["ivc"]["properties"])
+_SCALAR_FIELDS = tuple(k for k in FIELD_SPECS if k not in ("ivc", "findings"))
+_TOP_ORDER = ("schema", *FIELD_SPECS, *EXTENSION_FIELDS)
+_CHECKLIST_SET = frozenset(CHECKLIST_IDS)
+
+
+def _differential_ids() -> tuple[str, ...]:
+    return tuple(d["id"] for d in load_json("knowledge", "differentials.json")["differentials"])
+
+
+#: every differential id, in the spec's order (from resources/knowledge/differentials.json)
+DIFFERENTIAL_IDS: tuple[str, ...] = _differential_ids()
+
+
+def _show(v: Any) -> str:
+    """A value as it appears in JSON, shortened for a one-line message."""
+    try:
+        s = json.dumps(v, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    """A JSON number: int or float, never a bool (bool is a subclass of int in Python)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_number(path: str, v: Any, spec: Mapping[str, Any]) -> None:
+    if not _is_number(v):
+        raise FindingsError(f"{path}: expected a number, got {_show(v)}")
+    if not math.isfinite(v):
+        raise FindingsError(f"{path}: expected a finite number, got {_show(v)}")
+    units = f" {spec['units']}" if spec.get("units") else ""
+    if "min" in spec and v < spec["min"]:
+        raise FindingsError(f"{path}: {v}{units} is below the minimum {spec['min']}{units}")
+    if "max" in spec and v > spec["max"]:
+        raise FindingsError(f"{path}: {v}{units} is above the maximum {spec['max']}{units}")
+    if "exclusive_min" in spec and v <= spec["exclusive_min"]:
+        raise FindingsError(f"{path}: must be greater than {spec['exclusive_min']}{units}, got {v}")
+
+
+def _check_scalar(name: str, v: Any) -> None:
+    spec = FIELD_SPECS[name]
+    kind = spec["type"]
+    if kind == "number":
+        _check_number(name, v, spec)
+    elif kind == "enum":
+        if not isinstance(v, str) or v not in spec["enum"]:
+            allowed = ", ".join(f'"{e}"' for e in spec["enum"])
+            raise FindingsError(f"{name}: expected one of {allowed}, got {_show(v)}")
+    elif kind == "integer_enum":
+        if not (isinstance(v, int) and not isinstance(v, bool)) or v not in spec["enum"]:
+            allowed = ", ".join(str(e) for e in spec["enum"])
+            raise FindingsError(f"{name}: expected one of {allowed} (an integer), got {_show(v)}")
+    else:  # pragma: no cover - checklist.json is project data, its integrity is tested
+        raise FindingsError(f"{name}: unsupported field type {kind!r} in checklist.json")
+
+
+@dataclass(frozen=True)
+class IVCExtent:
+    """The ``ivc`` object: landmarks and intraluminal tumour extent (patient z, LPS mm, +z cranial).
+
+    Any key may be absent (unknown). When both landmarks are given the hepatic-vein confluence must
+    lie cranial to the renal-vein inflow (larger z); ``tumor_z_mm`` is ``(low, high)`` with low <= high.
+    """
+
+    renal_vein_z_mm: float | None = None
+    hepatic_vein_z_mm: float | None = None
+    tumor_z_mm: tuple[float, float] | None = None
+    _given: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "ivc") -> "IVCExtent":
+        if not isinstance(d, Mapping):
+            raise FindingsError(f"{path}: expected an object, got {_show(d)}")
+        for k in d:
+            if k not in _IVC_KEYS:
+                allowed = ", ".join(_IVC_KEYS)
+                raise FindingsError(f"{path}.{k}: unknown field (expected {allowed})")
+        props = FIELD_SPECS["ivc"]["properties"]
+        values: dict[str, Any] = {}
+        for k in ("renal_vein_z_mm", "hepatic_vein_z_mm"):
+            if d.get(k) is not None:
+                _check_number(f"{path}.{k}", d[k], props[k])
+                values[k] = d[k]
+        t = d.get("tumor_z_mm")
+        if t is not None:
+            p = f"{path}.tumor_z_mm"
+            if not isinstance(t, (list, tuple)) or len(t) != 2:
+                raise FindingsError(f"{p}: expected [low, high] in mm, got {_show(t)}")
+            for i, x in enumerate(t):
+                if not _is_number(x) or not math.isfinite(x):
+                    raise FindingsError(f"{p}[{i}]: expected a finite number, got {_show(x)}")
+            if t[0] > t[1]:
+                raise FindingsError(f"{p}: low {t[0]} is above high {t[1]} (expected [low, high])")
+            values["tumor_z_mm"] = (t[0], t[1])
+        r, h = values.get("renal_vein_z_mm"), values.get("hepatic_vein_z_mm")
+        if r is not None and h is not None and not h > r:
+            raise FindingsError(
+                f"{path}.hepatic_vein_z_mm: {h} must lie cranial to (greater than) "
+                f"renal_vein_z_mm {r} (LPS, +z toward the head)"
+            )
+        return cls(**values, _given=tuple(d), _raw=dict(d))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in self._given:
+            v = getattr(self, k)
+            out[k] = None if v is None else (list(v) if k == "tumor_z_mm" else v)
+        return out
+
+
+def _check_sources(v: Any) -> None:
+    if not isinstance(v, Mapping):
+        raise FindingsError(f"x_sources: expected an object (field path -> source), got {_show(v)}")
+    paths = set(_SCALAR_FIELDS) | {"ivc"} | {f"ivc.{k}" for k in _IVC_KEYS}
+    paths |= {f"findings.{i}" for i in CHECKLIST_IDS}
+    for k, src in v.items():
+        if k not in paths:
+            raise FindingsError(f"x_sources.{k}: not a field of the findings document")
+        if isinstance(src, str):
+            continue
+        if isinstance(src, Mapping) and all(
+            isinstance(x, str) or (_is_number(x) and math.isfinite(x)) for x in src.values()
+        ):
+            continue
+        raise FindingsError(f"x_sources.{k}: expected a string or an object of strings and numbers, got {_show(src)}")
+
+
+def _check_measurements(v: Any) -> None:
+    from ..errors import WorkstationError
+    from ..measure.model import Measurement
+
+    if not isinstance(v, list):
+        raise FindingsError(f"x_measurements: expected a list of measurement records, got {_show(v)}")
+    for i, m in enumerate(v):
+        if not isinstance(m, Mapping):
+            raise FindingsError(f"x_measurements[{i}]: expected an object, got {_show(m)}")
+        try:
+            Measurement.from_dict(dict(m))
+        except WorkstationError as exc:
+            raise FindingsError(f"x_measurements[{i}]: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise FindingsError(f"x_measurements[{i}]: {exc}") from None
+
+
+def _check_extension(name: str, v: Any) -> None:
+    if name == "x_sources":
+        _check_sources(v)
+    elif name == "x_measurements":
+        _check_measurements(v)
+    elif name == "x_note":
+        if not isinstance(v, str):
+            raise FindingsError(f"x_note: expected a string, got {_show(v)}")
+
+
+@dataclass(frozen=True)
+class Findings:
+    """One validated ``rp-findings/1`` document. ``None`` means unknown.
+
+    Build it with :meth:`from_dict` (validates) or :meth:`with_changes`; read checklist items with
+    :meth:`finding` (``True``/``False``/``None``) or the ``findings`` mapping (known items only).
+    """
+
+    age_years: float | None = None
+    sex: str | None = None
+    greatest_dimension_mm: float | None = None
+    grade: int | None = None
+    enhancement_delta_hu: float | None = None
+    enhancement_percent: float | None = None
+    thrombus_delta_hu: float | None = None
+    enhancement_pattern: str | None = None
+    growth_pattern: str | None = None
+    ivc: IVCExtent | None = None
+    findings: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # keys given as null (round-trip) and the original key order
+    _nulls: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    _order: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _finding_order: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, d: Any) -> "Findings":
+        if not isinstance(d, Mapping):
+            raise FindingsError(f"findings document: expected a JSON object, got {_show(d)}")
+        if "schema" not in d:
+            raise FindingsError(f'schema: missing (expected "{SCHEMA}")')
+        if d["schema"] != SCHEMA:
+            raise FindingsError(f'schema: expected "{SCHEMA}", got {_show(d["schema"])}')
+        values: dict[str, Any] = {}
+        nulls: set[str] = set()
+        for k, v in d.items():
+            if k == "schema":
+                continue
+            if not isinstance(k, str) or (k not in FIELD_SPECS and k not in EXTENSION_FIELDS):
+                raise FindingsError(f"{k}: unknown field (not in {SCHEMA}; project fields are {', '.join(EXTENSION_FIELDS)})")
+            if v is None:
+                nulls.add(k)
+                continue
+            if k == "ivc":
+                values["ivc"] = IVCExtent.from_dict(v)
+            elif k == "findings":
+                continue  # below
+            elif k in EXTENSION_FIELDS:
+                _check_extension(k, v)
+            else:
+                _check_scalar(k, v)
+                values[k] = v
+        checklist: dict[str, bool] = {}
+        order: list[str] = []
+        raw = d.get("findings")
+        if raw is not None:
+            if not isinstance(raw, Mapping):
+                raise FindingsError(f"findings: expected an object of checklist id -> true/false, got {_show(raw)}")
+            for fid, fv in raw.items():
+                if fid not in _CHECKLIST_SET:
+                    raise FindingsError(f"findings.{fid}: unknown checklist id")
+                order.append(fid)
+                if fv is None:
+                    nulls.add(f"findings.{fid}")
+                    continue
+                if not isinstance(fv, bool):
+                    raise FindingsError(f"findings.{fid}: expected true or false, got {_show(fv)}")
+                checklist[fid] = fv
+        ext = {k: d[k] for k in EXTENSION_FIELDS if d.get(k) is not None}
+        return cls(
+            **{k: v for k, v in values.items()},
+            findings=MappingProxyType(checklist),
+            extensions=MappingProxyType(json.loads(json.dumps(ext))),
+            _nulls=frozenset(nulls),
+            _order=tuple(k for k in d),
+            _finding_order=tuple(order),
+        )
+
+    # ------------------------------------------------------------------ writing
+    def to_dict(self) -> dict[str, Any]:
+        """The document as JSON-ready data; ``Findings.from_dict(d).to_dict() == d``."""
+        present: dict[str, Any] = {"schema": SCHEMA}
+        for k in _SCALAR_FIELDS:
+            v = getattr(self, k)
+            if v is not None:
+                present[k] = v
+            elif k in self._nulls:
+                present[k] = None
+        if self.ivc is not None:
+            present["ivc"] = self.ivc.to_dict()
+        elif "ivc" in self._nulls:
+            present["ivc"] = None
+        fnull = {k.split(".", 1)[1] for k in self._nulls if k.startswith("findings.")}
+        if self.findings or fnull or "findings" in self._order:
+            if "findings" in self._nulls and not self.findings:
+                present["findings"] = None
+            else:
+                ordered = [i for i in self._finding_order if i in self.findings or i in fnull]
+                ordered += [i for i in CHECKLIST_IDS if i in self.findings and i not in ordered]
+                present["findings"] = {i: self.findings.get(i) for i in ordered}
+        for k in EXTENSION_FIELDS:
+            if k in self.extensions:
+                present[k] = json.loads(json.dumps(self.extensions[k]))
+            elif k in self._nulls:
+                present[k] = None
+        keys = [k for k in self._order if k in present]
+        keys += [k for k in _TOP_ORDER if k in present and k not in keys]
+        return {k: present[k] for k in keys}
+
+    # ------------------------------------------------------------------ use
+    def finding(self, fid: str) -> bool | None:
+        """``True``/``False`` for a known checklist item, ``None`` when unknown."""
+        if fid not in _CHECKLIST_SET:
+            raise FindingsError(f"findings.{fid}: unknown checklist id")
+        return self.findings.get(fid)
+
+    def with_changes(self, **changes: Any) -> "Findings":
+        """A new validated document with top-level fields replaced (``None`` = unknown, removed).
+
+        ``findings={id: True/False/None}`` updates checklist items (``None`` removes one).
+        """
+        d = self.to_dict()
+        for k, v in changes.items():
+            if k == "findings":
+                items = dict(d.get("findings") or {})
+                for fid, fv in v.items():
+                    if fv is None:
+                        items.pop(fid, None)
+                    else:
+                        items[fid] = fv
+                d["findings"] = items
+            elif k == "ivc" and isinstance(v, IVCExtent):
+                d["ivc"] = v.to_dict()
+            elif v is None:
+                d.pop(k, None)
+            else:
+                d[k] = v
+        return Findings.from_dict(d)
+
+
+def load_findings(path: str | Path) -> Findings:
+    """Read and validate a findings JSON file; errors name the file (and line/column for bad JSON)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FindingsError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise FindingsError(f"{p}: is a folder, expected a findings JSON file") from None
+    except UnicodeDecodeError:
+        raise FindingsError(f"{p}: not UTF-8 text, expected a findings JSON file") from None
+    except OSError as exc:
+        raise FindingsError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FindingsError(f"{p}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    try:
+        return Findings.from_dict(doc)
+    except FindingsError as exc:
+        raise FindingsError(f"{p}: {exc}") from None
