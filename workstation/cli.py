@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import logging
+import re
 import sys
 from typing import Any, Sequence
 
@@ -28,6 +29,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line with exit status 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # LPS points are often negative: let "--at -12.5,-3,40" pass as a value, not an option
+        self._negative_number_matcher = re.compile(r"^-\d|^-\.\d")
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse API
         raise WorkstationError(f"{self.prog}: {message}")

@@ -1,0 +1,408 @@
+"""Header-only reading: one file -> its image frames (or a one-line reason it was skipped).
+
+Each file is parsed with ``stop_before_pixels=True``; the Pixel Data element's header is then read
+by hand to learn where the pixel bytes lie and whether the file holds all of them (truncation is
+caught here, before any decoding). Lenient like pydicom: files without a preamble are read with
+``force=True``; a malformed value only loses that value (logged with its keyword).
+"""
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from .sources import DICOMDIR_SOP_CLASS, Skipped, Source
+
+log = logging.getLogger(__name__)
+
+#: values larger than this stay on disk until asked for (files only; zip members are in memory)
+DEFER_SIZE = 64 * 1024
+
+#: Pixel Data, Float Pixel Data, Double Float Pixel Data (PS3.6 group 7FE0)
+PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
+#: VRs whose explicit-VR element header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2)
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+#: Modality defined terms (PS3.3 C.7.3.1.1.1) of objects that carry no image to load as a volume
+NON_IMAGE_MODALITIES = {"SR", "PR", "KO", "SEG", "RTSTRUCT", "RTPLAN", "RTRECORD", "REG", "FID",
+                        "ECG", "EPS", "HD", "AU", "DOC", "PLAN", "RWV", "REGISTRATION"}
+#: words in a SOP Class name (PS3.4 Annex B) that mark a non-image object
+NON_IMAGE_SOP_WORDS = ("SR Storage", "Presentation State", "Structure Set", "Plan Storage",
+                       "Segmentation", "Key Object", "Waveform", "Encapsulated", "Registration",
+                       "Raw Data", "Spectroscopy", "Directory")
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"
+
+
+class SkipFile(Exception):
+    """Raised inside the header reader with the reason a file is not used."""
+
+
+@dataclass(eq=False)
+class PixelElement:
+    """Where a file's pixel bytes are: value offset and length (None when encapsulated/unknown)."""
+
+    value_offset: int | None
+    length: int | None
+    encapsulated: bool
+    float_kind: int = 0  # 0: integer Pixel Data, 4: Float Pixel Data, 8: Double Float Pixel Data
+
+
+@dataclass(eq=False)
+class Frame:
+    """One 2D image: a single-frame file or one frame of a multi-frame file, with its geometry."""
+
+    source: Source
+    header: Dataset
+    frame_index: int | None  # 0-based frame in a multi-frame file; None for a single-frame file
+    n_frames: int
+    series_uid: str
+    modality: str
+    rows: int
+    columns: int
+    orientation: tuple[float, ...] | None
+    position: tuple[float, float, float] | None
+    pixel_spacing: tuple[float, float]  # (between rows = dy, between columns = dx)
+    slope: float
+    intercept: float
+    lut: Dataset | None
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    pixels: PixelElement
+    transfer_syntax: str | None
+    little_endian: bool
+    sop_instance_uid: str | None
+    instance_number: int | None
+    slice_location: float | None
+    slice_thickness: float | None
+    spacing_between: float | None
+    stack_keys: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    synthetic_position: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * self.bits_allocated // 8
+
+
+# -- lenient value access ------------------------------------------------------------------------
+def _get(ds: Dataset, keyword: str, where: str) -> Any:
+    try:
+        return ds.get(keyword)
+    except Exception as exc:  # a malformed value loses only itself
+        log.debug("%s: %s unreadable (%s)", where, keyword, type(exc).__name__)
+        return None
+
+
+def floats(ds: Dataset | None, keyword: str, n: int, where: str = "") -> tuple[float, ...] | None:
+    """``n`` finite floats from an element, or None (missing or malformed, logged)."""
+    if ds is None:
+        return None
+    v = _get(ds, keyword, where)
+    if v is None or v == "":
+        return None
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+        v = [v]
+    try:
+        vals = [float(x) for x in v]
+    except (TypeError, ValueError):
+        log.info("%s: %s has a malformed value; ignored", where, keyword)
+        return None
+    if len(vals) < n or not all(np.isfinite(vals[:n])):
+        log.info("%s: %s has %d value(s), expected %d; ignored", where, keyword, len(vals), n)
+        return None
+    return tuple(vals[:n])
+
+
+def one_float(ds: Dataset | None, keyword: str, where: str = "") -> float | None:
+    v = floats(ds, keyword, 1, where)
+    return None if v is None else v[0]
+
+
+def one_int(ds: Dataset | None, keyword: str, where: str = "") -> int | None:
+    v = one_float(ds, keyword, where)
+    return None if v is None else int(v)
+
+
+def text(ds: Dataset | None, keyword: str) -> str:
+    if ds is None:
+        return ""
+    v = _get(ds, keyword, "")
+    if v is None:
+        return ""
+    if not isinstance(v, str) and hasattr(v, "__iter__"):
+        v = "\\".join(str(x) for x in v)
+    return str(v).strip()
+
+
+# -- parsing --------------------------------------------------------------------------------------
+def parse_header(fp: BinaryIO, source: Source) -> Dataset:
+    """Header up to (not including) Pixel Data; ``force=True`` for files without a preamble."""
+    defer = DEFER_SIZE if source.on_disk else None
+    try:
+        return pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer)
+    except InvalidDicomError:
+        fp.seek(0)
+    try:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer, force=True)
+    except Exception as exc:
+        raise SkipFile(f"not DICOM ({_short(exc)})") from None
+    if not _looks_like_dicom(ds):
+        raise SkipFile("not DICOM (no preamble and no recognisable elements)")
+    return ds
+
+
+def _looks_like_dicom(ds: Dataset) -> bool:
+    try:
+        tags = [int(t) for t in ds.keys()]
+    except Exception:
+        return False
+    if not tags:
+        return False
+    known = sum(1 for t in tags if pydicom.datadict.dictionary_has_tag(t))
+    return known >= max(3, len(tags) // 2) and any(
+        k in ds for k in ("SOPClassUID", "SOPInstanceUID", "Rows", "Modality", "StudyInstanceUID"))
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return msg[:160]
+
+
+def read_pixel_element(fp: BinaryIO, ds: Dataset, size: int) -> PixelElement | None:
+    """The Pixel Data element header at the reader's position, or None when there is none."""
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if ts == DEFLATED_TS:  # positions in the file are those of the deflated stream
+        return PixelElement(None, None, True) if "Rows" in ds else None
+    implicit, little = _encoding(ds)
+    start = fp.tell()
+    head = fp.read(12)
+    if len(head) < 8:
+        return None
+    end = "<" if little else ">"
+    group, elem = struct.unpack(end + "HH", head[:4])
+    if (group, elem) not in PIXEL_TAGS:
+        return None
+    float_kind = {0x0010: 0, 0x0008: 4, 0x0009: 8}[elem]
+    if implicit:
+        length, hl = struct.unpack(end + "L", head[4:8])[0], 8
+    elif head[4:6] in LONG_VRS:
+        if len(head) < 12:
+            return None
+        length, hl = struct.unpack(end + "L", head[8:12])[0], 12
+    else:
+        length, hl = struct.unpack(end + "H", head[6:8])[0], 8
+    if length == 0xFFFFFFFF:
+        return PixelElement(None, None, True, float_kind)
+    offset = start + hl
+    if offset + length > size:
+        raise SkipFile(f"truncated: PixelData needs {length} bytes, file holds {max(0, size - offset)}")
+    return PixelElement(offset, length, False, float_kind)
+
+
+def _encoding(ds: Dataset) -> tuple[bool, bool]:
+    enc = getattr(ds, "original_encoding", None)
+    if enc and enc[0] is not None and enc[1] is not None:
+        return bool(enc[0]), bool(enc[1])
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    return ts == "1.2.840.10008.1.2", ts != "1.2.840.10008.1.2.2"
+
+
+def check_is_image(ds: Dataset, pixels: PixelElement | None) -> None:
+    """Raise :class:`SkipFile` for objects that are no single-sample image."""
+    meta = getattr(ds, "file_meta", None)
+    sop = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta is not None else ""))
+    if sop == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+        raise SkipFile("DICOMDIR (a directory, not an image)")
+    name = _sop_name(sop)
+    modality = text(ds, "Modality").upper()
+    if modality in NON_IMAGE_MODALITIES or any(w in name for w in NON_IMAGE_SOP_WORDS):
+        raise SkipFile(f"not an image ({name or modality})")
+    if pixels is None:
+        raise SkipFile("no pixel data" + (f" ({name})" if name else ""))
+    if one_int(ds, "Rows") in (None, 0) or one_int(ds, "Columns") in (None, 0):
+        raise SkipFile("Rows/Columns missing or zero")
+    spp = one_int(ds, "SamplesPerPixel") or 1
+    if spp != 1:
+        raise SkipFile(f"colour image (SamplesPerPixel={spp}): not a grey-scale volume")
+    pi = text(ds, "PhotometricInterpretation").upper()
+    if pi and pi not in ("MONOCHROME1", "MONOCHROME2"):
+        raise SkipFile(f"PhotometricInterpretation {pi}: not a grey-scale image")
+
+
+def _sop_name(uid: str) -> str:
+    try:
+        return pydicom.uid.UID(uid).name if uid else ""
+    except Exception:
+        return uid
+
+
+# -- frames ----------------------------------------------------------------------------------------
+def read_frames(source: Source) -> list[Frame] | Skipped:
+    """The image frames of one file, or a :class:`Skipped` with a one-line reason. Never raises."""
+    try:
+        with source.open() as fp:
+            size = _size(fp)
+            if size == 0:
+                return Skipped(source.label, "empty file")
+            ds = parse_header(fp, source)
+            try:
+                pixels = read_pixel_element(fp, ds, size)
+            except SkipFile:
+                check_is_image(ds, PixelElement(None, None, True))
+                raise
+            check_is_image(ds, pixels)
+            return build_frames(source, ds, pixels)  # type: ignore[arg-type]
+    except SkipFile as exc:
+        return Skipped(source.label, str(exc))
+    except Exception as exc:  # anything else a broken file can provoke
+        return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
+
+
+def _size(fp: BinaryIO) -> int:
+    pos = fp.tell()
+    fp.seek(0, 2)
+    size = fp.tell()
+    fp.seek(pos)
+    return size
+
+
+def build_frames(source: Source, ds: Dataset, pixels: PixelElement) -> list[Frame]:
+    where = source.label
+    n = max(1, one_int(ds, "NumberOfFrames", where) or 1)
+    rows, cols = one_int(ds, "Rows"), one_int(ds, "Columns")
+    ba = one_int(ds, "BitsAllocated", where) or (32 if pixels.float_kind == 4 else 64 if pixels.float_kind == 8 else 16)
+    bs = one_int(ds, "BitsStored", where) or ba
+    if pixels.length is not None and not pixels.encapsulated:
+        need = rows * cols * n * ba // 8  # type: ignore[operator]
+        if pixels.length < need:
+            raise SkipFile(f"PixelData holds {pixels.length} bytes, Rows x Columns x frames need {need}")
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None and "TransferSyntaxUID" in meta else None
+    common = dict(
+        source=source, header=ds, n_frames=n, series_uid=text(ds, "SeriesInstanceUID"),
+        modality=text(ds, "Modality").upper() or "OT", rows=rows, columns=cols,
+        bits_allocated=ba, bits_stored=min(bs, ba), signed=(one_int(ds, "PixelRepresentation") or 0) == 1,
+        pixels=pixels, transfer_syntax=ts, little_endian=_encoding(ds)[1],
+        sop_instance_uid=text(ds, "SOPInstanceUID") or None,
+        instance_number=one_int(ds, "InstanceNumber"), slice_location=one_float(ds, "SliceLocation"),
+    )
+    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+        return [_enhanced_frame(ds, f, common) for f in range(n)]
+    if n > 1:
+        return _classic_multiframe(ds, n, common)
+    return [_classic_frame(ds, common)]
+
+
+def _rescale(ds: Dataset | None, where: str, notes: list[str]) -> tuple[float, float, Dataset | None]:
+    """Modality LUT of one image: (slope, intercept, LUT item or None) — PS3.3 C.11.1."""
+    if ds is None:
+        return 1.0, 0.0, None
+    lut_seq = _get(ds, "ModalityLUTSequence", where)
+    if lut_seq:
+        return 1.0, 0.0, lut_seq[0]
+    slope, icpt = one_float(ds, "RescaleSlope", where), one_float(ds, "RescaleIntercept", where)
+    if (slope is None) != (icpt is None):
+        missing = "RescaleSlope" if slope is None else "RescaleIntercept"
+        notes.append(f"{missing} missing; {'1' if slope is None else '0'} assumed")
+    if slope == 0:
+        notes.append("RescaleSlope is 0; 1 assumed")
+        slope = 1.0
+    return (1.0 if slope is None else slope), (0.0 if icpt is None else icpt), None
+
+
+def _geometry(ds: Dataset, where: str, notes: list[str]) -> dict:
+    iop = floats(ds, "ImageOrientationPatient", 6, where)
+    ipp = floats(ds, "ImagePositionPatient", 3, where)
+    ps = floats(ds, "PixelSpacing", 2, where)
+    if ps is None:
+        ps = floats(ds, "ImagerPixelSpacing", 2, where)
+        notes.append("PixelSpacing missing; " + ("ImagerPixelSpacing used" if ps else "1 mm assumed"))
+    if ps is not None and not all(p > 0 for p in ps):
+        notes.append("PixelSpacing not positive; 1 mm assumed")
+        ps = None
+    return dict(orientation=iop, position=ipp, pixel_spacing=ps or (1.0, 1.0),
+                slice_thickness=one_float(ds, "SliceThickness", where),
+                spacing_between=one_float(ds, "SpacingBetweenSlices", where))
+
+
+def _classic_frame(ds: Dataset, common: dict) -> Frame:
+    notes: list[str] = []
+    where = common["source"].label
+    slope, icpt, lut = _rescale(ds, where, notes)
+    keys = {k: text(ds, k) for k in ("EchoNumbers", "TemporalPositionIdentifier", "DiffusionBValue",
+                                     "TriggerTime", "AcquisitionNumber", "ImageType")}
+    return Frame(frame_index=None, slope=slope, intercept=icpt, lut=lut, stack_keys=keys, notes=notes,
+                 **_geometry(ds, where, notes), **common)
+
+
+def _classic_multiframe(ds: Dataset, n: int, common: dict) -> list[Frame]:
+    """Multi-frame without functional groups: frames along the normal from GridFrameOffsetVector,
+    or stacked in file order at SpacingBetweenSlices/SliceThickness/1 mm (with a note)."""
+    where = common["source"].label
+    notes: list[str] = []
+    geo = _geometry(ds, where, notes)
+    slope, icpt, lut = _rescale(ds, where, notes)
+    iop = geo["orientation"] or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    normal = np.cross(iop[:3], iop[3:])
+    ipp = np.asarray(geo["position"] or (0.0, 0.0, 0.0), float)
+    offsets = floats(ds, "GridFrameOffsetVector", n, where)
+    synthetic = offsets is None
+    if synthetic:
+        dz = geo["spacing_between"] or geo["slice_thickness"] or 1.0
+        offsets = tuple(f * dz for f in range(n))
+        notes.append(f"multi-frame without per-frame positions: frames stacked in file order, {dz:g} mm apart")
+    frames = []
+    for f in range(n):
+        g = dict(geo, position=tuple(ipp + offsets[f] * normal))
+        frames.append(Frame(frame_index=f, slope=slope, intercept=icpt, lut=lut, notes=list(notes),
+                            synthetic_position=synthetic, **g, **common))
+    return frames
+
+
+def _fg_item(ds: Dataset, f: int, seq: str) -> Dataset | None:
+    """Item of functional group ``seq`` for frame ``f``: per-frame first, then shared."""
+    for outer, idx in (("PerFrameFunctionalGroupsSequence", f), ("SharedFunctionalGroupsSequence", 0)):
+        groups = ds.get(outer)
+        if groups is None or len(groups) <= idx:
+            continue
+        inner = groups[idx].get(seq)
+        if inner:
+            return inner[0]
+    return None
+
+
+def _enhanced_frame(ds: Dataset, f: int, common: dict) -> Frame:
+    """Frame ``f`` of an enhanced multi-frame image (PS3.3 C.7.6.16 functional groups)."""
+    where = f"{common['source'].label} frame {f + 1}"
+    notes: list[str] = []
+    measures = _fg_item(ds, f, "PixelMeasuresSequence")
+    pos = floats(_fg_item(ds, f, "PlanePositionSequence"), "ImagePositionPatient", 3, where)
+    iop = floats(_fg_item(ds, f, "PlaneOrientationSequence"), "ImageOrientationPatient", 6, where)
+    ps = floats(measures, "PixelSpacing", 2, where)
+    if ps is None or not all(p > 0 for p in ps):
+        notes.append("PixelSpacing missing; 1 mm assumed")
+        ps = (1.0, 1.0)
+    pvt = _fg_item(ds, f, "PixelValueTransformationSequence")
+    slope, icpt, lut = _rescale(pvt if pvt is not None else ds, where, notes)
+    content = _fg_item(ds, f, "FrameContentSequence")
+    keys = {"StackID": text(content, "StackID"),
+            "TemporalPositionIndex": text(content, "TemporalPositionIndex"),
+            "EffectiveEchoTime": text(_fg_item(ds, f, "MREchoSequence"), "EffectiveEchoTime"),
+            "DiffusionBValue": text(_fg_item(ds, f, "MRDiffusionSequence"), "DiffusionBValue")}
+    frame = Frame(frame_index=f, orientation=iop, position=pos, pixel_spacing=ps,
+                  slice_thickness=one_float(measures, "SliceThickness", where),
+                  spacing_between=one_float(measures, "SpacingBetweenSlices", where),
+                  slope=slope, intercept=icpt, lut=lut, stack_keys=keys, notes=notes, **common)
+    return frame

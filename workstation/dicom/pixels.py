@@ -1,0 +1,211 @@
+"""Read pixels and apply the modality LUT (pydicom ``apply_modality_lut`` semantics), slice by slice
+into one preallocated array.
+
+Uncompressed little- or big-endian data is read straight from the file at the offset found while
+reading the header (into the output slice itself when the stored type is 16-bit and the output is
+int16); everything else is decoded by pydicom (``pixel_array`` / ``iter_pixels`` with the pylibjpeg
+plugins: JPEG, JPEG-LS, JPEG 2000, RLE, deflate).
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+from typing import Iterable
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_modality_lut, iter_pixels
+
+from .headers import Frame, _short
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+NATIVE_TS = {None, "", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+INT16 = np.dtype(np.int16)
+FLOAT32 = np.dtype(np.float32)
+
+
+# -- output type -----------------------------------------------------------------------------------
+def stored_range(fr: Frame) -> tuple[int, int]:
+    """Smallest and largest stored value that BitsStored and PixelRepresentation allow."""
+    bs = fr.bits_stored
+    return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if fr.signed else (0, (1 << bs) - 1)
+
+
+def _lut_dataset(fr: Frame) -> Dataset:
+    if fr.frame_index is None and "ModalityLUTSequence" in fr.header:
+        return fr.header
+    ds = Dataset()
+    ds.ModalityLUTSequence = [fr.lut]
+    meta = getattr(fr.header, "file_meta", None)
+    if meta is not None:
+        ds.file_meta = meta
+    ds.set_original_encoding(False, fr.little_endian)
+    return ds
+
+
+def value_range(fr: Frame) -> tuple[float, float]:
+    """Range of the values after the modality LUT."""
+    lo, hi = stored_range(fr)
+    if fr.lut is not None:
+        vals = apply_modality_lut(np.arange(lo, hi + 1, dtype=np.int64), _lut_dataset(fr))
+        return float(vals.min()), float(vals.max())
+    a, b = lo * fr.slope + fr.intercept, hi * fr.slope + fr.intercept
+    return min(a, b), max(a, b)
+
+
+def _integral(x: float) -> bool:
+    return float(x).is_integer()
+
+
+def output_dtype(frames: Iterable[Frame]) -> np.dtype:
+    """int16 when every rescaled value is an integer that fits int16, else float32."""
+    info = np.iinfo(np.int16)
+    for fr in frames:
+        if fr.pixels.float_kind or (fr.lut is not None and fr.bits_stored > 16):
+            return FLOAT32
+        if fr.lut is None and not (_integral(fr.slope) and _integral(fr.intercept)):
+            return FLOAT32
+        lo, hi = value_range(fr)
+        if lo < info.min or hi > info.max:
+            return FLOAT32
+    return INT16
+
+
+# -- rescale -----------------------------------------------------------------------------------------
+def fix_stored_bits(arr: np.ndarray, fr: Frame) -> np.ndarray:
+    """Mask (unsigned) or sign-extend (signed) values to BitsStored, in place, as pydicom does."""
+    if arr.dtype.kind not in "iu":
+        return arr
+    width = arr.dtype.itemsize * 8
+    bs = fr.bits_stored
+    if bs >= width:
+        return arr
+    if arr.dtype.kind == "u" or not fr.signed:
+        arr &= arr.dtype.type((1 << bs) - 1)
+    else:
+        shift = width - bs
+        arr <<= shift
+        arr >>= shift
+    return arr
+
+
+def rescale_into(arr: np.ndarray, fr: Frame, dst: np.ndarray) -> None:
+    """``dst[...] = modality_lut(arr)``: LUT, or stored x slope + intercept."""
+    if arr.shape != dst.shape:
+        raise ValueError(f"decoded frame has shape {arr.shape}, expected {dst.shape}")
+    if fr.lut is not None:
+        dst[...] = apply_modality_lut(arr, _lut_dataset(fr))
+    elif fr.slope == 1 and fr.intercept == 0:
+        dst[...] = arr
+    elif dst.dtype.kind == "f":
+        dst[...] = arr.astype(np.float64) * fr.slope + fr.intercept
+    else:
+        dst[...] = arr.astype(np.int64) * int(fr.slope) + int(fr.intercept)
+
+
+def _wrap16(v: float) -> int:
+    return ((int(v) + 32768) % 65536) - 32768
+
+
+def _rescale_int16_inplace(dst: np.ndarray, fr: Frame) -> None:
+    """Integer slope/intercept on an int16 slice in place (exact: the result fits int16, and
+    16-bit arithmetic is exact modulo 2**16)."""
+    if fr.slope != 1:
+        np.multiply(dst, _wrap16(fr.slope), out=dst)
+    if fr.intercept != 0:
+        np.add(dst, _wrap16(fr.intercept), out=dst)
+
+
+# -- reading -----------------------------------------------------------------------------------------
+def raw_dtype(fr: Frame) -> np.dtype:
+    order = "<" if fr.little_endian else ">"
+    if fr.pixels.float_kind:
+        return np.dtype(f"{order}f{fr.pixels.float_kind}")
+    return np.dtype(f"{order}{'i' if fr.signed else 'u'}{fr.bits_allocated // 8}")
+
+
+def native_readable(fr: Frame) -> bool:
+    """Uncompressed bytes we can read directly at a known offset."""
+    p = fr.pixels
+    return (not p.encapsulated and p.value_offset is not None and fr.transfer_syntax in NATIVE_TS
+            and fr.bits_allocated in (8, 16, 32, 64)
+            and p.length is not None and p.length >= fr.frame_bytes * fr.n_frames)
+
+
+def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
+    results = []
+    with source.open() as f:
+        for k, fr in items:
+            f.seek(fr.pixels.value_offset + (fr.frame_index or 0) * fr.frame_bytes)  # type: ignore[operator]
+            dt = raw_dtype(fr)
+            dst = out[k]
+            if out.dtype == INT16 and dt.itemsize == 2 and dt.isnative and fr.lut is None:
+                if f.readinto(memoryview(dst).cast("B")) != fr.frame_bytes:
+                    results.append((k, "pixel data ends early"))
+                    continue
+                fix_stored_bits(dst.view(dt), fr)
+                _rescale_int16_inplace(dst, fr)
+            else:
+                buf = f.read(fr.frame_bytes)
+                if len(buf) != fr.frame_bytes:
+                    results.append((k, "pixel data ends early"))
+                    continue
+                arr = np.frombuffer(buf, dt).reshape(fr.rows, fr.columns).astype(dt.newbyteorder("="))
+                rescale_into(fix_stored_bits(arr, fr), fr, dst)
+            results.append((k, None))
+    return results
+
+
+def _read_decoded(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
+    with source.open() as fp:
+        ds = pydicom.dcmread(fp, force=True)
+        if items[0][1].frame_index is None:
+            k, fr = items[0]
+            rescale_into(ds.pixel_array, fr, out[k])
+            return [(k, None)]
+        by_index = {fr.frame_index: (k, fr) for k, fr in items}
+        wanted = sorted(by_index)
+        results = []
+        for idx, arr in zip(wanted, iter_pixels(ds, indices=wanted)):
+            k, fr = by_index[idx]
+            rescale_into(arr, fr, out[k])
+            results.append((k, None))
+        return results
+
+
+def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
+    """Fill ``out[k]`` for every ``(k, frame)`` of one file; ``(k, None)`` or ``(k, reason)``.
+    Never raises: a slice that cannot be decoded comes back with its reason."""
+    done: list[tuple[int, str | None]] = []
+    try:
+        if native_readable(items[0][1]):
+            return _read_native(source, items, out)
+        done = _read_decoded(source, items, out)
+        got = {k for k, _ in done}
+        return done + [(k, "frame missing from the decoded pixel data") for k, _ in items if k not in got]
+    except Exception as exc:
+        got = {k for k, _ in done}
+        reason = f"pixel data unreadable ({type(exc).__name__}: {_short(exc)})"
+        return done + [(k, reason) for k, _ in items if k not in got]
+
+
+def fill_missing(out: np.ndarray, missing: list[int]) -> None:
+    """Linear interpolation along k for every missing slice between two present ones; a missing
+    slice at either end copies its nearest present neighbour."""
+    gone = set(missing)
+    present = [k for k in range(out.shape[0]) if k not in gone]
+    if not present:
+        return
+    for k in missing:
+        i = bisect.bisect_left(present, k)
+        a = present[i - 1] if i > 0 else None
+        b = present[i] if i < len(present) else None
+        if a is None or b is None:
+            out[k] = out[a if b is None else b]
+            continue
+        w = (k - a) / (b - a)
+        val = out[a].astype(np.float32) * (1 - w) + out[b].astype(np.float32) * w
+        out[k] = np.rint(val) if out.dtype.kind in "iu" else val

@@ -1,0 +1,296 @@
+"""Series: scan a path (headers only, in parallel), describe each series, read one into a Volume."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import DicomError
+from ..volume import Volume
+from .geometry import SliceLayout, base_uid, layout_slices, split_series
+from .headers import Frame, one_float, read_frames, text
+from .pixels import fill_missing, output_dtype, read_slices
+from .sources import Skipped, list_sources
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, int], None]
+
+
+def default_workers() -> int:
+    return min(8, (os.cpu_count() or 1) + 2)
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """pydicom warns (and logs) about every odd value; we report per file and per series instead."""
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _r(v: float) -> float:
+    return round(float(v), 6) + 0.0
+
+
+@dataclass(eq=False)
+class SeriesInfo:
+    """One series found by :func:`scan` (headers only): what ``info`` lists, and what
+    :func:`read_series` needs."""
+
+    series_uid: str
+    modality: str
+    description: str
+    n_images: int
+    rows: int
+    columns: int
+    spacing_mm: tuple[float, float, float]
+    orientation: tuple[float, ...]
+    origin_mm: tuple[float, float, float]
+    warnings: list[str]
+    layout: SliceLayout
+    series_number: int | None = None
+
+    @property
+    def n_slices(self) -> int:
+        """Slices of the regular grid (images plus filled gaps)."""
+        return self.layout.n_slices
+
+    @property
+    def frames(self) -> list[Frame]:
+        return self.layout.frames
+
+    def to_json(self) -> dict:
+        return {
+            "series_uid": self.series_uid, "modality": self.modality, "description": self.description,
+            "n_images": self.n_images, "rows": self.rows, "columns": self.columns,
+            "spacing_mm": [_r(v) for v in self.spacing_mm],
+            "orientation": [_r(v) for v in self.orientation],
+            "origin_mm": [_r(v) for v in self.origin_mm],
+            "n_slices": self.n_slices, "series_number": self.series_number, "warnings": list(self.warnings),
+        }
+
+
+@dataclass(eq=False)
+class Scan:
+    """Everything found under a path: series (largest first) and files skipped with a reason."""
+
+    path: str
+    series: list[SeriesInfo] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "series": [s.to_json() for s in self.series],
+                "skipped": [s.to_json() for s in self.skipped]}
+
+    def find(self, uid: str) -> SeriesInfo | None:
+        return next((s for s in self.series if s.series_uid == uid), None)
+
+
+def describe_series(uid: str, frames: list[Frame]) -> SeriesInfo:
+    layout = layout_slices(frames)
+    first = layout.frames[0]
+    notes = list(dict.fromkeys(n for f in layout.frames for n in f.notes))
+    return SeriesInfo(
+        series_uid=uid, modality=first.modality, description=text(first.header, "SeriesDescription"),
+        n_images=len(layout.frames), rows=first.rows, columns=first.columns,
+        spacing_mm=tuple(float(v) for v in layout.spacing),  # type: ignore[arg-type]
+        orientation=tuple(float(v) for v in np.concatenate([layout.row, layout.column])),
+        origin_mm=tuple(float(v) for v in layout.origin),  # type: ignore[arg-type]
+        warnings=notes + layout.warnings, layout=layout,
+        series_number=int(v) if (v := one_float(first.header, "SeriesNumber")) is not None else None)
+
+
+def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
+    """Find the image series under ``path`` (folder, DICOMDIR, zip or file), reading headers only.
+
+    Unusable files land in ``Scan.skipped`` with a reason; a path with no usable image at all
+    raises :class:`DicomError` naming it.
+    """
+    path = os.fspath(path)
+    sources, skipped = list_sources(path)
+    frames: list[Frame] = []
+    with quiet_pydicom(), ThreadPoolExecutor(workers or default_workers()) as pool:
+        for res in pool.map(read_frames, sources):
+            if isinstance(res, Skipped):
+                skipped.append(res)
+            else:
+                frames += res
+    result = Scan(path, skipped=sorted(skipped, key=lambda s: s.file))
+    for uid, part in split_series(frames):
+        try:
+            result.series.append(describe_series(uid, part))
+        except Exception as exc:  # a series we cannot assemble: its files are reported, not fatal
+            reason = f"series {uid} cannot be assembled ({type(exc).__name__}: {exc})"
+            result.skipped += [Skipped(f.label, reason) for f in part]
+    result.series.sort(key=lambda s: (-s.n_images, s.series_number or 0, s.series_uid))
+    if not result.series:
+        raise DicomError(_nothing_usable(path, len(sources), result.skipped))
+    return result
+
+
+def _nothing_usable(path: str, n_files: int, skipped: list[Skipped]) -> str:
+    if n_files == 0 and not skipped:
+        return f"{path}: no files found"
+    reasons = sorted({s.reason for s in skipped})
+    first = reasons[0] if reasons else "no images"
+    more = f" and {len(reasons) - 1} other reason(s)" if len(reasons) > 1 else ""
+    return f"{path}: no usable DICOM image ({len(skipped)} file(s) skipped: {first}{more})"
+
+
+# -- reading a series ------------------------------------------------------------------------------
+def _meta(info: SeriesInfo) -> dict:
+    lay = info.layout
+    first = lay.frames[0]
+    h = first.header
+    slot_frames = [None if s is None else lay.frames[s] for s in lay.slots]
+    headers = list({id(f.header): f.header for f in slot_frames if f is not None}.values())
+    win = _window(first)
+    meta = {
+        "study_uid": text(h, "StudyInstanceUID"), "frame_of_reference_uid": text(h, "FrameOfReferenceUID"),
+        "sop_class_uid": text(h, "SOPClassUID"),
+        "sop_instance_uids": [f.sop_instance_uid if f else None for f in slot_frames],
+        "files": [f.label if f else None for f in slot_frames],
+        "headers": headers, "window": win,
+        "patient_name": text(h, "PatientName"), "patient_id": text(h, "PatientID"),
+        "patient_birth_date": text(h, "PatientBirthDate"), "patient_sex": text(h, "PatientSex"),
+        "patient_age": text(h, "PatientAge"), "study_date": text(h, "StudyDate"),
+        "study_description": text(h, "StudyDescription"), "series_number": info.series_number,
+        "body_part": text(h, "BodyPartExamined"), "contrast_agent": text(h, "ContrastBolusAgent"),
+        "manufacturer": text(h, "Manufacturer"), "slice_thickness_mm": first.slice_thickness,
+        "transfer_syntax_uid": first.transfer_syntax,
+        "n_images": info.n_images,
+    }
+    if any(f is not None and f.frame_index is not None for f in slot_frames):
+        meta["frame_numbers"] = [None if f is None or f.frame_index is None else f.frame_index + 1 for f in slot_frames]
+    if info.modality == "MR":
+        seq = {k: text(h, k) for k in ("ScanningSequence", "SequenceVariant", "SequenceName",
+                                        "EchoTime", "RepetitionTime")}
+        seq["description"] = info.description
+        meta["mr_sequence"] = {k: v for k, v in seq.items() if v}
+    return meta
+
+
+def _window(fr: Frame) -> tuple[float, float] | None:
+    c, w = one_float(fr.header, "WindowCenter"), one_float(fr.header, "WindowWidth")
+    if (c is None or w is None) and fr.frame_index is not None:
+        from .headers import _fg_item
+
+        voi = _fg_item(fr.header, fr.frame_index, "FrameVOILUTSequence")
+        c, w = one_float(voi, "WindowCenter"), one_float(voi, "WindowWidth")
+    return (c, w) if c is not None and w is not None and w > 0 else None
+
+
+def allocate(info: SeriesInfo) -> Volume:
+    """The empty output volume (one allocation; filled slice by slice)."""
+    lay = info.layout
+    voxels = np.zeros((lay.n_slices, info.rows, info.columns), dtype=output_dtype(lay.frames))
+    return Volume(voxels, spacing_mm=lay.spacing, origin_mm=tuple(lay.origin), row_cosine=tuple(lay.row),
+                  column_cosine=tuple(lay.column), normal=tuple(lay.normal),
+                  unit="HU" if info.modality == "CT" else "signal", modality=info.modality,
+                  series_uid=info.series_uid, description=info.description, meta=_meta(info),
+                  warnings=list(info.warnings))
+
+
+def read_series(info: SeriesInfo, progress: Progress | None = None,
+                on_allocated: Callable[[Volume], None] | None = None, workers: int | None = None) -> Volume:
+    """Read the pixels of a scanned series into a :class:`Volume` (HU for CT).
+
+    ``on_allocated(volume)`` is called once the (empty) volume exists; ``progress(k, done, total)``
+    after each slice ``k`` is filled (in the calling thread). Slices that cannot be decoded become
+    gaps, filled by interpolation and named in ``volume.warnings`` / ``meta['skipped']``.
+    """
+    vol = allocate(info)
+    if on_allocated is not None:
+        on_allocated(vol)
+    lay, out = info.layout, vol.voxels
+    by_source: dict[str, list[tuple[int, Frame]]] = {}
+    for k, s in enumerate(lay.slots):
+        if s is not None:
+            fr = lay.frames[s]
+            by_source.setdefault(fr.label, []).append((k, fr))
+    total, done = lay.n_slices, 0
+    failed: list[tuple[int, str, str]] = []
+    with quiet_pydicom(), ThreadPoolExecutor(workers or default_workers()) as pool:
+        futures = {pool.submit(read_slices, items[0][1].source, items, out): label
+                   for label, items in by_source.items()}
+        for fut in as_completed(futures):
+            for k, err in fut.result():
+                if err is not None:
+                    failed.append((k, futures[fut], err))
+                    continue
+                done += 1
+                if progress is not None:
+                    progress(k, done, total)
+    if len(failed) == sum(len(v) for v in by_source.values()):
+        raise DicomError(f"series {info.series_uid}: no readable slices ({failed[0][2]}, {failed[0][1]})")
+    _finish_gaps(vol, lay, failed, progress, done)
+    return vol
+
+
+def _finish_gaps(vol: Volume, lay: SliceLayout, failed: list, progress: Progress | None, done: int) -> None:
+    missing = [k for k, s in enumerate(lay.slots) if s is None]
+    for k, label, err in sorted(failed):
+        vol.warnings.append(f"slice {k} ({label}) unreadable: {err}; filled from its neighbours")
+        log.info("%s: slice %d unreadable: %s", vol.series_uid, k, err)
+        vol.meta["files"][k] = None
+        vol.meta["sop_instance_uids"][k] = None
+        missing.append(k)
+    vol.meta["skipped"] = [{"file": label, "reason": err} for _, label, err in sorted(failed)]
+    missing.sort()
+    fill_missing(vol.voxels, missing)
+    for k in missing:
+        done += 1
+        if progress is not None:
+            progress(k, done, lay.n_slices)
+
+
+# -- choosing a series -----------------------------------------------------------------------------
+def split_series_path(spec: str | os.PathLike) -> tuple[str, str | None]:
+    """``PATH#SERIES_UID`` -> (PATH, UID); a path that exists as given has no UID."""
+    spec = os.fspath(spec)
+    if os.path.exists(spec) or "#" not in spec:
+        return spec, None
+    i = spec.find("#")
+    while i != -1:
+        if os.path.exists(spec[:i]):
+            return spec[:i], spec[i + 1:] or None
+        i = spec.find("#", i + 1)
+    head, _, uid = spec.partition("#")
+    return head, uid or None
+
+
+def choose_series(found: Scan, uid: str | None) -> SeriesInfo:
+    """The series named by ``uid``; without one, the only series (split parts of one series count
+    as one: its largest part is taken)."""
+    listing = "; ".join(f"{s.series_uid} ({s.modality}, {s.description or 'no description'}, "
+                        f"{s.n_images} images)" for s in found.series)
+    if uid:
+        hit = found.find(uid)
+        if hit is None:
+            raise DicomError(f"{found.path}: no series {uid}; found: {listing}")
+        return hit
+    bases = {base_uid(s.series_uid) for s in found.series}
+    if len(bases) > 1:
+        raise DicomError(f"{found.path}: {len(bases)} series, choose one as PATH#SERIES_UID: {listing}")
+    return found.find(next(iter(bases))) or found.series[0]
+
+
+def load_series(path: str | os.PathLike, progress: Progress | None = None,
+                on_allocated: Callable[[Volume], None] | None = None) -> Volume:
+    """Load one series as a :class:`Volume`; ``path`` may be ``PATH#SERIES_UID``."""
+    where, uid = split_series_path(path)
+    found = scan(where)
+    return read_series(choose_series(found, uid), progress=progress, on_allocated=on_allocated)
