@@ -1,0 +1,170 @@
+"""Display settings: window presets (from resources/presets.json), the window of each volume, and
+the hanging-protocol pairing of a non-contrast with a contrast series.
+
+The window is a property of the *volume* (as a 3D Slicer display node): every view that shows the
+series uses the same width/level, and changing it in one view changes it in all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from workstation.resources import load_json
+from workstation.volume import Volume
+
+
+@dataclass(frozen=True)
+class Window:
+    width: float
+    level: float
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        """(black, white) values for ``ImageItem.setLevels``."""
+        return self.level - self.width / 2.0, self.level + self.width / 2.0
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    id: str
+    title: str
+    window: Window
+
+
+def presets_doc() -> dict:
+    return load_json("presets.json")
+
+
+def ct_presets() -> list[Preset]:
+    return [Preset(str(p["key"]), p["id"], p["title"], Window(float(p["width"]), float(p["level"])))
+            for p in presets_doc()["ct_window_presets"]]
+
+
+def preset_by_id(pid: str) -> Preset:
+    for p in ct_presets():
+        if p.id == pid:
+            return p
+    raise KeyError(pid)
+
+
+def is_ct(volume: Volume) -> bool:
+    return volume.unit == "HU"
+
+
+def auto_window(volume: Volume, sample: np.ndarray | None = None) -> Window:
+    """Percentile window over the non-background voxels (MR, or CT without a preset)."""
+    cfg = presets_doc()["mr_auto_window"]
+    v = volume.voxels if sample is None else sample
+    step = max(1, int(np.ceil((v.size / 400_000) ** (1 / 3))))  # subsample big volumes
+    s = np.asarray(v[::step, ::step, ::step] if v.ndim == 3 else v[::step, ::step], dtype=np.float32)
+    lo_all = float(s.min()) if s.size else 0.0
+    fg = s[s > lo_all]
+    if fg.size < 16:
+        fg = s.ravel()
+    if fg.size == 0:
+        return Window(1.0, 0.0)
+    lo, hi = np.percentile(fg, [cfg["low_percentile"], cfg["high_percentile"]])
+    width = max(float(hi - lo), 1.0)
+    return Window(width, float(lo + hi) / 2.0)
+
+
+def default_window(volume: Volume) -> Window:
+    if is_ct(volume):
+        return preset_by_id(presets_doc()["default_ct_preset"]).window
+    return auto_window(volume)
+
+
+def thumbnail_window(volume: Volume, image: np.ndarray) -> Window:
+    if is_ct(volume):
+        return preset_by_id(presets_doc()["thumbnail_ct_preset"]).window
+    return auto_window(volume, image)
+
+
+def to_uint8(image: np.ndarray, window: Window) -> np.ndarray:
+    lo, hi = window.levels
+    a = (np.asarray(image, dtype=np.float32) - lo) * (255.0 / max(hi - lo, 1e-6))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def drag_sensitivity(volume: Volume) -> float:
+    """Units of width/level per pixel of right-drag."""
+    cfg = presets_doc()["mouse_windowing"]
+    v = volume.voxels
+    step = max(1, v.shape[0] // 8)
+    s = v[::step, ::4, ::4]
+    rng = float(s.max()) - float(s.min()) if s.size else 0.0
+    return max(cfg["min_units_per_pixel"], rng * cfg["units_per_pixel_fraction_of_range"])
+
+
+class WindowState(QObject):
+    """The current window of every loaded volume; ``changed(series_uid)`` when one changes."""
+
+    changed = pyqtSignal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._windows: dict[str, Window] = {}
+        self._defaults: dict[str, Window] = {}
+
+    def ensure(self, volume: Volume) -> Window:
+        uid = volume.series_uid
+        if uid not in self._windows:
+            w = default_window(volume)
+            self._defaults[uid] = w
+            self._windows[uid] = w
+        return self._windows[uid]
+
+    def get(self, uid: str) -> Window | None:
+        return self._windows.get(uid)
+
+    def set(self, uid: str, window: Window) -> None:
+        window = Window(max(1.0, float(window.width)), float(window.level))
+        if self._windows.get(uid) == window:
+            return
+        self._windows[uid] = window
+        self.changed.emit(uid)
+
+    def reset(self, volume: Volume) -> None:
+        """Back to the default (CT: soft tissue preset; MR: auto window of the loaded voxels)."""
+        w = default_window(volume)
+        self._defaults[volume.series_uid] = w
+        self._windows.pop(volume.series_uid, None)
+        self.set(volume.series_uid, w)
+
+    def refresh_auto(self, volume: Volume) -> None:
+        """After loading finished: an MR auto window computed on the loaded voxels, unless changed."""
+        uid = volume.series_uid
+        if is_ct(volume):
+            return
+        if self._windows.get(uid) == self._defaults.get(uid):
+            w = auto_window(volume)
+            self._defaults[uid] = w
+            self.set(uid, w)
+
+
+# -- hanging protocol -----------------------------------------------------------------------
+def contrast_phase(volume_or_info) -> str | None:
+    """"pre", "post" or None (unknown) from ContrastBolusAgent and the series description."""
+    hp = presets_doc()["hanging_protocol"]
+    meta = getattr(volume_or_info, "meta", None) or {}
+    desc = (getattr(volume_or_info, "description", "") or "").lower()
+    if any(w in desc for w in hp["non_contrast_words"]):
+        return "pre"
+    agent = meta.get("contrast_agent")
+    if agent:
+        return "post"
+    if any(w in desc for w in hp["contrast_words"]):
+        return "post"
+    return None
+
+
+def hanging_pair(volumes: list[Volume]) -> tuple[Volume, Volume] | None:
+    """A (non-contrast, contrast) pair of CT series of one study for the side-by-side layout."""
+    pre = [v for v in volumes if is_ct(v) and contrast_phase(v) == "pre"]
+    post = [v for v in volumes if is_ct(v) and contrast_phase(v) == "post"]
+    if not pre or not post:
+        return None
+    return pre[0], post[0]

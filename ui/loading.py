@@ -1,0 +1,125 @@
+"""Loading a study off the GUI thread.
+
+``LoadWorker`` runs the core loader (``workstation.dicom.scan`` then ``read_series`` for each
+series) in a ``QThread`` and reports through queued signals: the volume as soon as it is allocated
+(the views show it while slices arrive), per-slice progress, each finished series, files skipped.
+The GUI thread never waits on disk or decoding.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from workstation.errors import WorkstationError
+
+log = logging.getLogger(__name__)
+
+
+class LoadWorker(QObject):
+    """Signals: ``scanned(scan)``, ``allocated(volume, index, count)``, ``progress(volume, k, done,
+    total)``, ``series_loaded(volume)``, ``series_failed(description, message)``,
+    ``failed(message)`` (nothing usable), ``finished()``."""
+
+    scanned = pyqtSignal(object)
+    allocated = pyqtSignal(object, int, int)
+    progress = pyqtSignal(object, int, int, int)
+    series_loaded = pyqtSignal(object)
+    series_failed = pyqtSignal(str, str)
+    failed = pyqtSignal(str)
+    finished = pyqtSignal()
+
+    def __init__(self, path) -> None:
+        super().__init__()
+        self.path = path
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    @pyqtSlot()
+    def run(self) -> None:
+        try:
+            from workstation.dicom import read_series, scan
+
+            try:
+                sc = scan(self.path)
+            except WorkstationError as exc:
+                self.failed.emit(str(exc))
+                return
+            self.scanned.emit(sc)
+            if not sc.series:
+                self.failed.emit(f"{self.path}: no image series found")
+                return
+            n = len(sc.series)
+            for idx, info in enumerate(sc.series):
+                if self._cancel:
+                    break
+                current = {}
+                last = [0.0]
+
+                def on_allocated(vol, _idx=idx):
+                    current["v"] = vol
+                    self.allocated.emit(vol, _idx, n)
+
+                def on_progress(k, done, total):
+                    v = current.get("v")
+                    if v is None:
+                        return
+                    now = time.monotonic()
+                    # at most ~60 updates a second reach the GUI; the last one always does
+                    if done == total or now - last[0] > 0.016:
+                        last[0] = now
+                        self.progress.emit(v, int(k), int(done), int(total))
+                    if self._cancel:
+                        raise _Cancelled()
+
+                try:
+                    vol = read_series(info, progress=on_progress, on_allocated=on_allocated)
+                except _Cancelled:
+                    break
+                except WorkstationError as exc:
+                    self.series_failed.emit(getattr(info, "description", "") or info.series_uid, str(exc))
+                    continue
+                self.series_loaded.emit(vol)
+        except Exception as exc:  # never let the thread die silently
+            log.exception("loader crashed")
+            self.failed.emit(f"loading failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.finished.emit()
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Loader(QObject):
+    """Owns the worker thread for one study."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.thread: QThread | None = None
+        self.worker: LoadWorker | None = None
+
+    def start(self, path) -> LoadWorker:
+        self.stop()
+        self.thread = QThread()
+        self.worker = LoadWorker(path)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.thread.quit)
+        self.thread.start()
+        return self.worker
+
+    def is_running(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(wait_ms)
+        self.thread = None
+        self.worker = None

@@ -1,0 +1,185 @@
+"""The main window: assembles the viewer, panels, tool bar and status area; owns no logic itself.
+
+Parts: ``Viewer`` (viewports + crosshair linking), ``StudyController`` (loading, volumes),
+``SeriesBrowser`` and ``MeasurementsPanel`` (docks), ``ToolManager`` (tools), ``WindowState``
+(window/level per series), ``MeasurementStore`` (measurements with undo), ``StatusArea``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+
+from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, SphereROI
+
+from .display import WindowState, ct_presets, is_ct
+from .measure_layer import MeasurementLayer
+from .measurements import MeasurementStore
+from .panels import MeasurementsPanel, SeriesBrowser
+from .statusarea import StatusArea
+from .study import StudyController
+from .tools import CaliperTool, EllipseTool, NavigateTool, ProbeTool, Tool, ToolManager
+from .viewer import COMPARE, MPR, Viewer
+
+
+def record_center(m) -> tuple[float, float, float] | None:
+    if isinstance(m, Caliper):
+        return tuple((np.asarray(m.p1) + np.asarray(m.p2)) / 2)
+    if isinstance(m, EllipseROI):
+        return m.center
+    if isinstance(m, Landmark):
+        return m.point
+    if isinstance(m, SphereROI):
+        return m.center
+    if isinstance(m, Lesion3D):
+        return tuple((np.asarray(m.endpoints[0]) + np.asarray(m.endpoints[1])) / 2)
+    return None
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Workstation")
+        self.windows = WindowState(self)
+        self.store = MeasurementStore(self)
+        self.viewer = Viewer(self.windows, self)
+        self.setCentralWidget(self.viewer.widget)
+        self.status_area = StatusArea(self.statusBar())
+        self.tools = ToolManager(self)
+
+        self.browser = SeriesBrowser()
+        self.browser_dock = QDockWidget("Series", self)
+        self.browser_dock.setObjectName("series")
+        self.browser_dock.setWidget(self.browser)
+        self.browser_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
+
+        self.measurements_panel = MeasurementsPanel(self.store)
+        self.measure_dock = QDockWidget("Measurements", self)
+        self.measure_dock.setObjectName("measurements")
+        self.measure_dock.setWidget(self.measurements_panel)
+        self.measure_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.measure_dock)
+        self.resizeDocks([self.browser_dock, self.measure_dock], [250, 300], Qt.Orientation.Horizontal)
+
+        self.study = StudyController(self.viewer, self.browser, self.status_area, self.windows, self)
+
+        for vp in self.viewer.all_viewports():
+            MeasurementLayer(vp, self.store)
+            vp.tool_provider = self.tools.current_tool
+        self.viewer.cursor_moved.connect(self._cursor_moved)
+        self.store.selected.connect(self._measurement_selected)
+        self.study.pair_found.connect(self._pair_found)
+
+        self.toolbar = QToolBar("Tools", self)
+        self.toolbar.setObjectName("tools")
+        self.toolbar.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self._build_actions()
+
+        from .host import Host  # the host wraps this window
+
+        self.host = Host(self)
+
+    # ------------------------------------------------------------------------ actions
+    def _build_actions(self) -> None:
+        tb = self.toolbar
+        self.add_tool(NavigateTool(self.viewer))
+        self.add_tool(CaliperTool(self.viewer, self.store))
+        self.add_tool(EllipseTool(self.viewer, self.store))
+        self.add_tool(ProbeTool(self.viewer, lambda t: self.status_area.message(t)))
+        self._tools_end = tb.addSeparator()
+
+        for p in ct_presets():
+            act = QAction(p.title, self)
+            act.setShortcut(QKeySequence(p.key))
+            act.setToolTip(f"{p.title} window W{p.window.width:.0f} L{p.window.level:.0f} ({p.key})")
+            act.triggered.connect(lambda _=False, w=p.window: self.apply_window(w))
+            tb.addAction(act)
+        tb.addSeparator()
+        self.act_fit = self._action("Fit", "F", "Fit the images to their views (F)", self.viewer.fit_all)
+        self.act_reset = self._action("Reset", "R", "Reset zoom, pan and window (R)", self.viewer.reset_all)
+        tb.addSeparator()
+        self.act_mpr = self._action("MPR", None, "Axial, coronal and sagittal views", lambda: self.viewer.set_layout(MPR))
+        self.act_compare = self._action("Compare", "C", "Pre- and post-contrast side by side, linked by patient position (C)",
+                                        self.show_compare)
+        self.act_link = self._action("Link", "L", "Link scrolling of the side-by-side views by patient position (L)",
+                                     None, checkable=True)
+        self.act_link.setChecked(True)
+        self.act_link.toggled.connect(self.viewer.set_link)
+        tb.addSeparator()
+        undo = self.store.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.addAction(undo)
+        tb.addAction(undo)
+        self.act_undo = undo
+        self.act_delete = self._action("Delete", None, "Delete the selected measurement (Del)", self.delete_selected)
+        self.act_delete.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+
+    def _action(self, text, shortcut, tip, slot, checkable=False) -> QAction:
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setToolTip(tip)
+        act.setCheckable(checkable)
+        if slot is not None:
+            act.triggered.connect(lambda _=False: slot())
+        self.toolbar.addAction(act)
+        return act
+
+    def add_tool(self, tool: Tool) -> QAction:
+        act = self.tools.add(tool, self)
+        if hasattr(self, "_tools_end"):
+            self.toolbar.insertAction(self._tools_end, act)
+        else:
+            self.toolbar.addAction(act)
+        self.addAction(act)
+        return act
+
+    # ------------------------------------------------------------------------ behaviour
+    def apply_window(self, window) -> None:
+        vp = self.viewer.active_viewport()
+        if vp.volume is None:
+            return
+        if not is_ct(vp.volume):
+            self.status_area.message("Window presets are in HU (CT); R resets an MR window", 3000)
+            return
+        vp.set_window(window)
+
+    def show_compare(self) -> None:
+        if self.viewer.layout == COMPARE:
+            self.viewer.set_layout(MPR)
+            return
+        if self.study.show_pair():
+            return
+        vols = [v for v in self.study.volumes.values() if v is not self.viewer.volume]
+        if self.viewer.volume is not None and vols:
+            self.viewer.show_compare(self.viewer.volume, vols[0])
+        else:
+            self.status_area.message("Compare needs two series", 3000)
+
+    def _pair_found(self, pre, post) -> None:
+        self.act_compare.setToolTip(f"Compare: {pre.description or 'non-contrast'} | {post.description or 'contrast'} (C)")
+        self.status_area.message(f"Study loaded — pre/post pair found: press C to compare "
+                                 f"'{pre.description}' with '{post.description}'", 15000)
+
+    def delete_selected(self) -> None:
+        sel = self.store.selected_id()
+        if sel:
+            self.store.remove(sel)
+
+    def _measurement_selected(self, m) -> None:
+        if m is None:
+            return
+        c = record_center(m)
+        if c is not None:
+            self.viewer.jump_to(c, m.series_uid, self.study.volumes)
+
+    def _cursor_moved(self, xyz) -> None:
+        self.status_area.cursor_label.setText(f"Crosshair ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm LPS")
+
+    def closeEvent(self, ev):  # noqa: N802
+        self.study.close()
+        super().closeEvent(ev)

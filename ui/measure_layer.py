@@ -1,0 +1,419 @@
+"""Draws the measurements of the store in one viewport with pyqtgraph ROIs, and turns handle drags
+back into records (patient space) through the store.
+
+A record is drawn in a viewport that shows its series on the slice that contains it (all its points
+within half a slice of the shown slice). Calipers are ``LineSegmentROI``, ellipses ``EllipseROI``;
+landmarks, spheres and lesion lines are plain scene items. Dragging a handle updates the record live
+(``store.update(undoable=False)``) and once more, undoably, when the drag ends.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QObject, QPointF, Qt
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QGraphicsEllipseItem
+
+from workstation.errors import WorkstationError
+from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement, SphereROI
+
+from .measurements import snapshot
+from .roi_stats import ellipse_stats
+
+NORMAL = (255, 210, 40)
+SELECTED = (40, 220, 255)
+DRAFT = (255, 255, 255)
+LANDMARK = (255, 110, 200)
+
+
+def _pen(color, width=1.6, style=Qt.PenStyle.SolidLine):
+    return pg.mkPen(color=color, width=width, style=style)
+
+
+def _label(color) -> pg.TextItem:
+    t = pg.TextItem(color=color, anchor=(0, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
+    t.setZValue(60)
+    return t
+
+
+def caliper_text(m: Caliper) -> str:
+    return f"{m.label}: {m.length_mm:.1f} mm" if m.label else f"{m.length_mm:.1f} mm"
+
+
+def ellipse_text(m: EllipseROI, unit: str) -> str:
+    s = m.stats or {}
+    lines = [m.label] if m.label else []
+    if "mean" in s:
+        lines.append(f"Mean {s['mean']:.1f} {unit}  SD {s.get('sd', 0.0):.1f}")
+        lines.append(f"Min {s.get('min', 0):.0f}  Max {s.get('max', 0):.0f}")
+    if "area_mm2" in s:
+        lines.append(f"Area {s['area_mm2']:.1f} mm²")
+    return "\n".join(lines)
+
+
+class _Graphic:
+    """Base: one record drawn in one viewport."""
+
+    def __init__(self, layer: "MeasurementLayer") -> None:
+        self.layer = layer
+        self.vb = layer.viewport.vb
+        self.dragging = False
+        self.items: list = []
+
+    def add(self, item, ignore_bounds=True):
+        self.vb.addItem(item, ignoreBounds=ignore_bounds)
+        self.items.append(item)
+        return item
+
+    def set_visible(self, on: bool) -> None:
+        for it in self.items:
+            it.setVisible(on)
+
+    def remove(self) -> None:
+        for it in self.items:
+            self.vb.removeItem(it)
+        self.items = []
+
+    def set_selected(self, on: bool) -> None:
+        pass
+
+
+class CaliperGraphic(_Graphic):
+    def __init__(self, layer, m: Caliper, interactive: bool = True) -> None:
+        super().__init__(layer)
+        self.id = m.id
+        color = NORMAL if interactive else DRAFT
+        self.roi = pg.LineSegmentROI(positions=[(0, 0), (1, 1)], pen=_pen(color), movable=interactive,
+                                     hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color),
+                                     handleHoverPen=_pen(SELECTED))
+        self.roi.setZValue(55)
+        self.label = _label(color)
+        self.add(self.roi)
+        self.add(self.label)
+        self._before: Measurement | None = None
+        self._setting = False
+        if interactive:
+            self.roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+            self.roi.sigClicked.connect(lambda *_: layer.store.select(self.id))
+            self.roi.sigRegionChangeStarted.connect(self._started)
+            self.roi.sigRegionChanged.connect(self._moved)
+            self.roi.sigRegionChangeFinished.connect(self._finished)
+        else:
+            for h in self.roi.getHandles():
+                h.setVisible(False)
+
+    def _ends_scene(self) -> list[QPointF]:
+        return [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
+
+    def show(self, m: Caliper, scene_pts: np.ndarray) -> None:
+        if not self.dragging:
+            self._setting = True
+            try:
+                hs = self.roi.getHandles()
+                for h, p in zip(hs, scene_pts):
+                    self.roi.movePoint(h, QPointF(float(p[0]), float(p[1])), finish=False)
+            finally:
+                self._setting = False
+        self._place_label(m)
+
+    def _place_label(self, m: Caliper) -> None:
+        a, b = self._ends_scene()
+        p = a if a.x() > b.x() else b
+        px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+        self.label.setPos(p.x() + 8 * px, p.y())
+        self.label.setText(caliper_text(m))
+
+    def _record(self) -> Caliper | None:
+        m = self.layer.store.get(self.id)
+        if m is None:
+            return None
+        vp = self.layer.viewport
+        a, b = self._ends_scene()
+        p1 = vp.scene_to_patient(a.x(), a.y())
+        p2 = vp.scene_to_patient(b.x(), b.y())
+        return Caliper(series_uid=m.series_uid, label=m.label, id=m.id, p1=tuple(p1), p2=tuple(p2))
+
+    def _started(self, *_):
+        if self._setting:
+            return
+        self.dragging = True
+        m = self.layer.store.get(self.id)
+        self._before = snapshot(m) if m else None
+        self.layer.store.select(self.id)
+
+    def _moved(self, *_):
+        if self._setting or not self.dragging:
+            return
+        rec = self._record()
+        if rec is not None:
+            self.layer.store.update(rec, undoable=False)
+
+    def _finished(self, *_):
+        if self._setting or not self.dragging:
+            return
+        self.dragging = False
+        rec = self._record()
+        if rec is not None and self._before is not None:
+            self.layer.store.update(rec, before=self._before, text="move")
+        self._before = None
+
+    def set_selected(self, on: bool) -> None:
+        self.roi.setPen(_pen(SELECTED if on else NORMAL, 2.0 if on else 1.6))
+        self.label.setColor(SELECTED if on else NORMAL)
+
+
+class EllipseGraphic(_Graphic):
+    def __init__(self, layer, m: EllipseROI, interactive: bool = True) -> None:
+        super().__init__(layer)
+        self.id = m.id
+        color = NORMAL if interactive else DRAFT
+        self.roi = pg.EllipseROI((0, 0), (1, 1), pen=_pen(color), movable=interactive,
+                                 rotatable=interactive, resizable=interactive,
+                                 hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color))
+        self.roi.setZValue(55)
+        self.label = _label(color)
+        self.add(self.roi)
+        self.add(self.label)
+        self._before: Measurement | None = None
+        self._setting = False
+        if interactive:
+            self.roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+            self.roi.sigClicked.connect(lambda *_: layer.store.select(self.id))
+            self.roi.sigRegionChangeStarted.connect(self._started)
+            self.roi.sigRegionChanged.connect(self._moved)
+            self.roi.sigRegionChangeFinished.connect(self._finished)
+        else:
+            for h in self.roi.getHandles():
+                h.setVisible(False)
+
+    def show(self, m: EllipseROI, major: np.ndarray, minor: np.ndarray) -> None:
+        if not self.dragging:
+            c = (major[0] + major[1]) / 2
+            u = (major[1] - major[0]) / 2
+            v = (minor[1] - minor[0]) / 2
+            w, h = 2 * float(np.hypot(*u)), 2 * float(np.hypot(*v))
+            ang = math.atan2(float(u[1]), float(u[0]))
+            ca, sa = math.cos(ang), math.sin(ang)
+            ox = c[0] - (ca * w / 2 - sa * h / 2)
+            oy = c[1] - (sa * w / 2 + ca * h / 2)
+            self._setting = True
+            try:
+                self.roi.setState({"pos": pg.Point(float(ox), float(oy)), "size": pg.Point(max(w, 1e-3), max(h, 1e-3)),
+                                   "angle": math.degrees(ang)}, update=True)
+            finally:
+                self._setting = False
+        vp = self.layer.viewport
+        self.label.setText(ellipse_text(m, "HU" if vp.volume.unit == "HU" else ""))
+        br = self.roi.mapRectToParent(self.roi.boundingRect())
+        px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+        self.label.setPos(br.right() + 6 * px, br.center().y())
+
+    def _record(self) -> EllipseROI | None:
+        m = self.layer.store.get(self.id)
+        if m is None:
+            return None
+        vp = self.layer.viewport
+        w, h = self.roi.size()
+        pts = [self.roi.mapToParent(QPointF(x, y)) for x, y in ((0, h / 2), (w, h / 2), (w / 2, 0), (w / 2, h))]
+        lps = [tuple(float(c) for c in vp.scene_to_patient(p.x(), p.y())) for p in pts]
+        major, minor = (lps[0], lps[1]), (lps[2], lps[3])
+        if h > w:
+            major, minor = minor, major
+        rec = EllipseROI(series_uid=m.series_uid, label=m.label, id=m.id, major=major, minor=minor)
+        try:
+            rec.stats = ellipse_stats(vp.volume, rec)
+        except WorkstationError:
+            rec.stats = {}
+        return rec
+
+    _started = CaliperGraphic._started
+    _moved = CaliperGraphic._moved
+    _finished = CaliperGraphic._finished
+
+    def set_selected(self, on: bool) -> None:
+        self.roi.setPen(_pen(SELECTED if on else NORMAL, 2.0 if on else 1.6))
+        self.label.setColor(SELECTED if on else NORMAL)
+
+
+class PointGraphic(_Graphic):
+    """Landmarks and seeds: a marker and a label."""
+
+    def __init__(self, layer, color=LANDMARK) -> None:
+        super().__init__(layer)
+        self.color = color
+        self.marker = self.add(pg.ScatterPlotItem(size=12, symbol="+", pen=_pen(color, 2), brush=None))
+        self.marker.setZValue(56)
+        self.label = self.add(_label(color))
+
+    def show(self, xy, text: str) -> None:
+        self.marker.setData([float(xy[0])], [float(xy[1])])
+        px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+        self.label.setPos(float(xy[0]) + 9 * px, float(xy[1]))
+        self.label.setText(text)
+
+    def set_selected(self, on: bool) -> None:
+        self.marker.setPen(_pen(SELECTED if on else self.color, 2))
+
+
+class SphereGraphic(_Graphic):
+    def __init__(self, layer) -> None:
+        super().__init__(layer)
+        self.circle = QGraphicsEllipseItem()
+        self.circle.setPen(_pen((120, 255, 120), 1.4))
+        self.add(self.circle)
+        self.label = self.add(_label((120, 255, 120)))
+
+    def show(self, xy, r: float, text: str) -> None:
+        self.circle.setRect(float(xy[0]) - r, float(xy[1]) - r, 2 * r, 2 * r)
+        self.label.setPos(float(xy[0]) + r, float(xy[1]))
+        self.label.setText(text)
+
+
+class LineGraphic(_Graphic):
+    """A lesion's greatest-dimension line (read only)."""
+
+    def __init__(self, layer) -> None:
+        super().__init__(layer)
+        self.line = self.add(pg.PlotCurveItem(pen=_pen((255, 140, 60), 1.6, Qt.PenStyle.DashLine)))
+        self.label = self.add(_label((255, 140, 60)))
+
+    def show(self, a, b, text: str) -> None:
+        self.line.setData([float(a[0]), float(b[0])], [float(a[1]), float(b[1])])
+        self.label.setPos(float(max(a[0], b[0])), float((a[1] + b[1]) / 2))
+        self.label.setText(text)
+
+
+class MeasurementLayer(QObject):
+    """All measurement graphics of one viewport."""
+
+    def __init__(self, viewport, store) -> None:
+        super().__init__(viewport)
+        self.viewport = viewport
+        self.store = store
+        self.graphics: dict[str, _Graphic] = {}
+        self._draft: _Graphic | None = None
+        self._draft_kind: str | None = None
+        self._probe: PointGraphic | None = None
+        viewport.layers.append(self)
+        viewport.measurement_layer = self
+        store.added.connect(self._sync)
+        store.changed.connect(self._sync)
+        store.removed.connect(self._removed)
+        store.selected.connect(self._selected)
+
+    # -- viewport notifications -------------------------------------------------------------
+    def volume_changed(self, _vp=None) -> None:
+        for g in self.graphics.values():
+            g.remove()
+        self.graphics.clear()
+        self.set_draft(None)
+        if self._probe:
+            self._probe.remove()
+            self._probe = None
+        self.sync_all()
+
+    def slice_changed(self, _vp=None) -> None:
+        self.sync_all()
+        if self._probe:
+            self._probe.set_visible(False)
+
+    def sync_all(self) -> None:
+        for m in self.store.items():
+            self._sync(m)
+
+    # -- store notifications ----------------------------------------------------------------
+    def _on_slice(self, pts_lps) -> np.ndarray | None:
+        vp = self.viewport
+        if vp.volume is None:
+            return None
+        s = vp.patient_to_scene(np.asarray(pts_lps, float).reshape(-1, 3))
+        if np.all(np.abs(s[:, 2] - vp.slice) <= 0.5 + 1e-6):
+            return s
+        return None
+
+    def _sync(self, m: Measurement) -> None:
+        vp = self.viewport
+        g = self.graphics.get(m.id)
+        if vp.volume is None or m.series_uid != vp.volume.series_uid:
+            if g:
+                g.set_visible(False)
+            return
+        s = None
+        sel = self.store.selected_id() == m.id
+        if isinstance(m, Caliper):
+            s = self._on_slice([m.p1, m.p2])
+            if s is not None:
+                if g is None:
+                    g = self.graphics[m.id] = CaliperGraphic(self, m)
+                    g.set_selected(sel)
+                g.show(m, s)
+        elif isinstance(m, EllipseROI):
+            s = self._on_slice([*m.major, *m.minor])
+            if s is not None:
+                if g is None:
+                    g = self.graphics[m.id] = EllipseGraphic(self, m)
+                    g.set_selected(sel)
+                g.show(m, s[:2, :2], s[2:, :2])
+        elif isinstance(m, Landmark):
+            s = self._on_slice([m.point])
+            if s is not None:
+                if g is None:
+                    g = self.graphics[m.id] = PointGraphic(self)
+                g.show(s[0], m.label or m.landmark.replace("_", " "))
+                g.set_selected(sel)
+        elif isinstance(m, SphereROI):
+            sc = vp.patient_to_scene(np.asarray(m.center, float))
+            d_mm = abs(sc[2] - vp.slice) * vp.mapping.slice_spacing
+            if d_mm < m.radius_mm:
+                s = sc
+                if g is None:
+                    g = self.graphics[m.id] = SphereGraphic(self)
+                mean = m.stats.get("mean")
+                g.show(sc, math.sqrt(m.radius_mm ** 2 - d_mm ** 2),
+                       (m.label or "Sphere") + (f"  {mean:.1f}" if mean is not None else ""))
+        elif isinstance(m, Lesion3D):
+            s = self._on_slice(list(m.endpoints))
+            if s is not None:
+                if g is None:
+                    g = self.graphics[m.id] = LineGraphic(self)
+                gd = m.figures.get("greatest_dimension_mm")
+                g.show(s[0], s[1], (m.label or "Lesion") + (f" {gd:.1f} mm" if gd else ""))
+        if g is not None:
+            g.set_visible(s is not None)
+
+    def _removed(self, m: Measurement) -> None:
+        g = self.graphics.pop(m.id, None)
+        if g:
+            g.remove()
+
+    def _selected(self, m: Measurement | None) -> None:
+        for mid, g in self.graphics.items():
+            g.set_selected(m is not None and mid == m.id)
+
+    # -- tool feedback ----------------------------------------------------------------------
+    def set_draft(self, m: Measurement | None) -> None:
+        vp = self.viewport
+        if m is None or vp.volume is None:
+            if self._draft:
+                self._draft.remove()
+            self._draft, self._draft_kind = None, None
+            return
+        if self._draft is None or self._draft_kind != m.kind:
+            if self._draft:
+                self._draft.remove()
+            self._draft = CaliperGraphic(self, m, False) if isinstance(m, Caliper) else EllipseGraphic(self, m, False)
+            self._draft_kind = m.kind
+        if isinstance(m, Caliper):
+            s = vp.patient_to_scene(np.asarray([m.p1, m.p2]))
+            self._draft.show(m, s)
+        else:
+            s = vp.patient_to_scene(np.asarray([*m.major, *m.minor]))
+            self._draft.show(m, s[:2, :2], s[2:, :2])
+
+    def show_probe(self, scene_xy, text: str) -> None:
+        if self._probe is None:
+            self._probe = PointGraphic(self, color=(120, 255, 255))
+        self._probe.show(scene_xy, text)
+        self._probe.set_visible(bool(text))

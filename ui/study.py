@@ -1,0 +1,146 @@
+"""The open study: its volumes, and the wiring from the background loader to the views.
+
+``StudyController`` starts the loader, registers each volume as soon as it is allocated, shows the
+first one at once (slices appear as they arrive), feeds the progress bar and the series browser,
+collects skipped files for the status area, and offers the pre/post pair (hanging protocol) when
+the study has one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from workstation.volume import Volume
+
+from .display import hanging_pair
+from .loading import Loader
+
+
+class StudyController(QObject):
+    """Signals: ``volume_added(volume)``, ``series_loaded(volume)``, ``study_loaded()`` (loading
+    finished), ``load_failed(message)``, ``pair_found(pre, post)``."""
+
+    volume_added = pyqtSignal(object)
+    series_loaded = pyqtSignal(object)
+    study_loaded = pyqtSignal()
+    load_failed = pyqtSignal(str)
+    pair_found = pyqtSignal(object, object)
+
+    def __init__(self, viewer, browser, status, windows, parent=None) -> None:
+        super().__init__(parent)
+        self.viewer, self.browser, self.status, self.windows = viewer, browser, status, windows
+        self.volumes: dict[str, Volume] = {}
+        self.loaded: set[str] = set()
+        self.infos: list = []
+        self.path: Path | None = None
+        self.loader = Loader(self)
+        self.loading = False
+        self.failed_message: str | None = None
+        self.pair: tuple[Volume, Volume] | None = None
+        browser.series_activated.connect(self.show_series)
+
+    # -- loading ----------------------------------------------------------------------------
+    def open(self, path) -> None:
+        self.path = Path(path)
+        self.loading = True
+        self.failed_message = None
+        self.status.message(f"Opening {self.path.name} …")
+        w = self.loader.start(self.path)
+        w.scanned.connect(self._scanned)
+        w.allocated.connect(self._allocated)
+        w.progress.connect(self._progress)
+        w.series_loaded.connect(self._series_loaded)
+        w.series_failed.connect(self._series_failed)
+        w.failed.connect(self._failed)
+        w.finished.connect(self._finished)
+
+    def close(self) -> None:
+        self.loader.stop()
+
+    def _scanned(self, scan) -> None:
+        self.infos = list(scan.series)
+        for info in self.infos:
+            self.browser.add_series(info)
+        skipped = [f"{getattr(s, 'file', '?')}: {getattr(s, 'reason', '')}" for s in getattr(scan, "skipped", [])]
+        if skipped:
+            self.status.add_skipped(skipped)
+        n = len(self.infos)
+        self.status.message(f"{n} series found; loading …")
+
+    def add_volume(self, volume: Volume) -> None:
+        """Register a volume (from the loader, or built by a module) and list it in the browser."""
+        self.volumes[volume.series_uid] = volume
+        self.windows.ensure(volume)
+        self.browser.add_series(volume)
+        self.volume_added.emit(volume)
+
+    def _allocated(self, volume: Volume, index: int, count: int) -> None:
+        self.add_volume(volume)
+        if self.viewer.volume is None:
+            self.viewer.show_volume(volume)
+            self.browser.set_current(volume.series_uid)
+        self.status.set_progress(0, volume.shape[0], f"Series {index + 1}/{count}")
+
+    def _progress(self, volume: Volume, k: int, done: int, total: int) -> None:
+        self.viewer.volume_progress(volume, k)
+        self.status.set_progress(done, total, self._series_label(volume))
+        self.browser.set_progress(volume, done, total)
+
+    def _series_label(self, volume: Volume) -> str:
+        uids = [getattr(i, "series_uid", None) for i in self.infos]
+        if volume.series_uid in uids:
+            return f"Series {uids.index(volume.series_uid) + 1}/{len(uids)}"
+        return "Series"
+
+    def _series_loaded(self, volume: Volume) -> None:
+        self.add_volume(volume) if volume.series_uid not in self.volumes else None
+        self.volumes[volume.series_uid] = volume
+        self.loaded.add(volume.series_uid)
+        self.windows.refresh_auto(volume)
+        self.viewer.volume_complete(volume)
+        self.browser.set_loaded(volume)
+        for w in volume.warnings:
+            self.status.add_problem(f"{volume.description or volume.series_uid}: {w}")
+        self.series_loaded.emit(volume)
+
+    def _series_failed(self, desc: str, message: str) -> None:
+        self.status.add_problem(f"{desc}: {message}")
+
+    def _failed(self, message: str) -> None:
+        self.failed_message = message
+        self.status.message(message)
+        self.load_failed.emit(message)
+
+    def _finished(self) -> None:
+        self.loading = False
+        self.status.set_progress(0, 0)
+        if self.failed_message is None:
+            n = len(self.loaded)
+            self.status.message(f"Study loaded: {n} series", 8000)
+        pair = hanging_pair([self.volumes[u] for u in self.volumes if u in self.loaded])
+        if pair is not None:
+            self.pair = pair
+            self.pair_found.emit(*pair)
+        self.study_loaded.emit()
+
+    # -- reader actions ---------------------------------------------------------------------
+    def show_series(self, uid: str) -> None:
+        vol = self.volumes.get(uid)
+        if vol is None:
+            self.status.message("That series is not loaded yet", 3000)
+            return
+        from .viewer import COMPARE
+
+        if self.viewer.layout == COMPARE and self.viewer.active_viewport() is self.viewer.compare:
+            self.viewer.show_compare(self.viewer.volume, vol)
+        else:
+            self.viewer.show_volume(vol)
+        self.browser.set_current(uid)
+
+    def show_pair(self) -> bool:
+        if self.pair is None:
+            return False
+        self.viewer.show_compare(*self.pair)
+        self.browser.set_current(self.pair[0].series_uid)
+        return True

@@ -1,0 +1,233 @@
+"""Left-button tools of the viewports, and the mechanism modules use to add their own.
+
+A tool gets ``PointerEvent`` objects (``ui.viewport.PointerEvent``: viewport, phase, scene mm,
+fractional index, LPS point) through ``click(ev)`` and ``drag(ev)``. The host's tool bar holds one
+checkable action per tool in an exclusive group; Esc returns to Navigate.
+
+Built in: Navigate (click/drag moves the crosshair point; the other views follow), Caliper, Ellipse
+ROI and Probe. A module adds a tool with ``host.add_tool(tool)``; ``PointTool`` covers the common
+case "click a point" (landmarks, seeds).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+
+from workstation.measure.model import Caliper, EllipseROI
+
+from .roi_stats import ellipse_stats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .viewer import Viewer
+    from .viewport import PointerEvent
+
+
+class Tool:
+    """Base class: override ``click`` and/or ``drag``. ``shortcut`` is a QKeySequence string."""
+
+    id: str = "tool"
+    title: str = "Tool"
+    shortcut: str | None = None
+    tooltip: str = ""
+
+    def activated(self) -> None:
+        """Called when the tool becomes the current one."""
+
+    def deactivated(self) -> None:
+        """Called when another tool is chosen."""
+
+    def click(self, ev: "PointerEvent") -> None:
+        pass
+
+    def drag(self, ev: "PointerEvent") -> None:
+        pass
+
+
+class PointTool(Tool):
+    """A tool that reports a clicked patient point: ``on_point(volume, xyz, ev)``."""
+
+    def __init__(self, id: str, title: str, on_point: Callable, shortcut: str | None = None,
+                 tooltip: str = "") -> None:
+        self.id, self.title, self.shortcut, self.tooltip = id, title, shortcut, tooltip
+        self.on_point = on_point
+
+    def click(self, ev: "PointerEvent") -> None:
+        self.on_point(ev.volume, tuple(float(v) for v in ev.point), ev)
+
+
+class NavigateTool(Tool):
+    id, title, shortcut = "navigate", "Navigate", "Esc"
+    tooltip = "Click or drag to move the crosshair; the other views follow (Esc)"
+
+    def __init__(self, viewer: "Viewer") -> None:
+        self.viewer = viewer
+
+    def click(self, ev):
+        self.viewer.set_cursor(ev.point, source=ev.viewport)
+
+    def drag(self, ev):
+        self.viewer.set_cursor(ev.point, source=ev.viewport)
+
+
+class _Counter:
+    def __init__(self, store, kind: str, title: str) -> None:
+        self.store, self.kind, self.title = store, kind, title
+
+    def next_label(self) -> str:
+        used = {m.label for m in self.store.items()}
+        n = len(self.store.of_kind(self.kind)) + 1
+        while f"{self.title} {n}" in used:
+            n += 1
+        return f"{self.title} {n}"
+
+
+class CaliperTool(Tool):
+    """Drag from one end to the other; the length is measured between the two LPS points."""
+
+    id, title, shortcut = "caliper", "Caliper", "M"
+    tooltip = "Caliper: drag from one end to the other (M)"
+
+    def __init__(self, viewer: "Viewer", store) -> None:
+        self.viewer, self.store = viewer, store
+        self._labels = _Counter(store, "caliper", "Caliper")
+        self._draft: Caliper | None = None
+
+    def drag(self, ev):
+        vp = ev.viewport
+        if ev.phase == "start" or self._draft is None:
+            start = vp.scene_to_patient(*ev.start_scene)
+            self._draft = Caliper(series_uid=vp.volume.series_uid, label=self._labels.next_label(),
+                                  p1=tuple(start), p2=tuple(ev.point))
+        else:
+            self._draft = Caliper(series_uid=self._draft.series_uid, label=self._draft.label,
+                                  id=self._draft.id, p1=self._draft.p1, p2=tuple(ev.point))
+        if ev.phase == "finish":
+            draft, self._draft = self._draft, None
+            vp.measurement_layer.set_draft(None)
+            a = vp.patient_to_scene(draft.p1)
+            b = vp.patient_to_scene(draft.p2)
+            if float(np.hypot(*(a[:2] - b[:2]))) < 0.5 * min(vp.mapping.row_spacing, vp.mapping.col_spacing):
+                return  # a click, not a measurement
+            self.store.add(draft)
+            self.store.select(draft.id)
+        else:
+            vp.measurement_layer.set_draft(self._draft)
+
+
+class EllipseTool(Tool):
+    """Drag the bounding box of an ellipse (in the plane of the view); stats on the slice voxels."""
+
+    id, title, shortcut = "ellipse", "Ellipse ROI", "E"
+    tooltip = "Elliptical ROI: drag its bounding box (E); mean, SD, min, max and area"
+
+    def __init__(self, viewer: "Viewer", store) -> None:
+        self.viewer, self.store = viewer, store
+        self._labels = _Counter(store, "ellipse", "ROI")
+        self._draft: EllipseROI | None = None
+
+    def _make(self, vp, start, end, label: str, mid: str | None) -> EllipseROI:
+        (x0, y0), (x1, y1) = start, end
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        p = lambda x, y: tuple(float(v) for v in vp.scene_to_patient(x, y))  # noqa: E731
+        a = (p(x0, cy), p(x1, cy))
+        b = (p(cx, y0), p(cx, y1))
+        if abs(x1 - x0) < abs(y1 - y0):
+            a, b = b, a
+        kw = {"id": mid} if mid else {}
+        return EllipseROI(series_uid=vp.volume.series_uid, label=label, major=a, minor=b, **kw)
+
+    def drag(self, ev):
+        vp = ev.viewport
+        if ev.phase == "start" or self._draft is None:
+            self._draft = self._make(vp, ev.start_scene, ev.scene, self._labels.next_label(), None)
+        else:
+            self._draft = self._make(vp, ev.start_scene, ev.scene, self._draft.label, self._draft.id)
+        if ev.phase == "finish":
+            draft, self._draft = self._draft, None
+            vp.measurement_layer.set_draft(None)
+            (x0, y0), (x1, y1) = ev.start_scene, ev.scene
+            if min(abs(x1 - x0), abs(y1 - y0)) < min(vp.mapping.row_spacing, vp.mapping.col_spacing):
+                return
+            draft.stats = ellipse_stats(vp.volume, draft)
+            self.store.add(draft)
+            self.store.select(draft.id)
+        else:
+            vp.measurement_layer.set_draft(self._draft)
+
+
+class ProbeTool(Tool):
+    """Click: the value (HU or signal) and the LPS point, on the view and in the status bar."""
+
+    id, title, shortcut = "probe", "Probe", "P"
+    tooltip = "Probe: click to read HU (or signal) and the patient point (P)"
+
+    def __init__(self, viewer: "Viewer", status: Callable[[str], None]) -> None:
+        self.viewer, self.status = viewer, status
+        self.last: tuple[tuple[float, float, float], float | None] | None = None
+
+    def _probe(self, ev):
+        vp = ev.viewport
+        val = vp.volume.value_at(ev.point)
+        xyz = tuple(float(v) for v in ev.point)
+        self.last = (xyz, val)
+        unit = "HU" if vp.volume.unit == "HU" else "signal"
+        text = ("outside the volume" if val is None else f"{val:.0f} {unit}") + \
+            f" at ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm LPS"
+        vp.measurement_layer.show_probe(ev.scene, text if val is not None else "")
+        self.status(f"Probe: {text}")
+
+    def click(self, ev):
+        self._probe(ev)
+
+    def drag(self, ev):
+        self._probe(ev)
+
+
+class ToolManager(QObject):
+    """The current tool and the exclusive group of tool actions."""
+
+    changed = pyqtSignal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.group = QActionGroup(self)
+        self.group.setExclusive(True)
+        self.tools: dict[str, Tool] = {}
+        self.actions: dict[str, QAction] = {}
+        self.current: Tool | None = None
+
+    def add(self, tool: Tool, parent_widget=None) -> QAction:
+        if tool.id in self.tools:
+            raise ValueError(f"a tool with id {tool.id!r} is already registered")
+        act = QAction(tool.title, parent_widget or self)
+        act.setCheckable(True)
+        if tool.shortcut:
+            act.setShortcut(QKeySequence(tool.shortcut))
+        tip = tool.tooltip or tool.title
+        act.setToolTip(tip + (f" ({tool.shortcut})" if tool.shortcut and tool.shortcut not in tip else ""))
+        act.setData(tool.id)
+        self.group.addAction(act)
+        act.triggered.connect(lambda _=False, tid=tool.id: self.select(tid))
+        self.tools[tool.id] = tool
+        self.actions[tool.id] = act
+        if self.current is None:
+            self.select(tool.id)
+        return act
+
+    def select(self, tool_id: str) -> None:
+        tool = self.tools[tool_id]
+        if tool is self.current:
+            self.actions[tool_id].setChecked(True)
+            return
+        if self.current is not None:
+            self.current.deactivated()
+        self.current = tool
+        self.actions[tool_id].setChecked(True)
+        tool.activated()
+        self.changed.emit(tool)
+
+    def current_tool(self) -> Tool | None:
+        return self.current

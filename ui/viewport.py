@@ -1,0 +1,490 @@
+"""One slice viewport: a pyqtgraph ViewBox + ImageItem showing a volume in one plane.
+
+Rendering uses the scene (``ImageItem.setImage(..., levels=...)`` on numpy views, ``setRect`` in
+millimetres for the true aspect ratio); overlays are scene text items positioned in pixels. Input
+follows the radiology viewers (Horos/OHIF/Slicer): wheel scrolls, ctrl+wheel zooms, right-drag
+windows, middle-drag pans, left button goes to the current tool. pyqtgraph's own mouse zoom/pan and
+context menu are switched off.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPen
+from PyQt6.QtWidgets import QGraphicsSimpleTextItem
+
+from workstation.volume import Volume
+
+from .display import Window, WindowState, drag_sensitivity
+from .geometry import PlaneMapping, plane_mapping
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+#: crosshair / frame colours per view, as 3D Slicer (red axial, green coronal, yellow sagittal)
+VIEW_COLORS = {"axial": (230, 80, 80), "coronal": (90, 200, 90), "sagittal": (230, 210, 70)}
+OVERLAY_COLOR = QColor(225, 225, 225)
+LETTER_COLOR = QColor(255, 190, 60)
+_AXIS_NAME = {"axial": "Z", "coronal": "Y", "sagittal": "X"}
+
+
+@dataclass
+class PointerEvent:
+    """A left-button event in a viewport, in every coordinate a tool may want."""
+
+    viewport: "SliceViewport"
+    phase: str                 # "click", "start", "move", "finish"
+    scene: tuple[float, float]  # mm in the displayed plane
+    index: np.ndarray          # fractional (k, j, i)
+    point: np.ndarray          # LPS mm
+    modifiers: Qt.KeyboardModifier
+    start_scene: tuple[float, float] | None = None
+
+    @property
+    def volume(self) -> Volume:
+        return self.viewport.volume
+
+
+def display_person_name(value) -> str:
+    """A DICOM PN for the overlay: components separated by spaces. Tolerates a name that arrived
+    split into single characters joined by backslashes (a multi-valued join of a PersonName)."""
+    s = str(value or "")
+    parts = s.split("\\")
+    if len(parts) > 2 and all(len(p) <= 1 for p in parts):
+        s = "".join(parts)
+    return " ".join(p for p in s.split("^") if p).strip()
+
+
+class _SliceBox(pg.ViewBox):
+    """ViewBox whose mouse handling is the viewport's (no pyqtgraph zoom/pan/menu)."""
+
+    def __init__(self, owner: "SliceViewport") -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.0)
+        self.owner = owner
+        self.setMouseEnabled(False, False)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt API
+        self.owner._on_wheel(ev)
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        self.owner._on_drag(ev)
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        self.owner._on_click(ev)
+
+
+def _text_item(scene, size: int, color: QColor, bold: bool = False) -> QGraphicsSimpleTextItem:
+    item = QGraphicsSimpleTextItem()
+    f = QFont("DejaVu Sans")
+    f.setPixelSize(size)
+    f.setBold(bold)
+    item.setFont(f)
+    item.setBrush(color)
+    item.setZValue(1000)
+    scene.addItem(item)
+    return item
+
+
+class SliceViewport(pg.GraphicsView):
+    """A view ("axial", "coronal", "sagittal") of one volume at one patient point.
+
+    Signals: ``point_requested(viewport, xyz)`` when the user moves through slices (the viewer
+    decides who follows), ``activated(viewport)`` on any click/wheel/key, ``hovered(viewport, xyz,
+    value)`` under the mouse, ``slice_changed(viewport)`` after the shown slice changed.
+    """
+
+    point_requested = pyqtSignal(object, object)
+    activated = pyqtSignal(object)
+    hovered = pyqtSignal(object, object, object)
+    slice_changed = pyqtSignal(object)
+
+    def __init__(self, view: str, windows: WindowState, name: str | None = None, parent=None) -> None:
+        super().__init__(parent, background=(0, 0, 0))
+        self.view = view
+        self.name = name or view
+        self.windows = windows
+        self.volume: Volume | None = None
+        self.mapping: PlaneMapping | None = None
+        self.slice = 0                       # display slice number (0 = first shown)
+        self.point = np.zeros(3)             # the patient point this view shows (LPS mm)
+        self.linked = True                   # follows the shared crosshair point
+        self.tool_provider: Callable[[], object] | None = None
+        self.patient_text_enabled = True
+        self._wheel_accum = 0.0
+        self._drag_window: tuple[Window, float] | None = None
+        self._hover_scene: QPointF | None = None
+        self._dirty = False
+
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(120, 120)
+        self.vb = _SliceBox(self)
+        self.setCentralItem(self.vb)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setAutoDownsample(False)
+        self.vb.addItem(self.image)
+        color = VIEW_COLORS.get(view, (200, 200, 200))
+        pen = pg.mkPen(color=color + (170,), width=1)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        for line in (self.hline, self.vline):
+            line.setZValue(50)
+            self.vb.addItem(line, ignoreBounds=True)
+        self.crosshair_visible = True
+
+        sc = self.scene()
+        self.t_topleft = _text_item(sc, 13, OVERLAY_COLOR)
+        self.t_topright = _text_item(sc, 13, OVERLAY_COLOR)
+        self.t_bottomleft = _text_item(sc, 13, OVERLAY_COLOR)
+        self.t_bottomright = _text_item(sc, 13, OVERLAY_COLOR)
+        self.letters = {e: _text_item(sc, 17, LETTER_COLOR, bold=True) for e in ("left", "right", "top", "bottom")}
+        self._frame = sc.addRect(QRectF(0, 0, 1, 1), QPen(QColor(*color, 110), 2))
+        self._frame.setZValue(999)
+        self._frame.setVisible(False)
+        sc.sigMouseMoved.connect(self._on_mouse_moved)
+        windows.changed.connect(self._on_window_changed)
+
+        # layers (measurements, module graphics) register here to be told of slice/volume changes
+        self.layers: list = []
+
+    # ------------------------------------------------------------------------- volume & slice
+    def set_volume(self, volume: Volume | None, point=None) -> None:
+        self.volume = volume
+        if volume is None:
+            self.mapping = None
+            self.image.clear()
+            self._update_overlay()
+            return
+        self.windows.ensure(volume)
+        self.mapping = plane_mapping(volume, self.view)
+        if point is None:
+            point = volume.index_to_patient((np.asarray(volume.shape) - 1) / 2.0)
+        self.point = np.asarray(point, dtype=float)
+        self.slice = self._slice_of_point(self.point)
+        self._render()
+        self.image.setRect(QRectF(*self.mapping.image_rect()))
+        self._place_letters()
+        self.fit()
+        self._update_crosshair()
+        self._update_overlay()
+        for layer in self.layers:
+            layer.volume_changed(self)
+
+    def _slice_of_point(self, xyz) -> int:
+        m = self.mapping
+        kji = self.volume.patient_to_index(xyz)
+        d = m.index_to_slice(float(kji[m.slice_axis]))
+        return int(np.clip(np.rint(d), 0, m.n_slices - 1))
+
+    def set_point(self, xyz) -> None:
+        """Show the slice through ``xyz`` and put the crosshair on it."""
+        if self.volume is None:
+            return
+        self.point = np.asarray(xyz, dtype=float)
+        d = self._slice_of_point(self.point)
+        if d != self.slice:
+            self.slice = d
+            self._render()
+            self._after_slice_change()
+        self._update_crosshair()
+        self._update_overlay()
+
+    def set_slice(self, d: int) -> None:
+        """Show display slice ``d``; asks the viewer to move the shared point there."""
+        if self.volume is None:
+            return
+        m = self.mapping
+        d = int(np.clip(d, 0, m.n_slices - 1))
+        kji = self.volume.patient_to_index(self.point)
+        kji[m.slice_axis] = m.slice_to_index(d)
+        xyz = self.volume.index_to_patient(kji)
+        self.point_requested.emit(self, xyz)
+        if self.slice != d:  # nobody followed (unlinked view): move alone
+            self.set_point(xyz)
+
+    def step(self, n: int) -> None:
+        self.set_slice(self.slice + n)
+
+    def _after_slice_change(self) -> None:
+        for layer in self.layers:
+            layer.slice_changed(self)
+        self.slice_changed.emit(self)
+
+    def current_image(self) -> np.ndarray:
+        return self.mapping.image(self.volume.voxels, self.slice)
+
+    def _render(self) -> None:
+        if self.volume is None:
+            return
+        w = self.windows.ensure(self.volume)
+        self.image.setImage(self.current_image(), autoLevels=False, levels=w.levels)
+        self._dirty = False
+
+    def refresh(self) -> None:
+        """Re-read the shown slice from the voxels (the loader filled more of them)."""
+        self._render()
+        self._update_overlay()
+
+    def shows_index(self, k: int) -> bool:
+        """True when this view's image contains voxels of slice ``k`` of its volume."""
+        m = self.mapping
+        if m is None:
+            return False
+        if m.slice_axis != 0:
+            return True
+        return int(m.slice_to_index(self.slice)) == k
+
+    # ------------------------------------------------------------------------- window
+    def window(self) -> Window | None:
+        return None if self.volume is None else self.windows.ensure(self.volume)
+
+    def set_window(self, window: Window) -> None:
+        if self.volume is not None:
+            self.windows.set(self.volume.series_uid, window)
+
+    def _on_window_changed(self, uid: str) -> None:
+        if self.volume is not None and self.volume.series_uid == uid:
+            self.image.setLevels(self.windows.get(uid).levels)
+            self._update_overlay()
+
+    # ------------------------------------------------------------------------- view
+    def fit(self) -> None:
+        if self.mapping is not None:
+            self.vb.setRange(QRectF(*self.mapping.image_rect()), padding=0.0)
+
+    def reset(self) -> None:
+        if self.volume is not None:
+            self.windows.reset(self.volume)
+        self.fit()
+
+    def zoom(self, factor: float, center: QPointF | None = None) -> None:
+        self.vb.scaleBy((1.0 / factor, 1.0 / factor), center=center)
+
+    # ------------------------------------------------------------------------- coordinates
+    def scene_to_index(self, x: float, y: float) -> np.ndarray:
+        return self.mapping.scene_to_index(x, y, self.slice)
+
+    def scene_to_patient(self, x: float, y: float) -> np.ndarray:
+        return self.volume.index_to_patient(self.scene_to_index(x, y))
+
+    def patient_to_scene(self, xyz) -> np.ndarray:
+        """LPS ``(..., 3)`` -> ``(..., 3)`` (scene x mm, scene y mm, display slice)."""
+        return self.mapping.index_to_scene(self.volume.patient_to_index(xyz))
+
+    def patient_to_widget(self, xyz) -> QPointF:
+        """Where a patient point is drawn, in this widget's pixel coordinates (for tests/tools)."""
+        s = self.patient_to_scene(xyz)
+        sp = self.vb.mapViewToScene(QPointF(float(s[0]), float(s[1])))
+        return QPointF(self.mapFromScene(sp))
+
+    def cursor_patient_point(self) -> np.ndarray:
+        return self.point.copy()
+
+    def value_at(self, xyz) -> float | None:
+        return None if self.volume is None else self.volume.value_at(xyz)
+
+    # ------------------------------------------------------------------------- overlays
+    def _update_crosshair(self) -> None:
+        if self.volume is None:
+            return
+        s = self.patient_to_scene(self.point)
+        self.vline.setPos(float(s[0]))
+        self.hline.setPos(float(s[1]))
+        self.vline.setVisible(self.crosshair_visible)
+        self.hline.setVisible(self.crosshair_visible)
+
+    def set_crosshair_visible(self, on: bool) -> None:
+        self.crosshair_visible = on
+        self._update_crosshair()
+
+    def set_active(self, on: bool) -> None:
+        self._frame.setVisible(on)
+
+    def _update_overlay(self) -> None:
+        v = self.volume
+        if v is None:
+            for t in (self.t_topleft, self.t_topright, self.t_bottomleft, self.t_bottomright):
+                t.setText("")
+            for t in self.letters.values():
+                t.setText("")
+            return
+        m = self.mapping
+        meta = v.meta or {}
+        top = []
+        if self.patient_text_enabled:
+            name = display_person_name(meta.get("patient_name"))
+            if name:
+                top.append(name)
+        top.append(v.description or "(no description)")
+        if meta.get("study_date"):
+            top.append(str(meta["study_date"]))
+        self.t_topleft.setText("\n".join(top))
+        sn = meta.get("series_number")
+        self.t_topright.setText(f"{v.modality}  {self.name.capitalize()}" + (f"\nSe {sn}" if sn not in (None, "") else ""))
+        k = m.slice_to_index(self.slice)
+        pos = float(np.dot(self.volume.index_to_patient(self._slice_centre(k)), np.asarray(self.volume.direction[:, m.slice_axis])))
+        if m.slice_axis == 0:
+            pos = v.slice_position_mm(k)
+        lines = [f"Im {self.slice + 1}/{m.n_slices}   {_AXIS_NAME.get(self.view, 'Pos')} {pos:.1f} mm"
+                 f"   {m.slice_spacing:.2f} mm"]
+        lines.append(self._hover_text())
+        self.t_bottomleft.setText("\n".join(lines))
+        w = self.windows.ensure(v)
+        self.t_bottomright.setText(f"W {w.width:.0f}  L {w.level:.0f}")
+        self._place_overlay()
+
+    def _slice_centre(self, k: float):
+        m = self.mapping
+        c = (np.asarray(self.volume.shape, float) - 1) / 2.0
+        c[m.slice_axis] = k
+        return c
+
+    def _hover_text(self) -> str:
+        if self._hover_scene is None or self.volume is None:
+            return ""
+        xyz = self.scene_to_patient(self._hover_scene.x(), self._hover_scene.y())
+        val = self.volume.value_at(xyz)
+        if val is None:
+            return ""
+        unit = "HU" if self.volume.unit == "HU" else ""
+        return (f"{val:.0f} {unit}".strip() if unit else f"Signal {val:.0f}") + \
+            f"   ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) LPS"
+
+    def _place_letters(self) -> None:
+        if self.mapping is None:
+            return
+        for edge, text in self.mapping.edge_letters().items():
+            self.letters[edge].setText(text)
+        self._place_overlay()
+
+    def _place_overlay(self) -> None:
+        w, h = self.viewport().width(), self.viewport().height()
+        pad = 6
+        self.t_topleft.setPos(pad, pad)
+        tr = self.t_topright.boundingRect()
+        self.t_topright.setPos(w - tr.width() - pad, pad)
+        bl = self.t_bottomleft.boundingRect()
+        self.t_bottomleft.setPos(pad, h - bl.height() - pad)
+        br = self.t_bottomright.boundingRect()
+        self.t_bottomright.setPos(w - br.width() - pad, h - br.height() - pad)
+        L = self.letters
+        r = L["left"].boundingRect()
+        L["left"].setPos(pad, (h - r.height()) / 2)
+        r = L["right"].boundingRect()
+        L["right"].setPos(w - r.width() - pad, (h - r.height()) / 2)
+        r = L["top"].boundingRect()
+        L["top"].setPos((w - r.width()) / 2, pad)
+        r = L["bottom"].boundingRect()
+        L["bottom"].setPos((w - r.width()) / 2, h - r.height() - pad)
+        self._frame.setRect(QRectF(1, 1, w - 2, h - 2))
+
+    def resizeEvent(self, ev):  # noqa: N802
+        super().resizeEvent(ev)
+        if hasattr(self, "t_topleft"):
+            self._place_overlay()
+            if self.mapping is not None:
+                self.fit()
+
+    # ------------------------------------------------------------------------- input
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.volume is None:
+            return
+        if not self.vb.sceneBoundingRect().contains(scene_pos):
+            self._hover_scene = None
+            return
+        self._hover_scene = self.vb.mapSceneToView(scene_pos)
+        xyz = self.scene_to_patient(self._hover_scene.x(), self._hover_scene.y())
+        self._update_overlay()
+        self.hovered.emit(self, xyz, self.volume.value_at(xyz))
+
+    def _on_wheel(self, ev) -> None:
+        if self.volume is None:
+            return
+        self.activated.emit(self)
+        delta = ev.delta()
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.15 ** (delta / 120.0), center=self.vb.mapToView(ev.pos()))
+            return
+        self._wheel_accum += delta / 120.0
+        steps = int(self._wheel_accum)
+        if steps:
+            self._wheel_accum -= steps
+            self.step(-steps)  # wheel towards the reader (negative delta) = next image
+
+    def _on_drag(self, ev) -> None:
+        if self.volume is None:
+            ev.ignore()
+            return
+        ev.accept()
+        btn = ev.button()
+        if btn == Qt.MouseButton.RightButton:
+            if ev.isStart():
+                self.activated.emit(self)
+                self._drag_window = (self.windows.ensure(self.volume), drag_sensitivity(self.volume))
+            if self._drag_window is None:
+                return
+            (w0, sens) = self._drag_window
+            d = ev.screenPos() - ev.buttonDownScreenPos()
+            self.set_window(Window(w0.width + d.x() * sens, w0.level + d.y() * sens))
+            if ev.isFinish():
+                self._drag_window = None
+        elif btn == Qt.MouseButton.MiddleButton:
+            p1 = self.vb.mapToView(ev.lastPos())
+            p2 = self.vb.mapToView(ev.pos())
+            self.vb.translateBy(x=p1.x() - p2.x(), y=p1.y() - p2.y())
+        elif btn == Qt.MouseButton.LeftButton:
+            if ev.isStart():
+                self.activated.emit(self)
+            phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
+            start = self.vb.mapToView(ev.buttonDownPos())
+            self._dispatch(phase, self.vb.mapToView(ev.pos()), ev.modifiers(), (start.x(), start.y()))
+
+    def _on_click(self, ev) -> None:
+        if self.volume is None:
+            return
+        self.activated.emit(self)
+        self.setFocus()
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._dispatch("click", self.vb.mapToView(ev.pos()), ev.modifiers(), None)
+        else:
+            ev.accept()  # no context menu
+
+    def _dispatch(self, phase: str, view_pos: QPointF, modifiers, start) -> None:
+        tool = self.tool_provider() if self.tool_provider else None
+        if tool is None:
+            return
+        x, y = view_pos.x(), view_pos.y()
+        idx = self.scene_to_index(x, y)
+        ev = PointerEvent(self, phase, (x, y), idx, self.volume.index_to_patient(idx), modifiers, start)
+        if phase == "click":
+            tool.click(ev)
+        else:
+            tool.drag(ev)
+
+    def mousePressEvent(self, ev):  # noqa: N802
+        self.setFocus()
+        super().mousePressEvent(ev)
+
+    def keyPressEvent(self, ev):  # noqa: N802
+        if self.volume is None:
+            return super().keyPressEvent(ev)
+        key = ev.key()
+        K = Qt.Key
+        steps = {K.Key_Down: 1, K.Key_Up: -1, K.Key_PageDown: 10, K.Key_PageUp: -10}
+        if key in steps:
+            self.activated.emit(self)
+            self.step(steps[key])
+        elif key == K.Key_Home:
+            self.activated.emit(self)
+            self.set_slice(0)
+        elif key == K.Key_End:
+            self.activated.emit(self)
+            self.set_slice(self.mapping.n_slices - 1)
+        else:
+            super().keyPressEvent(ev)
+            return
+        ev.accept()
