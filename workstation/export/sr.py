@@ -12,7 +12,8 @@ Content (every code from ``resources/codes.json``, which records its provenance)
   qualitative evaluations. TID 1501 (rather than TID 1410/1411) because the end points belong to
   the greatest-dimension measurement itself (TID 300 "INFERRED FROM" SCOORD3D), which highdicom
   (and the templates) allow only outside ROI groups.
-* each **caliper** as a TID 1410 planar ROI group: SCOORD3D POLYLINE region + SCT Length (mm);
+* each **caliper** as a TID 1501 group: SCT Length (mm) INFERRED FROM a SCOORD3D POLYLINE (TID 1410
+  regions must be closed shapes or points, so an open line cannot be a TID 1410 region);
 * each **ellipse ROI** as a TID 1410 group: SCOORD3D ELLIPSE (major axis end points, then minor)
   + mean / SD / min / max (DCM Attenuation Coefficient with an SCT derivation) and SCT Area;
 * each **IVC landmark** as a TID 1410 group: SCOORD3D POINT, finding type = private landmark code;
@@ -247,11 +248,15 @@ def _lesion_group(findings: Mapping[str, Any], assessment: Mapping[str, Any] | N
 
 
 def _caliper_group(m: Caliper, for_uid: str):
-    region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
-                                 graphic_data=np.asarray([m.p1, m.p2], float), frame_of_reference_uid=for_uid)
-    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("caliper", m.id, m.label), referenced_region=region,
-        measurements=[_num(C.code("measurements", "length"), m.length_mm, C.code("units", "mm"))])
+    """TID 1501 group: SCT Length whose TID 300 measurement is INFERRED FROM its SCOORD3D POLYLINE
+    (TID 1410 regions must be closed shapes or points, so an open line lives here)."""
+    coords = hd.sr.CoordinatesForMeasurement3D(graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+                                               graphic_data=np.asarray([m.p1, m.p2], float),
+                                               frame_of_reference_uid=for_uid)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking("caliper", m.id, m.label),
+        measurements=[_num(C.code("measurements", "length"), m.length_mm, C.code("units", "mm"),
+                           referenced_coordinates=[coords])])
 
 
 def _ellipse_group(m: EllipseROI, volume: Volume, for_uid: str):
@@ -404,9 +409,7 @@ def read_sr(path) -> tuple[dict[str, Any] | None, list[Measurement]]:
         kw: dict[str, Any] = {"series_uid": series_uid}
         if tr:
             kw["id"], kw["label"] = tr[1], tr[2]
-        if gt == hd.sr.GraphicTypeValues3D.POLYLINE and len(pts) == 2:
-            out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **kw))
-        elif gt == hd.sr.GraphicTypeValues3D.ELLIPSE and len(pts) == 4:
+        if gt == hd.sr.GraphicTypeValues3D.ELLIPSE and len(pts) == 4:
             stats: dict[str, float] = {}
             der_rev = C.reverse("derivation")
             for meas in g.get_measurements():
@@ -424,11 +427,18 @@ def read_sr(path) -> tuple[dict[str, Any] | None, list[Measurement]]:
                 out.append(Landmark(landmark=kind, point=tuple(pts[0]), **kw))
     for g in report.get_image_measurement_groups():
         tr = _parse_track(g.tracking_identifier)
+        kw = {"series_uid": series_uid}
+        for meas in g.get_measurements(name=C.code("measurements", "length")):
+            for c in meas.referenced_coordinates:
+                pts = np.asarray(c.value, dtype=float).reshape(-1, 3)
+                if len(pts) == 2:
+                    if tr and tr[0] == "caliper":
+                        kw["id"], kw["label"] = tr[1], tr[2]
+                    out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **kw))
         for meas in g.get_measurements(name=C.code("lesion", "greatest_dimension")):
             for c in meas.referenced_coordinates:
                 pts = np.asarray(c.value, dtype=float).reshape(-1, 3)
                 if len(pts) == 2:
-                    kw = {"series_uid": series_uid}
                     if tr and tr[0] == "lesion":
                         kw["id"], kw["label"] = tr[1], tr[2]
                     figures = {"greatest_dimension_mm": float(meas.value)}
