@@ -52,14 +52,14 @@ def uid(*parts) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Tissues: (label, HU non-contrast, HU portal venous, MR T2 signal)
+# Tissues: (label, HU non-contrast, HU portal venous, MR T2 signal (fat-suppressed FSE))
 TISSUES = [
     ("air", -1000, -1000, 0),
-    ("subcutaneous_fat", -100, -100, 820),
+    ("subcutaneous_fat", -100, -100, 170),
     ("muscle", 50, 60, 300),
-    ("visceral_fat", -95, -95, 800),
+    ("visceral_fat", -95, -95, 150),
     ("bone_cortex", 700, 700, 60),
-    ("bone_cancellous", 400, 405, 480),
+    ("bone_cancellous", 400, 405, 220),
     ("csf", 8, 8, 1500),
     ("aorta", 40, 150, 40),
     ("artery", 40, 150, 40),
@@ -69,7 +69,7 @@ TISSUES = [
     ("portal_vein", 40, 165, 90),
     ("kidney_cortex", 30, 160, 650),
     ("kidney_medulla", 30, 125, 820),
-    ("renal_sinus_fat", -90, -90, 780),
+    ("renal_sinus_fat", -90, -90, 160),
     ("liver", 55, 110, 330),
     ("spleen", 45, 120, 620),
     ("pancreas", 40, 100, 430),
@@ -305,13 +305,16 @@ def build_phantom():
     # liver (upper slices), gallbladder, hepatic veins come later with the vessels
     liver = Ellipsoid("liver", (-55.0, 5.0, 125.0), (110.0, 100.0, 100.0))
     S.append(Within(liver, cavity))
-    S.append(Within(Ellipsoid("gallbladder", (-62.0, -58.0, 58.0), (14.0, 16.0, 24.0), 20), cavity))
+    gallbladder = Ellipsoid("gallbladder", (-62.0, -58.0, 58.0), (14.0, 16.0, 24.0), 20)
+    S.append(Within(gallbladder, cavity))
     # spleen and stomach (left upper)
-    S.append(Within(Ellipsoid("spleen", (98.0, 48.0, 85.0), (26.0, 52.0, 45.0), 50), cavity))
+    spleen = Ellipsoid("spleen", (98.0, 48.0, 85.0), (26.0, 52.0, 45.0), 50)
+    S.append(Within(spleen, cavity))
     stomach = Ellipsoid("bowel_wall", (52.0, -38.0, 96.0), (42.0, 32.0, 36.0), -20)
     st_lumen = Ellipsoid("bowel_fluid", (52.0, -38.0, 96.0), (37.0, 27.0, 31.0), -20)
     S += [Within(stomach, cavity), Within(st_lumen, cavity), Within(Gas(st_lumen, -50.0), cavity)]
-    S.append(Tube("pancreas", [(-8, -24, 26), (30, -16, 31), (68, 14, 38)], [12, 10, 9]))
+    pancreas = Tube("pancreas", [(-8, -24, 26), (30, -16, 31), (68, 14, 38)], [12, 10, 9])
+    S.append(pancreas)
 
     # bowel: colon and small-bowel loops (kept away from the mass)
     loops = [
@@ -328,13 +331,17 @@ def build_phantom():
         ([(-40, -40, -120), (20, -35, -125)], 12, None),
         ([(-5, -70, -35), (-12, -80, -10)], 10, None),
     ]
-    for pts, r, gas in loops:
+    def add_bowel(pts, r, gas, into):
         wall = Tube("bowel_wall", pts, r)
         lumen = Tube("bowel_fluid", pts, r - 2.5)
-        S += [Within(wall, cavity), Within(lumen, cavity)]
+        into += [Within(wall, cavity), Within(lumen, cavity)]
         if gas is not None:
             ymean = float(np.mean([p[1] for p in pts]))
-            S.append(Within(Gas(lumen, ymean - gas * r), cavity))
+            into.append(Within(Gas(lumen, ymean - gas * r), cavity))
+        return wall
+
+    bowel_walls = [add_bowel(pts, r, gas, S) for pts, r, gas in loops]
+    bowel_at = len(S)  # small-bowel loops generated below (once the obstacles exist) go here
 
     # spine: vertebral bodies (cortex + cancellous, every slice), posterior arch, canal, processes
     zk = [-130, -95, -60, 0, 60, 130]
@@ -421,12 +428,15 @@ def build_phantom():
     ]
     S += [Within(t, cavity) for t in hepatic + portal]
     S += [aorta, ivc] + veins + arteries
+    organs = [liver, gallbladder, spleen, stomach] + list(kidneys.values())
+    tubes = [aorta, ivc, pancreas] + veins + arteries + hepatic + portal
 
     # the mass (after all normal anatomy: it displaces it), necrotic core, thrombi
     mass = Ellipsoid("mass_solid", MASS["center"], MASS["semi"], MASS["rot"])
     nec_c = mass_local_to_patient(*NECROSIS["local_offset"])
     necrosis = Ellipsoid("mass_necrosis", nec_c, NECROSIS["semi"], MASS["rot"])
     S += [mass, necrosis]
+    S[bowel_at:bowel_at] = small_bowel(cavity, mass, organs, tubes, bowel_walls, add_bowel)
 
     zc = 0.5 * sum(THROMBUS_Z)
     c = ivc.centre_at_z(zc)
@@ -439,6 +449,44 @@ def build_phantom():
                  ivc=ivc, aorta=aorta, psoas=psoas, kidneys=kidneys, liver=liver,
                  left_iliac_vein=left_iliac_vein)
     return S, named
+
+
+def small_bowel(cavity, mass, organs, tubes, walls, add_bowel, seed=7, n_try=5000, n_max=80):
+    """Fill the anterior peritoneal cavity with short small-bowel segments (fixed seed), each kept
+    clear of the mass (>= 4 mm fat plane), solid organs, vessels and the other loops."""
+    rng = np.random.default_rng(seed)
+    shapes, accepted = [], list(walls)
+
+    def expanded_level(e, p, margin):
+        u, v, w = e.local(p[0], p[1], p[2])
+        a, b, c = e.semi + margin
+        return (u / a) ** 2 + (v / b) ** 2 + (w / c) ** 2
+
+    def clear(p, r):
+        cx, cy, sx, sy = cavity.params(p[2])
+        if abs(p[0] / (sx - r - 4)) ** 2.5 + abs((p[1] - cy) / (sy - r - 4)) ** 2.5 > 1 or p[1] > 12:
+            return False
+        if expanded_level(mass, p, r + 4) <= 1:
+            return False
+        if any(expanded_level(e, p, r + 2) <= 1 for e in organs):
+            return False
+        X, Y = np.array([[p[0]]]), np.array([[p[1]]])
+        return (all(t.closest(X, Y, p[2])[0][0, 0] > r + 2 for t in tubes)
+                and all(t.closest(X, Y, p[2])[0][0, 0] > r + 0.5 for t in accepted))
+
+    for _ in range(n_try):
+        if len(shapes) >= 3 * n_max:
+            break
+        r = float(rng.uniform(9.0, 12.5))
+        p0 = np.array([rng.uniform(-125, 125), rng.uniform(-85, 10), rng.uniform(-128, 40)])
+        d = rng.normal(size=3)
+        d[2] *= 0.5
+        d /= np.linalg.norm(d)
+        p1 = p0 + d * rng.uniform(15, 45)
+        if all(clear(p0 + t * (p1 - p0), r) for t in np.linspace(0, 1, 7)):
+            gas = 0.45 if rng.uniform() < 0.25 else None
+            accepted.append(add_bowel([tuple(p0), tuple(p1)], r, gas, shapes))
+    return shapes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -620,7 +668,7 @@ def common_dataset(spec: SeriesSpec, k: int, frame_uids: dict) -> Dataset:
     if mr:
         ds.ScanningSequence = "SE"
         ds.SequenceVariant = "SK"
-        ds.ScanOptions = "FC"
+        ds.ScanOptions = "FS"
         ds.MRAcquisitionType = "2D"
         ds.SequenceName = "*tse2d1_16"
         ds.AngioFlag = "N"
