@@ -117,7 +117,7 @@ class Viewer(QObject):
         self.volume = volume
         point = self.point if (keep_point and prev is not None and volume.contains_index(volume.patient_to_index(self.point))) else None
         if point is None:
-            point = volume.index_to_patient((np.asarray(volume.shape) - 1) / 2.0)
+            point = volume.index_to_patient((np.asarray(volume.shape) - 1) // 2)
         self.point = np.asarray(point, float)
         for vp in (self.axial, self.coronal, self.sagittal):
             vp.set_volume(volume, self.point)

@@ -161,7 +161,7 @@ class SliceViewport(pg.GraphicsView):
         self.windows.ensure(volume)
         self.mapping = plane_mapping(volume, self.view)
         if point is None:
-            point = volume.index_to_patient((np.asarray(volume.shape) - 1) / 2.0)
+            point = volume.index_to_patient((np.asarray(volume.shape) - 1) // 2)
         self.point = np.asarray(point, dtype=float)
         self.slice = self._slice_of_point(self.point)
         self._render()
@@ -278,7 +278,7 @@ class SliceViewport(pg.GraphicsView):
         """Where a patient point is drawn, in this widget's pixel coordinates (for tests/tools)."""
         s = self.patient_to_scene(xyz)
         sp = self.vb.mapViewToScene(QPointF(float(s[0]), float(s[1])))
-        return QPointF(self.mapFromScene(sp))
+        return self.viewportTransform().map(sp)
 
     def cursor_patient_point(self) -> np.ndarray:
         return self.point.copy()

@@ -1,0 +1,185 @@
+"""The viewports driven with the mouse and keyboard: scrolling, windowing, presets, zoom, pan, fit,
+reset, crosshair linking, orientation letters, overlays."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPointF, Qt
+
+from ui.display import ct_presets, presets_doc
+from viewer_helpers import center, click, drag, phantom, show, wheel
+
+
+def test_wheel_and_keys_scroll_slices(window, qtbot):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    s0 = ax.slice
+    z0 = ax.point[2]
+    wheel(ax, -1)  # towards the reader: next image, towards the feet
+    assert ax.slice == s0 + 1
+    assert ax.point[2] == pytest.approx(z0 - vol.spacing_mm[0])
+    wheel(ax, 3)
+    assert ax.slice == s0 - 2
+    qtbot.keyClick(ax, Qt.Key.Key_Down)
+    assert ax.slice == s0 - 1
+    qtbot.keyClick(ax, Qt.Key.Key_PageDown)
+    assert ax.slice == s0 + 9
+    qtbot.keyClick(ax, Qt.Key.Key_Home)
+    assert ax.slice == 0
+    qtbot.keyClick(ax, Qt.Key.Key_Up)
+    assert ax.slice == 0  # clamped
+    qtbot.keyClick(ax, Qt.Key.Key_End)
+    assert ax.slice == vol.shape[0] - 1
+    # image 1 is the most cranial slice: the shown image is the voxels of the top slice
+    qtbot.keyClick(ax, Qt.Key.Key_Home)
+    top = int(np.argmax([vol.slice_position_mm(k) for k in range(vol.shape[0])]))
+    np.testing.assert_array_equal(ax.image.image, vol.voxels[top])
+
+
+def test_scrolling_one_view_moves_the_crosshair_in_the_others(window):
+    vol = phantom()
+    show(window, vol)
+    ax, cor, sag = window.viewer.axial, window.viewer.coronal, window.viewer.sagittal
+    wheel(cor, -4)  # coronal: towards the back
+    y = window.viewer.cursor_patient_point()[1]
+    assert ax.hline.value() == pytest.approx(ax.patient_to_scene(window.viewer.point)[1])
+    assert sag.vline.value() == pytest.approx(sag.patient_to_scene(window.viewer.point)[0])
+    # the coronal slice shown is the one at the crosshair's y
+    j = int(round(vol.patient_to_index(window.viewer.point)[1]))
+    np.testing.assert_array_equal(cor.image.image, vol.voxels[:, j, :][::-1, :])
+    assert y == pytest.approx(vol.index_to_patient((0, j, 0))[1])
+
+
+def test_click_with_navigate_sets_the_point_in_the_other_views(window):
+    vol = phantom()
+    show(window, vol)
+    ax, sag, cor = window.viewer.axial, window.viewer.sagittal, window.viewer.coronal
+    target = vol.index_to_patient((20, 10, 60))
+    click(ax, ax.patient_to_widget(vol.index_to_patient((ax.mapping.slice_to_index(ax.slice), 10, 60))))
+    kji = vol.patient_to_index(window.viewer.point)
+    assert round(kji[1]) == 10 and round(kji[2]) == 60
+    assert int(sag.mapping.slice_to_index(sag.slice)) == 60
+    assert int(cor.mapping.slice_to_index(cor.slice)) == 10
+    assert target is not None
+
+
+def test_right_drag_windows_like_horos(window):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    w0 = ax.window()
+    c = center(ax)
+    drag(ax, c, c + QPointF(60, 0), Qt.MouseButton.RightButton)   # right: wider
+    w1 = ax.window()
+    assert w1.width > w0.width and w1.level == pytest.approx(w0.level)
+    drag(ax, c, c + QPointF(0, 40), Qt.MouseButton.RightButton)   # down: higher level
+    w2 = ax.window()
+    assert w2.level > w1.level and w2.width == pytest.approx(w1.width)
+    drag(ax, c, c + QPointF(-30, -30), Qt.MouseButton.RightButton)
+    w3 = ax.window()
+    assert w3.width < w2.width and w3.level < w2.level
+    # the image item uses the window as its levels (no re-windowed copy of the pixels)
+    assert tuple(ax.image.levels) == pytest.approx(w3.levels)
+    # every view of the series shares the window (a property of the volume)
+    assert window.viewer.coronal.window() == w3
+    assert "W %d" % round(w3.width) in ax.t_bottomright.text()
+
+
+def test_preset_keys_and_reset(window, qtbot):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    ax.setFocus()
+    presets = ct_presets()
+    assert [p.key for p in presets] == ["1", "2", "3", "4"]
+    for p in presets:
+        qtbot.keyClick(ax, p.key)
+        assert ax.window() == p.window
+    doc = presets_doc()
+    by_id = {p["id"]: (p["width"], p["level"]) for p in doc["ct_window_presets"]}
+    assert by_id["soft_tissue"] == (400, 40) and by_id["lung"] == (1500, -600)
+    assert all(p.get("source") for p in doc["ct_window_presets"])
+    qtbot.keyClick(ax, "r")
+    assert ax.window().width == 400 and ax.window().level == 40
+
+
+def test_ctrl_wheel_zooms_middle_drag_pans_f_fits(window, qtbot):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    r0 = ax.vb.viewRect()
+    wheel(ax, 2, mods=Qt.KeyboardModifier.ControlModifier)
+    r1 = ax.vb.viewRect()
+    assert r1.width() < r0.width() * 0.9
+    s = ax.slice
+    assert s == ax.slice  # ctrl+wheel does not scroll
+    c = center(ax)
+    drag(ax, c, c + QPointF(50, 0), Qt.MouseButton.MiddleButton)
+    r2 = ax.vb.viewRect()
+    assert r2.center().x() < r1.center().x()  # content follows the mouse to the right
+    assert r2.width() == pytest.approx(r1.width())
+    ax.setFocus()
+    qtbot.keyClick(ax, "f")
+    r3 = ax.vb.viewRect()
+    x, y, w, h = ax.mapping.image_rect()
+    assert r3.contains(x + w / 2, y + h / 2) and (r3.width() >= w - 1e-6 and r3.height() >= h - 1e-6)
+    assert min(r3.width() - w, r3.height() - h) < 1e-6 * max(w, h) + 1e-6
+
+
+def test_no_pyqtgraph_context_menu_or_mouse_zoom(window):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    assert not ax.vb.menuEnabled()
+    assert ax.vb.state["mouseEnabled"] == [False, False]
+    r0 = ax.vb.viewRect()
+    click(ax, center(ax), Qt.MouseButton.RightButton)
+    assert ax.vb.viewRect() == r0
+
+
+def test_true_aspect_on_screen_for_anisotropic_voxels(window):
+    vol = phantom(shape=(30, 64, 64), spacing=(5.0, 0.7, 0.7))
+    show(window, vol)
+    cor = window.viewer.coronal
+    # a 10 mm step along x and along z cover the same number of screen pixels
+    p = window.viewer.point
+    a = cor.patient_to_widget(p)
+    bx = cor.patient_to_widget(p + np.array([10.0, 0, 0]))
+    bz = cor.patient_to_widget(p + np.array([0, 0, 10.0]))
+    assert abs(bx.x() - a.x()) == pytest.approx(abs(bz.y() - a.y()), rel=1e-6)
+    assert bz.y() < a.y()  # head is up
+
+
+def test_orientation_letters_for_a_flipped_and_an_oblique_volume(window):
+    flipped = phantom(row=(-1, 0, 0), col=(0, -1, 0), uid="1.2.flip")
+    show(window, flipped)
+    ax = window.viewer.axial
+    got = {e: t.text() for e, t in ax.letters.items()}
+    assert got == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+    # and the image really is flipped to match: patient right (-x) on the left of the screen
+    left = ax.patient_to_widget(flipped.index_to_patient((0, 0, 79)))
+    right = ax.patient_to_widget(flipped.index_to_patient((0, 0, 0)))
+    assert flipped.index_to_patient((0, 0, 79))[0] < flipped.index_to_patient((0, 0, 0))[0]
+    assert left.x() < right.x()
+    a = np.radians(20)
+    obl = phantom(row=(np.cos(a), 0.0, np.sin(a)), col=(0, 1, 0), uid="1.2.obl")
+    show(window, obl)
+    got = {e: t.text() for e, t in ax.letters.items()}
+    assert got["right"] == "LS" and got["left"] == "RI"
+    assert {e: t.text() for e, t in window.viewer.coronal.letters.items()}["top"] == "SR"
+
+
+def test_overlay_shows_series_slice_window_and_value_under_cursor(window, qtbot):
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    assert "PHANTOM" in ax.t_topleft.text() and "TEST PATIENT" in ax.t_topleft.text()
+    assert f"Im {ax.slice + 1}/{vol.shape[0]}" in ax.t_bottomleft.text()
+    z = vol.slice_position_mm(ax.mapping.slice_to_index(ax.slice))
+    assert f"Z {z:.1f} mm" in ax.t_bottomleft.text()
+    k = int(ax.mapping.slice_to_index(ax.slice))
+    p = vol.index_to_patient((k, 12, 34))
+    qtbot.mouseMove(ax.viewport(), ax.patient_to_widget(p).toPoint())
+    qtbot.wait(20)
+    assert f"{vol.voxels[k, 12, 34]:.0f} HU" in ax.t_bottomleft.text()
