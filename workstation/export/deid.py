@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import UID_dictionary, generate_uid
+from pydicom.uid import UID_dictionary
 
 from ..resources import load_json
 
@@ -73,7 +73,9 @@ class Deidentifier:
         if not u or u in UID_dictionary:
             return u
         if u not in self.uid_map:
-            self.uid_map[u] = generate_uid(prefix=None, entropy_srcs=[self.salt, u])
+            # PS3.5 B.2: a 2.25 UID from a 128-bit integer, here a salted hash of the original
+            digest = hashlib.sha256(f"{self.salt}\0{u}".encode()).digest()[:16]
+            self.uid_map[u] = f"2.25.{int.from_bytes(digest, 'big')}"
         return self.uid_map[u]
 
     # -- datasets ---------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class Deidentifier:
                 elem.value = None if elem.VR != "SQ" else []
                 continue
             if action == "D":
-                elem.value = self.pseudonym(pid if pid else elem.value)
+                elem.value = self.pseudonym(pid if pid else elem.value) + ("^" if elem.VR == "PN" else "")
                 continue
             if elem.VR == "UI" and elem.value:
                 if elem.VM > 1:
