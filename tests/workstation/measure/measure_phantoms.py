@@ -110,3 +110,37 @@ def ellipsoid_truth(semi_axes) -> dict:
 
 def voxel_diagonal(vol: Volume) -> float:
     return float(np.linalg.norm(vol.spacing_mm))
+
+
+def abdomen_pair(delta_hu=30.0, motion_mm=(0.0, 0.0, 0.0), shape=(40, 160, 160), spacing=(3.0, 0.8, 0.8),
+                 noise=10.0, post_shape=None, post_spacing=None, lesion_radius=15.0, seed=0,
+                 row=(1, 0, 0), col=(0, 1, 0)):
+    """Pre/post CT pair: a lesion (40 HU -> 40 + delta) among organs, fat, a vertebra and an aorta
+    that enhances; the post series shows the same anatomy moved by ``motion_mm`` (LPS), possibly on
+    another grid. Returns (pre, post, lesion_center)."""
+    def draw(vol, shift, post):
+        s = np.asarray(shift, float)
+        c = center_of(vol) if not post else center_of(pre_ref) + 0.0
+        paint(vol, ellipsoid_fraction(vol, c0 + s, (70, 55, 200)), 45 if not post else 60)   # body wall/organs
+        paint(vol, ellipsoid_fraction(vol, c0 + s, (60, 45, 200)), -100)                      # fat
+        paint(vol, ellipsoid_fraction(vol, c0 + s + (30, -20, 5), (14, 18, 25)), 55 if not post else 110)  # kidney-ish
+        paint(vol, ellipsoid_fraction(vol, c0 + s + (-32, 10, -8), (12, 10, 30)), 50 if not post else 70)  # muscle
+        paint(vol, cylinder_fraction(vol, c0 + s + (0, 30, 0), (0, 0, 1), 12), 400)                     # vertebra
+        paint(vol, cylinder_fraction(vol, c0 + s + (-8, 8, 0), (0, 0.1, 1), 9), 40 if not post else 200)  # aorta
+        paint(vol, ellipsoid_fraction(vol, c0 + s + (5, -28, 10), (20, 6, 15)), 30 if not post else 60)  # bowel
+        paint(vol, ellipsoid_fraction(vol, c0 + s + les_off, (lesion_radius,) * 3), 40 if not post else 40 + delta_hu)
+    pre = blank(shape, spacing, -1000.0, row=row, col=col)
+    pre_ref = pre
+    c0 = center_of(pre)
+    les_off = np.array([18.0, 5.0, 0.0])
+    draw(pre, (0, 0, 0), False)
+    ps = post_shape or shape
+    psp = post_spacing or spacing
+    post = blank(ps, psp, -1000.0)
+    # put the post grid's centre on the pre grid's centre (different grids, same patient space)
+    off = c0 - center_of(post)
+    post = blank(ps, psp, -1000.0, origin=tuple(off))
+    draw(post, motion_mm, True)
+    add_noise(pre, noise, seed)
+    add_noise(post, noise, seed + 1)
+    return pre, post, c0 + les_off
