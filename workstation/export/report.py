@@ -6,6 +6,7 @@ the phase keywords are data in ``resources/report.json``; checklist labels come 
 """
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from typing import Any, Iterable, Mapping, Sequence
@@ -107,6 +108,16 @@ def _checklist_sentence(findings: Mapping[str, Any], ids: Iterable[str], labels:
     if absent:
         parts.append("No " + _join(absent, "or") + ".")
     return " ".join(parts) if parts else None
+
+
+def _reason(r: Mapping[str, Any]) -> str:
+    """'necrosis present (LR 1.5)' from a ranking reason (its text up to the dash, and its LR)."""
+    text = str(r.get("text") or r.get("finding") or "")
+    text = re.split(r"\s+[\u2014\u2013-]{1,2}\s+", text, maxsplit=1)[0]
+    lr = r.get("log_lr")
+    if isinstance(lr, (int, float)):
+        text += f" (LR {math.exp(lr):.2g})"
+    return text
 
 
 def build_report(findings: Mapping[str, Any], assessment: Mapping[str, Any], volume: Volume | None = None,
@@ -278,16 +289,17 @@ def build_report(findings: Mapping[str, Any], assessment: Mapping[str, Any], vol
     if diffs:
         w.para("Differential diagnosis, most likely first:", indent="   ", first=f"{n}. ")
         for k, d in enumerate(diffs, 1):
-            txt = f"{d.get('label', d.get('id'))} {round(100 * float(d.get('probability', 0)))} %"
+            prob = 100 * float(d.get("probability", 0))
+            txt = f"{d.get('label', d.get('id'))} " + (f"{round(prob)} %" if prob >= 0.5 else "<1 %")
             if k <= int(cfg["differential_reasons_for"]):
                 per = int(cfg["reasons_per_entry"])
-                up = [r.get("text") or r.get("finding") for r in (d.get("raised_by") or [])[:per]]
-                down = [r.get("text") or r.get("finding") for r in (d.get("lowered_by") or [])[:per]]
+                up = [_reason(r) for r in (d.get("raised_by") or [])[:per]]
+                down = [_reason(r) for r in (d.get("lowered_by") or [])[:per]]
                 if up:
-                    txt += "; for: " + "; ".join(str(u) for u in up)
+                    txt += "; for: " + "; ".join(up)
                 if down:
-                    txt += "; against: " + "; ".join(str(u) for u in down)
-            w.para(txt + ".", indent="        ", first=f"   {chr(ord('a') + k - 1)}. ")
+                    txt += "; against: " + "; ".join(down)
+            w.para(txt + ".", indent="      ", first=f"   {chr(ord('a') + k - 1)}. ")
 
     # -- RECOMMENDATION -------------------------------------------------------------------
     w.heading(h["recommendation"])

@@ -85,7 +85,7 @@ def test_report_lists_the_ranked_differential_with_reasons():
              {"id": "teratoma", "label": "Teratoma", "probability": 0.01, "raised_by": [], "lowered_by": []}]}
     text = build_report({"schema": "rp-findings/1", "greatest_dimension_mm": 80, "grade": 2}, a)
     flat = " ".join(text.split())
-    assert "Leiomyosarcoma 61 %; for: necrosis present; against: no fat" in flat
+    assert "Leiomyosarcoma 61 %; for: necrosis present (LR 3); against: no fat (LR 0.82)" in flat
     assert "Hematoma 3 %" in flat and "Teratoma" not in flat      # top 5 only
     assert "Stage group IIIA." in flat and "GX" not in flat
 
