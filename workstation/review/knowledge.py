@@ -51,6 +51,7 @@ class Entry:
 class KnowledgeBase:
     ids: tuple[str, ...]
     labels: Mapping[str, str]
+    text_labels: Mapping[str, str]
     priors: tuple[float, ...]
     log_priors: tuple[float, ...]
     #: feature -> (log LR+ per differential, log LR- per differential)
@@ -200,6 +201,7 @@ def load_knowledge() -> KnowledgeBase:
     return KnowledgeBase(
         ids=ids,
         labels={d["id"]: d["label"] for d in diffs},
+        text_labels={d["id"]: d.get("text_label", d["label"]) for d in diffs},
         priors=priors,
         log_priors=tuple(math.log(p) for p in priors),
         binary=binary,

@@ -217,7 +217,7 @@ def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None) -> tuple[Dif
                 continue
             lr = math.exp(x)
             entry = kb.entries[(e.feature, dx)]
-            text = f"{e.phrase} — {_wording(lr, kb)} {label} (LR {lr:.2g})"
+            text = f"{e.phrase} — {_wording(lr, kb)} {kb.text_labels[dx]} (LR {lr:.2g})"
             source = entry.source if not entry.default else f"baseline rate (defaults.json, {entry.basis})"
             reasons.append(Reason(e.finding, e.value, x, text, source, e.derived_from))
         reasons.sort(key=lambda r: (-abs(r.log_lr), r.finding))
