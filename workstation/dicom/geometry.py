@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .headers import Frame
+from .headers import Frame, stack_keys
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ def _geometry_key(fr: Frame) -> tuple:
 
 def _same_geometry(a: tuple, b: tuple) -> bool:
     return (a[0] == b[0] and a[1] == b[1]
-            and np.allclose(a[2], b[2], atol=ORIENTATION_TOL)
-            and np.allclose(a[3], b[3], rtol=SPACING_TOL, atol=1e-6))
+            and all(abs(x - y) <= ORIENTATION_TOL for x, y in zip(a[2], b[2]))
+            and all(abs(x - y) <= SPACING_TOL * abs(y) + 1e-6 for x, y in zip(a[3], b[3])))
 
 
 def split_by_geometry(frames: list[Frame]) -> list[list[Frame]]:
@@ -97,15 +97,34 @@ def split_stacks(frames: list[Frame]) -> list[list[Frame]]:
     (echo, temporal position, stack, b-value, trigger time, acquisition); else leave as is."""
     if not _has_duplicates(frames):
         return [frames]
-    names = list(frames[0].stack_keys)
-    for name in names:
+    keys = [stack_keys(fr) for fr in frames]
+    for name in keys[0]:
         parts: dict[str, list[Frame]] = defaultdict(list)
-        for fr in frames:
-            parts[fr.stack_keys.get(name, "")].append(fr)
+        for fr, key in zip(frames, keys):
+            parts[key.get(name, "")].append(fr)
         if len(parts) > 1 and not any(_has_duplicates(p) for p in parts.values()):
             log.info("series split by %s into %d stacks", name, len(parts))
             return sorted(parts.values(), key=len, reverse=True)
     return [frames]
+
+
+def split_at_breaks(frames: list[Frame]) -> list[list[Frame]]:
+    """Split a stack where slices are missing than a gap could plausibly fill (more than
+    ``max(4, n // 4)`` in a row): two separate stacks rather than invented slices."""
+    if len(frames) < 3 or any(f.position is None for f in frames):
+        return [frames]
+    z = np.asarray([f.position for f in frames]) @ slice_normal(frames[0].orientation)
+    order = np.argsort(z, kind="stable")
+    d = np.diff(z[order])
+    real = d[d > DUPLICATE_MM]
+    if real.size == 0:
+        return [frames]
+    missing = np.rint(d / float(np.median(real))) - 1
+    cuts = list(np.flatnonzero(missing > max(4, len(frames) // 4)) + 1)
+    if not cuts:
+        return [frames]
+    log.info("stack split at %d break(s) in slice positions", len(cuts))
+    return [[frames[i] for i in idx] for idx in np.split(order, cuts)]
 
 
 def split_series(frames: list[Frame]) -> list[tuple[str, list[Frame]]]:
@@ -113,7 +132,7 @@ def split_series(frames: list[Frame]) -> list[tuple[str, list[Frame]]]:
     out: list[tuple[str, list[Frame]]] = []
     for uid, group in group_by_series(frames).items():
         group.sort(key=lambda f: (f.label, f.frame_index or 0))
-        parts = [s for g in split_by_geometry(group) for s in split_stacks(g)]
+        parts = [b for g in split_by_geometry(group) for s in split_stacks(g) for b in split_at_breaks(s)]
         parts.sort(key=len, reverse=True)
         out += [(suffix_uid(uid, i + 1), p) for i, p in enumerate(parts)]
     return out

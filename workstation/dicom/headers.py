@@ -7,13 +7,16 @@ caught here, before any decoding). Lenient like pydicom: files without a preambl
 """
 from __future__ import annotations
 
+import io
 import logging
+import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -81,7 +84,6 @@ class Frame:
     slice_location: float | None
     slice_thickness: float | None
     spacing_between: float | None
-    stack_keys: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     synthetic_position: bool = False
 
@@ -95,6 +97,10 @@ class Frame:
 
 
 # -- lenient value access ------------------------------------------------------------------------
+_NUMERIC_TEXT = {"DS", "IS"}
+_BINARY = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+
+
 def _get(ds: Dataset, keyword: str, where: str) -> Any:
     try:
         return ds.get(keyword)
@@ -103,15 +109,44 @@ def _get(ds: Dataset, keyword: str, where: str) -> Any:
         return None
 
 
+def _raw_numbers(ds: Dataset, keyword: str) -> list | None:
+    """Numbers of a DS/IS/US/SS/UL/SL/FL/FD element straight from its raw bytes (no conversion
+    through pydicom's value machinery, which dominates header-reading time); None when absent,
+    ``NotImplemented`` when the element is not raw (the caller then asks pydicom)."""
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    if tag is None:
+        return NotImplemented  # type: ignore[return-value]
+    elem = ds.get_item(tag)
+    if elem is None:
+        return None
+    if not isinstance(elem, RawDataElement) or elem.value is None:
+        return NotImplemented  # type: ignore[return-value]
+    vr = elem.VR or pydicom.datadict.dictionary_VR(tag)
+    raw = elem.value
+    if vr in _NUMERIC_TEXT:
+        parts = raw.decode("latin-1").strip(" \0").split("\\")
+        return [p.strip(" \0") for p in parts if p.strip(" \0")]
+    code = _BINARY.get(vr)
+    if code is None:
+        return NotImplemented  # type: ignore[return-value]
+    size = struct.calcsize(code)
+    end = "<" if elem.is_little_endian else ">"
+    return list(struct.unpack(f"{end}{len(raw) // size}{code}", raw[: len(raw) // size * size]))
+
+
 def floats(ds: Dataset | None, keyword: str, n: int, where: str = "") -> tuple[float, ...] | None:
     """``n`` finite floats from an element, or None (missing or malformed, logged)."""
     if ds is None:
         return None
-    v = _get(ds, keyword, where)
-    if v is None or v == "":
+    v = _raw_numbers(ds, keyword)
+    if v is NotImplemented:
+        v = _get(ds, keyword, where)
+        if v is None or v == "":
+            return None
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            v = [v]
+    if not v:
         return None
-    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
-        v = [v]
     try:
         vals = [float(x) for x in v]
     except (TypeError, ValueError):
@@ -133,9 +168,20 @@ def one_int(ds: Dataset | None, keyword: str, where: str = "") -> int | None:
     return None if v is None else int(v)
 
 
+#: VRs whose values are plain ASCII whatever the character set (PS3.5 6.2)
+_ASCII_VRS = {"UI", "CS", "DA", "TM", "DT", "AS", "IS", "DS"}
+
+
 def text(ds: Dataset | None, keyword: str) -> str:
+    """An element's value as one stripped string ("" when absent; multi-values joined by ``\\``)."""
     if ds is None:
         return ""
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    elem = ds.get_item(tag) if tag is not None else None
+    if isinstance(elem, RawDataElement) and elem.value is not None:
+        vr = elem.VR or pydicom.datadict.dictionary_VR(tag)
+        if vr in _ASCII_VRS:  # fast path: no conversion through pydicom's value machinery
+            return elem.value.decode("ascii", "replace").strip(" \0")
     v = _get(ds, keyword, "")
     if v is None:
         return ""
@@ -147,7 +193,7 @@ def text(ds: Dataset | None, keyword: str) -> str:
 # -- parsing --------------------------------------------------------------------------------------
 def parse_header(fp: BinaryIO, source: Source) -> Dataset:
     """Header up to (not including) Pixel Data; ``force=True`` for files without a preamble."""
-    defer = DEFER_SIZE if source.on_disk else None
+    defer = DEFER_SIZE if isinstance(fp, io.BufferedReader) else None
     try:
         return pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer)
     except InvalidDicomError:
@@ -249,33 +295,68 @@ def _sop_name(uid: str) -> str:
 
 
 # -- frames ----------------------------------------------------------------------------------------
-def read_frames(source: Source) -> list[Frame] | Skipped:
-    """The image frames of one file, or a :class:`Skipped` with a one-line reason. Never raises."""
+#: bytes read ahead per file (in worker threads); headers are parsed from them in the caller's
+#: thread, so parsing (which holds the GIL) never competes with itself. Larger headers re-read.
+PREFETCH = 64 * 1024
+
+
+class _NeedWholeFile(Exception):
+    """The prefetched head of a file did not hold its whole header."""
+
+
+def prefetch(source: Source) -> tuple[bytes, int] | Skipped:
+    """The first :data:`PREFETCH` bytes of a file (all of a zip member) and its size."""
     try:
-        with source.open() as fp:
-            size = _size(fp)
-            if size == 0:
-                return Skipped(source.label, "empty file")
-            ds = parse_header(fp, source)
-            try:
-                pixels = read_pixel_element(fp, ds, size)
-            except SkipFile:
-                check_is_image(ds, PixelElement(None, None, True))
-                raise
-            check_is_image(ds, pixels)
-            return build_frames(source, ds, pixels)  # type: ignore[arg-type]
+        if source.on_disk:
+            with open(source.path, "rb") as f:  # type: ignore[arg-type]
+                size = os.fstat(f.fileno()).st_size
+                return f.read(PREFETCH), size
+        data = source.read_bytes()
+        return data, len(data)
+    except Exception as exc:
+        return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
+
+
+def read_frames(source: Source, prefetched: tuple[bytes, int] | Skipped | None = None) -> list[Frame] | Skipped:
+    """The image frames of one file, or a :class:`Skipped` with a one-line reason. Never raises."""
+    got = prefetch(source) if prefetched is None else prefetched
+    if isinstance(got, Skipped):
+        return got
+    head, size = got
+    if size == 0:
+        return Skipped(source.label, "empty file")
+    try:
+        try:
+            return _frames_from(io.BytesIO(head), source, size, partial=len(head) < size)
+        except _NeedWholeFile:
+            with source.open() as fp:
+                return _frames_from(fp, source, size, partial=False)
     except SkipFile as exc:
         return Skipped(source.label, str(exc))
     except Exception as exc:  # anything else a broken file can provoke
         return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
 
 
-def _size(fp: BinaryIO) -> int:
-    pos = fp.tell()
-    fp.seek(0, 2)
-    size = fp.tell()
-    fp.seek(pos)
-    return size
+def _frames_from(fp: BinaryIO, source: Source, size: int, partial: bool) -> list[Frame]:
+    try:
+        ds = parse_header(fp, source)
+    except Exception:
+        if partial:
+            raise _NeedWholeFile from None
+        raise
+    if partial and fp.tell() + 12 > len(fp.getbuffer()):  # type: ignore[attr-defined]
+        raise _NeedWholeFile
+    if isinstance(fp, io.BytesIO):  # keep no reference to the read-ahead bytes in the header
+        for attr, value in (("buffer", None), ("filename", source.path)):
+            if hasattr(ds, attr):
+                setattr(ds, attr, value)
+    try:
+        pixels = read_pixel_element(fp, ds, size)
+    except SkipFile:
+        check_is_image(ds, PixelElement(None, None, True))
+        raise
+    check_is_image(ds, pixels)
+    return build_frames(source, ds, pixels)  # type: ignore[arg-type]
 
 
 def build_frames(source: Source, ds: Dataset, pixels: PixelElement) -> list[Frame]:
@@ -341,9 +422,7 @@ def _classic_frame(ds: Dataset, common: dict) -> Frame:
     notes: list[str] = []
     where = common["source"].label
     slope, icpt, lut = _rescale(ds, where, notes)
-    keys = {k: text(ds, k) for k in ("EchoNumbers", "TemporalPositionIdentifier", "DiffusionBValue",
-                                     "TriggerTime", "AcquisitionNumber", "ImageType")}
-    return Frame(frame_index=None, slope=slope, intercept=icpt, lut=lut, stack_keys=keys, notes=notes,
+    return Frame(frame_index=None, slope=slope, intercept=icpt, lut=lut, notes=notes,
                  **_geometry(ds, where, notes), **common)
 
 
@@ -396,13 +475,22 @@ def _enhanced_frame(ds: Dataset, f: int, common: dict) -> Frame:
         ps = (1.0, 1.0)
     pvt = _fg_item(ds, f, "PixelValueTransformationSequence")
     slope, icpt, lut = _rescale(pvt if pvt is not None else ds, where, notes)
-    content = _fg_item(ds, f, "FrameContentSequence")
-    keys = {"StackID": text(content, "StackID"),
-            "TemporalPositionIndex": text(content, "TemporalPositionIndex"),
-            "EffectiveEchoTime": text(_fg_item(ds, f, "MREchoSequence"), "EffectiveEchoTime"),
-            "DiffusionBValue": text(_fg_item(ds, f, "MRDiffusionSequence"), "DiffusionBValue")}
-    frame = Frame(frame_index=f, orientation=iop, position=pos, pixel_spacing=ps,
-                  slice_thickness=one_float(measures, "SliceThickness", where),
-                  spacing_between=one_float(measures, "SpacingBetweenSlices", where),
-                  slope=slope, intercept=icpt, lut=lut, stack_keys=keys, notes=notes, **common)
-    return frame
+    return Frame(frame_index=f, orientation=iop, position=pos, pixel_spacing=ps,
+                 slice_thickness=one_float(measures, "SliceThickness", where),
+                 spacing_between=one_float(measures, "SpacingBetweenSlices", where),
+                 slope=slope, intercept=icpt, lut=lut, notes=notes, **common)
+
+
+#: what tells apart images that share a position within one series (tried in this order)
+CLASSIC_STACK_KEYS = ("EchoNumbers", "TemporalPositionIdentifier", "DiffusionBValue", "TriggerTime",
+                      "AcquisitionNumber", "ImageType")
+ENHANCED_STACK_KEYS = (("FrameContentSequence", "StackID"), ("FrameContentSequence", "TemporalPositionIndex"),
+                       ("MREchoSequence", "EffectiveEchoTime"), ("MRDiffusionSequence", "DiffusionBValue"))
+
+
+def stack_keys(fr: Frame) -> dict[str, str]:
+    """Values that may separate images at the same position (read only when positions collide)."""
+    if fr.frame_index is not None and ("PerFrameFunctionalGroupsSequence" in fr.header
+                                       or "SharedFunctionalGroupsSequence" in fr.header):
+        return {kw: text(_fg_item(fr.header, fr.frame_index, seq), kw) for seq, kw in ENHANCED_STACK_KEYS}
+    return {k: text(fr.header, k) for k in CLASSIC_STACK_KEYS}

@@ -60,18 +60,34 @@ def _integral(x: float) -> bool:
     return float(x).is_integer()
 
 
-def output_dtype(frames: Iterable[Frame]) -> np.dtype:
-    """int16 when every rescaled value is an integer that fits int16, else float32."""
-    info = np.iinfo(np.int16)
+def output_dtype(frames: Iterable[Frame]) -> tuple[np.dtype, bool]:
+    """``(dtype, exact)``: int16 when every rescaled value is an integer, else float32.
+
+    ``exact`` is True when BitsStored/PixelRepresentation and the rescale guarantee that int16
+    holds every possible value. When they do not (e.g. 16-bit signed CT with intercept -1024),
+    int16 is still chosen if slope and intercept are integers: real values nearly always fit, each
+    slice is checked while it is read, and the reader promotes the volume to float32 if one does not.
+    """
+    exact = True
     for fr in frames:
         if fr.pixels.float_kind or (fr.lut is not None and fr.bits_stored > 16):
-            return FLOAT32
+            return FLOAT32, True
         if fr.lut is None and not (_integral(fr.slope) and _integral(fr.intercept)):
-            return FLOAT32
+            return FLOAT32, True
         lo, hi = value_range(fr)
-        if lo < info.min or hi > info.max:
-            return FLOAT32
-    return INT16
+        exact = exact and _fits_int16(lo, hi)
+    return INT16, exact
+
+
+def _fits_int16(lo: float, hi: float) -> bool:
+    return lo >= -32768 and hi <= 32767
+
+
+class OutOfRange(ValueError):
+    """A rescaled slice does not fit the int16 output."""
+
+
+OUT_OF_RANGE = "values exceed the int16 range"
 
 
 # -- rescale -----------------------------------------------------------------------------------------
@@ -97,13 +113,16 @@ def rescale_into(arr: np.ndarray, fr: Frame, dst: np.ndarray) -> None:
     if arr.shape != dst.shape:
         raise ValueError(f"decoded frame has shape {arr.shape}, expected {dst.shape}")
     if fr.lut is not None:
-        dst[...] = apply_modality_lut(arr, _lut_dataset(fr))
+        res = apply_modality_lut(arr, _lut_dataset(fr))
     elif fr.slope == 1 and fr.intercept == 0:
-        dst[...] = arr
+        res = arr
     elif dst.dtype.kind == "f":
-        dst[...] = arr.astype(np.float64) * fr.slope + fr.intercept
+        res = arr.astype(np.float64) * fr.slope + fr.intercept
     else:
-        dst[...] = arr.astype(np.int64) * int(fr.slope) + int(fr.intercept)
+        res = arr.astype(np.int64) * int(fr.slope) + int(fr.intercept)
+    if dst.dtype == INT16 and res.size and not _fits_int16(float(res.min()), float(res.max())):
+        raise OutOfRange(OUT_OF_RANGE)
+    dst[...] = res
 
 
 def _wrap16(v: float) -> int:
@@ -135,7 +154,8 @@ def native_readable(fr: Frame) -> bool:
             and p.length is not None and p.length >= fr.frame_bytes * fr.n_frames)
 
 
-def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
+def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
+                 check_range: bool = True) -> list[tuple[int, str | None]]:
     results = []
     with source.open() as f:
         for k, fr in items:
@@ -146,7 +166,12 @@ def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray
                 if f.readinto(memoryview(dst).cast("B")) != fr.frame_bytes:
                     results.append((k, "pixel data ends early"))
                     continue
-                fix_stored_bits(dst.view(dt), fr)
+                raw = fix_stored_bits(dst.view(dt), fr)
+                if check_range:
+                    a, b = int(raw.min()) * fr.slope + fr.intercept, int(raw.max()) * fr.slope + fr.intercept
+                    if not _fits_int16(min(a, b), max(a, b)):
+                        results.append((k, OUT_OF_RANGE))
+                        continue
                 _rescale_int16_inplace(dst, fr)
             else:
                 buf = f.read(fr.frame_bytes)
@@ -154,9 +179,21 @@ def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray
                     results.append((k, "pixel data ends early"))
                     continue
                 arr = np.frombuffer(buf, dt).reshape(fr.rows, fr.columns).astype(dt.newbyteorder("="))
-                rescale_into(fix_stored_bits(arr, fr), fr, dst)
+                try:
+                    rescale_into(fix_stored_bits(arr, fr), fr, dst)
+                except OutOfRange:
+                    results.append((k, OUT_OF_RANGE))
+                    continue
             results.append((k, None))
     return results
+
+
+def _put(arr: np.ndarray, k: int, fr: Frame, out: np.ndarray) -> tuple[int, str | None]:
+    try:
+        rescale_into(arr, fr, out[k])
+    except OutOfRange:
+        return k, OUT_OF_RANGE
+    return k, None
 
 
 def _read_decoded(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
@@ -164,25 +201,25 @@ def _read_decoded(source: Source, items: list[tuple[int, Frame]], out: np.ndarra
         ds = pydicom.dcmread(fp, force=True)
         if items[0][1].frame_index is None:
             k, fr = items[0]
-            rescale_into(ds.pixel_array, fr, out[k])
-            return [(k, None)]
+            return [_put(ds.pixel_array, k, fr, out)]
         by_index = {fr.frame_index: (k, fr) for k, fr in items}
         wanted = sorted(by_index)
         results = []
         for idx, arr in zip(wanted, iter_pixels(ds, indices=wanted)):
             k, fr = by_index[idx]
-            rescale_into(arr, fr, out[k])
-            results.append((k, None))
+            results.append(_put(arr, k, fr, out))
         return results
 
 
-def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
-    """Fill ``out[k]`` for every ``(k, frame)`` of one file; ``(k, None)`` or ``(k, reason)``.
-    Never raises: a slice that cannot be decoded comes back with its reason."""
+def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
+                check_range: bool = True) -> list[tuple[int, str | None]]:
+    """Fill ``out[k]`` for every ``(k, frame)`` of one file; ``(k, None)`` or ``(k, reason)``
+    (:data:`OUT_OF_RANGE` when an int16 output cannot hold the slice). Never raises: a slice that
+    cannot be decoded comes back with its reason."""
     done: list[tuple[int, str | None]] = []
     try:
         if native_readable(items[0][1]):
-            return _read_native(source, items, out)
+            return _read_native(source, items, out, check_range)
         done = _read_decoded(source, items, out)
         got = {k for k, _ in done}
         return done + [(k, "frame missing from the decoded pixel data") for k, _ in items if k not in got]

@@ -1,7 +1,9 @@
 """Series: scan a path (headers only, in parallel), describe each series, read one into a Volume."""
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import logging
 import os
 import warnings
@@ -14,8 +16,8 @@ import numpy as np
 from ..errors import DicomError
 from ..volume import Volume
 from .geometry import SliceLayout, base_uid, layout_slices, split_series
-from .headers import Frame, one_float, read_frames, text
-from .pixels import fill_missing, output_dtype, read_slices
+from .headers import Frame, one_float, prefetch, read_frames, text
+from .pixels import OUT_OF_RANGE, fill_missing, output_dtype, read_slices
 from .sources import Skipped, list_sources
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,9 @@ def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
     sources, skipped = list_sources(path)
     frames: list[Frame] = []
     with quiet_pydicom(), ThreadPoolExecutor(workers or default_workers()) as pool:
-        for res in pool.map(read_frames, sources):
+        # file reads run in the pool; parsing (pure Python, holds the GIL) runs here as they arrive
+        for src, head in _read_ahead(pool, sources, 4 * (workers or default_workers())):
+            res = read_frames(src, head)
             if isinstance(res, Skipped):
                 skipped.append(res)
             else:
@@ -139,6 +143,20 @@ def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
     if not result.series:
         raise DicomError(_nothing_usable(path, len(sources), result.skipped))
     return result
+
+
+def _read_ahead(pool: ThreadPoolExecutor, sources: list, ahead: int) -> Iterator[tuple]:
+    """``(source, prefetch(source))`` in order, with at most ``ahead`` reads in flight."""
+    pending: collections.deque = collections.deque()
+    it = iter(sources)
+    for src in itertools.islice(it, ahead):
+        pending.append((src, pool.submit(prefetch, src)))
+    while pending:
+        src, fut = pending.popleft()
+        nxt = next(it, None)
+        if nxt is not None:
+            pending.append((nxt, pool.submit(prefetch, nxt)))
+        yield src, fut.result()
 
 
 def _nothing_usable(path: str, n_files: int, skipped: list[Skipped]) -> str:
@@ -193,15 +211,17 @@ def _window(fr: Frame) -> tuple[float, float] | None:
     return (c, w) if c is not None and w is not None and w > 0 else None
 
 
-def allocate(info: SeriesInfo) -> Volume:
-    """The empty output volume (one allocation; filled slice by slice)."""
+def allocate(info: SeriesInfo) -> tuple[Volume, bool]:
+    """The empty output volume (one allocation; filled slice by slice), and whether its dtype
+    holds every possible value (else each slice is range-checked as it is read)."""
     lay = info.layout
-    voxels = np.zeros((lay.n_slices, info.rows, info.columns), dtype=output_dtype(lay.frames))
+    dtype, exact = output_dtype(lay.frames)
+    voxels = np.zeros((lay.n_slices, info.rows, info.columns), dtype=dtype)
     return Volume(voxels, spacing_mm=lay.spacing, origin_mm=tuple(lay.origin), row_cosine=tuple(lay.row),
                   column_cosine=tuple(lay.column), normal=tuple(lay.normal),
                   unit="HU" if info.modality == "CT" else "signal", modality=info.modality,
                   series_uid=info.series_uid, description=info.description, meta=_meta(info),
-                  warnings=list(info.warnings))
+                  warnings=list(info.warnings)), exact
 
 
 def read_series(info: SeriesInfo, progress: Progress | None = None,
@@ -212,32 +232,48 @@ def read_series(info: SeriesInfo, progress: Progress | None = None,
     after each slice ``k`` is filled (in the calling thread). Slices that cannot be decoded become
     gaps, filled by interpolation and named in ``volume.warnings`` / ``meta['skipped']``.
     """
-    vol = allocate(info)
+    vol, exact = allocate(info)
     if on_allocated is not None:
         on_allocated(vol)
-    lay, out = info.layout, vol.voxels
+    lay = info.layout
     by_source: dict[str, list[tuple[int, Frame]]] = {}
     for k, s in enumerate(lay.slots):
         if s is not None:
             fr = lay.frames[s]
             by_source.setdefault(fr.label, []).append((k, fr))
-    total, done = lay.n_slices, 0
+    counter = [0]
+    failed = _fill(vol.voxels, by_source, not exact, workers, progress, counter, lay.n_slices)
+    too_big = {k for k, _, err in failed if err == OUT_OF_RANGE}
+    if too_big:  # rare: real values beyond int16 -> float32, and read those slices again
+        log.info("%s: values beyond int16; volume promoted to float32", info.series_uid)
+        vol.voxels = vol.voxels.astype(np.float32)
+        again = {lab: [(k, f) for k, f in items if k in too_big] for lab, items in by_source.items()}
+        again = {lab: items for lab, items in again.items() if items}
+        failed = [f for f in failed if f[0] not in too_big]
+        failed += _fill(vol.voxels, again, False, workers, progress, counter, lay.n_slices)
+    done = counter[0]
+    if len(failed) == sum(len(v) for v in by_source.values()):
+        raise DicomError(f"series {info.series_uid}: no readable slices ({failed[0][2]}, {failed[0][1]})")
+    _finish_gaps(vol, lay, failed, progress, done)
+    return vol
+
+
+def _fill(out: np.ndarray, by_source: dict[str, list[tuple[int, Frame]]], check_range: bool,
+          workers: int | None, progress: Progress | None, counter: list[int], total: int) -> list[tuple[int, str, str]]:
+    """Read every source's slices into ``out`` in parallel; the failures as (k, file, reason)."""
     failed: list[tuple[int, str, str]] = []
     with quiet_pydicom(), ThreadPoolExecutor(workers or default_workers()) as pool:
-        futures = {pool.submit(read_slices, items[0][1].source, items, out): label
+        futures = {pool.submit(read_slices, items[0][1].source, items, out, check_range): label
                    for label, items in by_source.items()}
         for fut in as_completed(futures):
             for k, err in fut.result():
                 if err is not None:
                     failed.append((k, futures[fut], err))
                     continue
-                done += 1
+                counter[0] += 1
                 if progress is not None:
-                    progress(k, done, total)
-    if len(failed) == sum(len(v) for v in by_source.values()):
-        raise DicomError(f"series {info.series_uid}: no readable slices ({failed[0][2]}, {failed[0][1]})")
-    _finish_gaps(vol, lay, failed, progress, done)
-    return vol
+                    progress(k, counter[0], total)
+    return failed
 
 
 def _finish_gaps(vol: Volume, lay: SliceLayout, failed: list, progress: Progress | None, done: int) -> None:
