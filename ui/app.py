@@ -44,14 +44,27 @@ def dark_palette(app) -> None:
                       "#ViewGrid { background: #303036; }")
 
 
+#: Qt messages that say nothing to a reader (offscreen platform limitations)
+_QUIET_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message_handler(mode, context, message) -> None:
+    if message in _QUIET_QT_MESSAGES:
+        return
+    sys.stderr.write(message + "\n")
+
+
 def make_app(argv=None):
     """The QApplication (created once), pyqtgraph configured for row-major images."""
     import pyqtgraph as pg
     from PyQt6.QtWidgets import QApplication
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    from PyQt6.QtCore import qInstallMessageHandler
+
     app = QApplication.instance()
     if app is None:
+        qInstallMessageHandler(_qt_message_handler)
         app = QApplication(list(argv or [sys.argv[0]]))
         app.setApplicationName("Workstation")
         dark_palette(app)
@@ -80,6 +93,10 @@ def run_app(path=None, screenshot=None) -> int:
     if not p.exists():
         print(f"workstation: {p}: no such file or folder", file=sys.stderr)
         return 2
+    import logging
+
+    # a module that fails to load is reported in the status bar and the problems list
+    logging.getLogger("workstation.plugins").setLevel(logging.ERROR)
     app = make_app()
     from PyQt6.QtCore import QTimer
 

@@ -135,6 +135,6 @@ class Host(QObject):
 
     def _module_problem(self, text: str) -> None:
         self.module_problems.append(text)
-        log.warning("%s", text)
+        log.info("%s", text)  # shown to the reader in the status bar and the problems list
         self.report_problem(text)
         self.status(text, 15000)
