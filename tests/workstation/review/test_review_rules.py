@@ -158,3 +158,11 @@ def test_apply_rules_reads_the_document():
     r = rules.apply_rules(f)
     assert r.t_category == "T3" and r.stage.possible == ("IB", "IIIB")
     assert r.ivc_segments == [2] and r.enhancement_call == "enhancing" and r.thrombus_call == "bland_thrombus"
+
+
+def test_mr_and_ct_cut_offs_agree_with_the_measurement_resource():
+    """The enhancement module (measure) and the rules read two files: they must not drift apart."""
+    mine = load_json("knowledge", "thresholds.json")
+    theirs = load_json("measurement.json")["enhancement"]
+    for a, b in ((mine["ct_enhancement"], theirs["ct_call_hu"]), (mine["mr_enhancement"], theirs["mr_call_percent"])):
+        assert (a["enhancing_min"], a["equivocal_min"]) == (b["enhancing_min"], b["equivocal_min"])
