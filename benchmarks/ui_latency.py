@@ -1,0 +1,148 @@
+"""Latency of the viewer's interactive paths, on the real widgets (offscreen).
+
+Measured (each: the call, then ``QApplication.processEvents()`` and a synchronous repaint of the
+viewports concerned, so rendering the pixels is included):
+
+* scroll: one slice step in the axial view of a 512x512 CT (new ``setImage`` with levels, crosshair
+  and overlay text in all three views, coronal/sagittal crosshair moves);
+* window: a width/level change (all three views of the series re-render with new levels);
+* caliper drag: moving a caliper handle -> record updated in patient space through the store ->
+  length label updated.
+
+Usage: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui_latency.py [--n 200]``.
+Target: < 10 ms median for each.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+
+def ct_volume(n_slices: int = 120, size: int = 512):
+    """A CT-like 512x512 int16 volume: body ellipse of soft tissue with noise, organs, bone."""
+    from workstation.volume import Volume
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2
+    body = ((xx - c) / (0.42 * size)) ** 2 + ((yy - c) / (0.32 * size)) ** 2 <= 1
+    organ = ((xx - 0.38 * size) / (0.12 * size)) ** 2 + ((yy - 0.45 * size) / (0.1 * size)) ** 2 <= 1
+    bone = ((xx - c) / (0.04 * size)) ** 2 + ((yy - 0.7 * size) / (0.04 * size)) ** 2 <= 1
+    base = np.full((size, size), -1000, np.int16)
+    base[body] = 40
+    base[organ] = 60
+    base[bone] = 700
+    vox = np.empty((n_slices, size, size), np.int16)
+    for k in range(n_slices):
+        vox[k] = base + rng.normal(0, 10, (size, size)).astype(np.int16)
+    return Volume(vox, (2.0, 0.75, 0.75), (-192.0, -192.0, -120.0), series_uid="1.2.bench",
+                  description="BENCH CT 512", meta={"patient_name": "BENCH^MARK"})
+
+
+def _stats(name: str, ms: list[float]) -> dict:
+    ms_sorted = sorted(ms)
+    out = {"name": name, "n": len(ms), "median_ms": statistics.median(ms),
+           "p95_ms": ms_sorted[int(0.95 * (len(ms) - 1))], "worst_ms": max(ms)}
+    print(f"{name:<28} median {out['median_ms']:6.2f} ms   p95 {out['p95_ms']:6.2f} ms   "
+          f"worst {out['worst_ms']:6.2f} ms   (n={len(ms)})")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="repetitions per measurement")
+    args = ap.parse_args(argv)
+
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtWidgets import QApplication
+
+    from ui.app import make_app
+    from ui.display import Window
+    from ui.main_window import MainWindow
+    from workstation.measure.model import Caliper
+
+    app = make_app()
+    win = MainWindow()
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    vol = ct_volume()
+    win.study.add_volume(vol)
+    win.viewer.show_volume(vol)
+    app.processEvents()
+    ax = win.viewer.axial
+    views = [win.viewer.axial, win.viewer.coronal, win.viewer.sagittal]
+
+    def settle(vps):
+        QApplication.processEvents()
+        for vp in vps:
+            vp.viewport().repaint()
+
+    for _ in range(10):  # warm up (LUT caches, fonts)
+        ax.step(1)
+        settle(views)
+
+    # -- scroll ------------------------------------------------------------------------------
+    ms = []
+    direction = 1
+    for i in range(args.n):
+        if ax.slice in (0, ax.mapping.n_slices - 1):
+            direction = -direction
+        t0 = time.perf_counter()
+        ax.step(direction)
+        settle(views)
+        ms.append((time.perf_counter() - t0) * 1000)
+    assert ax.image.image.shape == (512, 512)
+    assert ax.image.qimage is not None, "the slice was not rendered: the timing would be meaningless"
+    results = [_stats("scroll (new 512x512 slice)", ms)]
+
+    # -- window ------------------------------------------------------------------------------
+    ms = []
+    for i in range(args.n):
+        w = Window(400 + (i % 50) * 4, 40 + (i % 30))
+        t0 = time.perf_counter()
+        ax.set_window(w)
+        settle(views)
+        ms.append((time.perf_counter() - t0) * 1000)
+    assert tuple(ax.image.levels) == w.levels
+    results.append(_stats("window change (3 views)", ms))
+
+    # -- caliper drag --------------------------------------------------------------------------
+    k = ax.mapping.slice_to_index(ax.slice)
+    p1 = vol.index_to_patient((k, 200, 150))
+    p2 = vol.index_to_patient((k, 300, 320))
+    cal = win.store.add(Caliper(series_uid=vol.series_uid, label="bench", p1=tuple(p1), p2=tuple(p2)))
+    app.processEvents()
+    g = ax.measurement_layer.graphics[cal.id]
+    handle = g.roi.getHandles()[1]
+    g._started()
+    ms = []
+    base = ax.patient_to_scene(p2)
+    for i in range(args.n):
+        pos = QPointF(float(base[0]) + 10 * np.sin(i / 7), float(base[1]) + 10 * np.cos(i / 5))
+        t0 = time.perf_counter()
+        g.roi.movePoint(handle, pos, finish=False)
+        settle([ax])
+        ms.append((time.perf_counter() - t0) * 1000)
+    g.roi.movePoint(handle, pos, finish=True)
+    rec = win.store.get(cal.id)
+    assert f"{rec.length_mm:.1f} mm" in g.label.textItem.toPlainText()
+    results.append(_stats("caliper handle drag", ms))
+
+    worst_median = max(r["median_ms"] for r in results)
+    print(f"target < 10 ms median: {'met' if worst_median < 10 else 'NOT met'} (worst median {worst_median:.2f} ms)")
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
