@@ -1,0 +1,1 @@
+"""The RP mass review module: findings controller, side panel and plugin object (``plugin.ReviewModule``)."""
