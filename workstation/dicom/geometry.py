@@ -185,6 +185,7 @@ def _positions(frames: list[Frame], normal: np.ndarray, warnings: list[str]) -> 
         if all(v is not None for v in vals) and len(set(vals)) == len(vals):
             warnings.append(f"ImagePositionPatient missing: slices ordered by {attr} (1 mm apart if by number)")
             origin = np.asarray(next((f.position for f in frames if f.position), (0.0, 0.0, 0.0)), float)
+            origin = origin - (origin @ normal) * normal  # keep the in-plane offset only
             return np.asarray([origin + float(v) * normal for v in vals])
     warnings.append("ImagePositionPatient missing: slices stacked in file order, 1 mm apart")
     return np.asarray([k * normal for k in range(len(frames))], float)

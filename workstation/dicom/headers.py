@@ -268,7 +268,7 @@ def _encoding(ds: Dataset) -> tuple[bool, bool]:
 def check_is_image(ds: Dataset, pixels: PixelElement | None) -> None:
     """Raise :class:`SkipFile` for objects that are no single-sample image."""
     meta = getattr(ds, "file_meta", None)
-    sop = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta is not None else ""))
+    sop = text(ds, "SOPClassUID") or (str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else "")
     if sop == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         raise SkipFile("DICOMDIR (a directory, not an image)")
     name = _sop_name(sop)

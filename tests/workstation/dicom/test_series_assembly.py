@@ -311,3 +311,53 @@ def test_info_json_fields(tmp_path):
         assert key in s
     assert s["spacing_mm"] == [2.0, 0.8, 0.6] and s["rows"] == 12 and s["columns"] == 10
     assert s["origin_mm"] == [-10.0, -20.0, 30.0] and doc["skipped"] == []
+
+
+def test_classic_multiframe_without_positions_stacks_frames_with_a_warning(tmp_path):
+    ds = image(k=0)
+    ds.NumberOfFrames = 3
+    ds.SpacingBetweenSlices = 2.5
+    ds.PixelData = np.stack([phantom(k) for k in range(3)]).astype("<i2").tobytes()
+    ds.save_as(tmp_path / "mf.dcm", enforce_file_format=True)
+    vol = load_series(tmp_path / "mf.dcm")
+    _assert_slices(vol, range(3))
+    assert vol.spacing_mm[0] == 2.5 and vol.meta["frame_numbers"] == [1, 2, 3]
+    assert any("without per-frame positions" in w for w in vol.warnings)
+
+
+def test_two_echoes_at_the_same_positions_are_split_by_echo(tmp_path):
+    first, second = stack(3, modality="MR"), stack(3, modality="MR")
+    for k, d in enumerate(second):
+        d.EchoNumbers = 2
+        d.PixelData = phantom(k + 10).astype("<i2").tobytes()
+    for d in first:
+        d.EchoNumbers = 1
+    write(tmp_path, first + second, names=[f"e{i}.dcm" for i in range(6)])
+    found = scan(tmp_path)
+    assert [s.n_images for s in found.series] == [3, 3]
+    assert not any(s.warnings for s in found.series)
+    uid = first[0].SeriesInstanceUID
+    echo2 = load_series(f"{tmp_path}#{found.series[1].series_uid}")
+    assert found.series[1].series_uid == uid + "#2"
+    assert {int(echo2.voxels[0, 0, 0]), int(load_series(f"{tmp_path}#{uid}").voxels[0, 0, 0])} == {1000 - 1024, -1024}
+
+
+def test_stacks_far_apart_in_one_series_are_split_not_filled(tmp_path):
+    write(tmp_path, stack(3) + stack(3, origin=(-10.0, -20.0, 230.0)), names=[f"f{i}.dcm" for i in range(6)])
+    found = scan(tmp_path)
+    assert [s.n_slices for s in found.series] == [3, 3]
+    assert not any("gap" in w for s in found.series for w in s.warnings)
+
+
+def test_files_without_preamble_or_meta_are_read_with_force(tmp_path):
+    from pydicom import dcmwrite
+    from pydicom.dataset import FileMetaDataset
+
+    ds = stack(3)
+    for i, d in enumerate(ds):
+        d.preamble = None
+        d.file_meta = FileMetaDataset()
+        dcmwrite(tmp_path / f"raw{i}", d, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    assert open(tmp_path / "raw0", "rb").read(4) == b"\x08\x00\x05\x00" or open(tmp_path / "raw0", "rb").read(2) == b"\x08\x00"
+    vol = load_series(tmp_path)
+    _assert_slices(vol, range(3))
