@@ -385,8 +385,6 @@ def _grow_coarse(volume: Volume, seed: np.ndarray, seed_idx: np.ndarray, box: _B
             keep = np.zeros(nr + 1, bool)
             keep[1:] = good
             lesion |= keep[rl]
-        # voxels just outside the opened surface (within ~1.5 working voxels) and nearer the lesion
-        lesion |= residue & (d_core <= r + 1.5 * float(cs.max())) & nearer
     lesion = _component_at(lesion, peak)
     cr = float(P["closing_mm"])
     if cr >= float(cs.min()):
@@ -658,7 +656,7 @@ def _measure_crop(volume: Volume, M: np.ndarray, start: np.ndarray, seed: Point 
         allpts = volume.index_to_patient((allidx + start).astype(float))
         spts = allpts[np.floor(allpts[:, 2] / zw).astype(int) == g_best]
     h = float(np.mean(spts @ n3))
-    u3 = (lb - la) / max(np.linalg.norm(lb - la), 1e-9)
+    u3 = (lb - la) / np.linalg.norm(lb - la) if np.linalg.norm(lb - la) > 1e-9 else r3
     v3 = np.cross(n3, u3)
     v3 /= np.linalg.norm(v3)
     wu, wv = float(_width(u3, vm)), float(_width(v3, vm))
