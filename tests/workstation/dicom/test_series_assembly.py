@@ -361,3 +361,14 @@ def test_files_without_preamble_or_meta_are_read_with_force(tmp_path):
     assert open(tmp_path / "raw0", "rb").read(4) == b"\x08\x00\x05\x00" or open(tmp_path / "raw0", "rb").read(2) == b"\x08\x00"
     vol = load_series(tmp_path)
     _assert_slices(vol, range(3))
+
+
+def test_header_larger_than_the_read_ahead_is_read_whole(tmp_path):
+    from workstation.dicom.headers import PREFETCH
+
+    ds = stack(3)
+    ds[1].add_new(0x00291010, "OB", b"\x01" * (PREFETCH + 5000))  # a big private blob before the pixels
+    ds[1].add_new(0x00290010, "LO", "TEST PRIVATE")
+    write(tmp_path, ds)
+    vol = load_series(tmp_path)
+    _assert_slices(vol, range(3))
