@@ -586,9 +586,9 @@ def _farthest_pair(pts: np.ndarray, vm: np.ndarray, basis: np.ndarray | None = N
     if n == 1:
         p3 = hv[0] if basis is None else hv[0] @ basis
         # a single voxel: its widest extent along a voxel axis
-        ax = int(np.argmax(np.linalg.norm(vm, axis=1)))
-        u = vm[ax] / np.linalg.norm(vm[ax])
-        w = float(_width(u, vm))
+        dirs = (vm / np.linalg.norm(vm, axis=1)[:, None]) if basis is None else basis
+        ws = [float(_width(d, vm)) for d in dirs]
+        u, w = dirs[int(np.argmax(ws))], max(ws)
         e = (p3 - u * w / 2, p3 + u * w / 2)
         return w, e[0], e[1]
     for s in range(0, n, 512):

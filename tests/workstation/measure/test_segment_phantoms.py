@@ -144,6 +144,7 @@ def test_measure_mask_flat_and_single_voxel():
     m[5, 5, 5] = True
     one = measure_mask(v, m)
     assert one.greatest_dimension_mm == pytest.approx(3.0) and one.n_voxels == 1
+    assert one.axial_long_mm == pytest.approx(0.8) and one.axial_short_mm == pytest.approx(0.8)
     with pytest.raises(InputError, match="empty"):
         measure_mask(v, np.zeros(v.shape, bool))
     with pytest.raises(InputError, match="shape"):
