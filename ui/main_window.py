@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
 from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, SphereROI
@@ -70,8 +70,9 @@ class MainWindow(QMainWindow):
             MeasurementLayer(vp, self.store)
             vp.tool_provider = self.tools.current_tool
         self.viewer.cursor_moved.connect(self._cursor_moved)
-        self.store.selected.connect(self._measurement_selected)
+        self.measurements_panel.picked.connect(self.jump_to_measurement)
         self.study.pair_found.connect(self._pair_found)
+        self.tools.changed.connect(self._tool_changed)
 
         self.toolbar = QToolBar("Tools", self)
         self.toolbar.setObjectName("tools")
@@ -105,13 +106,26 @@ class MainWindow(QMainWindow):
         self.act_mpr = self._action("MPR", None, "Axial, coronal and sagittal views", lambda: self.viewer.set_layout(MPR))
         self.act_compare = self._action("Compare", "C", "Pre- and post-contrast side by side, linked by patient position (C)",
                                         self.show_compare)
+        self.act_mpr.setCheckable(True)
+        self.act_compare.setCheckable(True)
+        layouts = QActionGroup(self)
+        layouts.setExclusive(True)
+        layouts.addAction(self.act_mpr)
+        layouts.addAction(self.act_compare)
+        self.act_mpr.setChecked(True)
+        self.viewer.layout_changed.connect(self._layout_changed)
         self.act_link = self._action("Link", "L", "Link scrolling of the side-by-side views by patient position (L)",
                                      None, checkable=True)
         self.act_link.setChecked(True)
         self.act_link.toggled.connect(self.viewer.set_link)
         tb.addSeparator()
-        undo = self.store.undo_stack.createUndoAction(self, "Undo")
+        stack = self.store.undo_stack
+        undo = QAction("Undo", self)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setEnabled(False)
+        undo.triggered.connect(stack.undo)
+        stack.canUndoChanged.connect(undo.setEnabled)
+        stack.undoTextChanged.connect(self._undo_text_changed)
         self.addAction(undo)
         tb.addAction(undo)
         self.act_undo = undo
@@ -165,12 +179,25 @@ class MainWindow(QMainWindow):
         self.status_area.message(f"Study loaded — pre/post pair found: press C to compare "
                                  f"'{pre.description}' with '{post.description}'", 15000)
 
+    def _undo_text_changed(self, text: str) -> None:
+        self.act_undo.setToolTip(f"Undo {text} (Ctrl+Z)" if text else "Undo (Ctrl+Z)")
+
+    def _layout_changed(self, name: str) -> None:
+        (self.act_compare if name == COMPARE else self.act_mpr).setChecked(True)
+
+    def _tool_changed(self, tool) -> None:
+        # measurement bodies move with the Navigate tool; with a drawing tool a drag always draws
+        # (handles stay draggable in every tool)
+        for vp in self.viewer.all_viewports():
+            vp.measurement_layer.set_movable(tool.id == "navigate")
+
     def delete_selected(self) -> None:
         sel = self.store.selected_id()
         if sel:
             self.store.remove(sel)
 
-    def _measurement_selected(self, m) -> None:
+    def jump_to_measurement(self, m) -> None:
+        """Show the measurement's series and slice (selecting it in the list does this)."""
         if m is None:
             return
         c = record_center(m)

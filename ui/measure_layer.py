@@ -296,6 +296,7 @@ class MeasurementLayer(QObject):
         self._draft: _Graphic | None = None
         self._draft_kind: str | None = None
         self._probe: PointGraphic | None = None
+        self.movable = True
         viewport.layers.append(self)
         viewport.measurement_layer = self
         store.added.connect(self._sync)
@@ -347,6 +348,7 @@ class MeasurementLayer(QObject):
             if s is not None:
                 if g is None:
                     g = self.graphics[m.id] = CaliperGraphic(self, m)
+                    g.roi.translatable = self.movable
                     g.set_selected(sel)
                 g.show(m, s)
         elif isinstance(m, EllipseROI):
@@ -354,6 +356,7 @@ class MeasurementLayer(QObject):
             if s is not None:
                 if g is None:
                     g = self.graphics[m.id] = EllipseGraphic(self, m)
+                    g.roi.translatable = self.movable
                     g.set_selected(sel)
                 g.show(m, s[:2, :2], s[2:, :2])
         elif isinstance(m, Landmark):
@@ -382,6 +385,13 @@ class MeasurementLayer(QObject):
                 g.show(s[0], s[1], (m.label or "Lesion") + (f" {gd:.1f} mm" if gd else ""))
         if g is not None:
             g.set_visible(s is not None)
+
+    def set_movable(self, on: bool) -> None:
+        """Whether dragging a measurement's body moves it (handles always can be dragged)."""
+        self.movable = on
+        for g in self.graphics.values():
+            if hasattr(g, "roi"):
+                g.roi.translatable = on
 
     def _removed(self, m: Measurement) -> None:
         g = self.graphics.pop(m.id, None)

@@ -126,7 +126,10 @@ def describe(m: Measurement) -> str:
 
 
 class MeasurementsPanel(QTableWidget):
-    """The measurements of the study: select (jumps to it), rename (edit the name), Del deletes."""
+    """The measurements of the study: select (jumps to it), rename (edit the name), Del deletes.
+    ``picked(record)`` when the reader selects a row (the window jumps to it)."""
+
+    picked = pyqtSignal(object)
 
     def __init__(self, store, parent=None) -> None:
         super().__init__(0, 2, parent)
@@ -195,7 +198,10 @@ class MeasurementsPanel(QTableWidget):
         if self._updating:
             return
         rows = self.selectionModel().selectedRows()
-        self.store.select(self._rows[rows[0].row()] if rows else None)
+        mid = self._rows[rows[0].row()] if rows else None
+        self.store.select(mid)
+        if mid is not None:
+            self.picked.emit(self.store.get(mid))
 
     def _store_selected(self, m) -> None:
         self._updating = True

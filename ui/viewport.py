@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPen
+from PyQt6.QtGui import QColor, QFont, QPainter, QPen
 from PyQt6.QtWidgets import QGraphicsSimpleTextItem
 
 from workstation.volume import Volume
@@ -121,6 +121,8 @@ class SliceViewport(pg.GraphicsView):
 
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(120, 120)
+        # bilinear display interpolation, as Slicer/OHIF/Horos show slices by default
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.vb = _SliceBox(self)
         self.setCentralItem(self.vb)
         self.image = pg.ImageItem(axisOrder="row-major")
