@@ -1,0 +1,104 @@
+"""Shared fixtures and helpers for the review tools' tests (no tests here).
+
+``review_window``: the main window on the sample study with the review module as the app has it:
+the ``rp_review`` entry point when the review plugin activates (it calls each tool module's
+``install``), otherwise a ``ReviewController`` and the tool modules installed directly, so the
+tools are tested the same way either way. Autosave goes to a per-test folder.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from PyQt6.QtWidgets import QApplication
+
+from viewer_helpers import STUDY, TRUTH, click
+
+TOOL_MODULES = ("tools_lesion", "tools_enhancement", "tools_ivc", "export_dialog", "session")
+
+
+def find_controller(host):
+    for mod in getattr(host, "modules", []):
+        c = getattr(mod, "controller", None)
+        if c is not None:
+            return c
+    return None
+
+
+def install_review(host):
+    """The controller of the activated review module, or a new one with our modules installed."""
+    import importlib
+
+    from ui.review import tools_lesion
+
+    c = find_controller(host)
+    if c is not None and tools_lesion.lesion_tools(host) is not None:
+        return c
+    from ui.review.controller import ReviewController
+
+    c = c or ReviewController(host.main_window)
+    for name in TOOL_MODULES:
+        try:
+            mod = importlib.import_module(f"ui.review.{name}")
+        except ImportError:
+            continue
+        mod.install(host, c)
+    return c
+
+
+def open_review_window(qtbot, modules: bool = True):
+    from ui.app import create_window, make_app
+
+    make_app()
+    win = create_window(None, modules=modules)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    controller = install_review(win.host)
+    with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
+        win.study.open(STUDY)
+    return win, controller
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    d = tmp_path / "state"
+    monkeypatch.setenv("WORKSTATION_STATE_DIR", str(d))
+    monkeypatch.delenv("WORKSTATION_AUTORESTORE", raising=False)
+    return d
+
+
+@pytest.fixture
+def review_window(qtbot, state_dir):
+    if not STUDY.exists() or not TRUTH.exists():
+        pytest.skip("sample study not generated")
+    win, controller = open_review_window(qtbot)
+    win.controller = controller  # for the tests
+    yield win
+    from ui.review import tools_lesion
+
+    t = tools_lesion.lesion_tools(win.host)
+    if t is not None:
+        t.worker.wait(30000)
+    win.study.close()
+    win.close()
+
+
+def volume_of(win, key: str, truth: dict):
+    return win.host.volume(truth["series"][key]["series_uid"])
+
+
+def show_series(win, volume) -> None:
+    win.study.show_series(volume.series_uid)
+    QApplication.processEvents()
+
+
+def click_at(win, vp, xyz) -> None:
+    """Put the crosshair on ``xyz`` (every view shows its slice) and click it in ``vp``."""
+    win.viewer.set_cursor(np.asarray(xyz, float))
+    QApplication.processEvents()
+    click(vp, vp.patient_to_widget(xyz))
