@@ -131,6 +131,10 @@ class MainWindow(QMainWindow):
         self.act_undo = undo
         self.act_delete = self._action("Delete", None, "Delete the selected measurement (Del)", self.delete_selected)
         self.act_delete.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        # Del belongs to the views (the measurements list handles its own): a module's panel keeps
+        # its Delete key
+        self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.viewer.widget.addAction(self.act_delete)
 
     def _action(self, text, shortcut, tip, slot, checkable=False) -> QAction:
         act = QAction(text, self)

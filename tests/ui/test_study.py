@@ -101,7 +101,7 @@ def test_loading_runs_off_the_gui_thread_and_shows_slices_as_they_arrive(window,
 
     def on_progress(vol, k, done, total):
         if done < total and window.viewer.volume is vol:
-            partial.append(done)
+            partial.append((done, window.status_area.progress.isVisible()))
     timer.start()
     with qtbot.waitSignal(window.study.study_loaded, timeout=60000):
         window.study.open(STUDY)
@@ -113,6 +113,7 @@ def test_loading_runs_off_the_gui_thread_and_shows_slices_as_they_arrive(window,
     assert kinds[:2] == ["allocated", "shown"] and first_loaded > 1
     assert events[1][1] == events[first_loaded][1]
     assert partial, "no progress reached the view while the series was loading"
+    assert any(visible for _, visible in partial), "no progress bar while loading"
     # the event loop kept running: many timer ticks, no long stall
     assert len(ticks) > 10
     gaps = np.diff(ticks)

@@ -183,3 +183,24 @@ def test_overlay_shows_series_slice_window_and_value_under_cursor(window, qtbot)
     qtbot.mouseMove(ax.viewport(), ax.patient_to_widget(p).toPoint())
     qtbot.wait(20)
     assert f"{vol.voxels[k, 12, 34]:.0f} HU" in ax.t_bottomleft.text()
+
+
+def test_delete_key_in_a_view_deletes_the_selected_measurement_and_undo_restores(window, qtbot):
+    from workstation.measure.model import Caliper
+
+    vol = phantom()
+    show(window, vol)
+    ax = window.viewer.axial
+    k = ax.mapping.slice_to_index(ax.slice)
+    c = window.store.add(Caliper(series_uid=vol.series_uid, label="c", p1=tuple(vol.index_to_patient((k, 5, 5))),
+                                 p2=tuple(vol.index_to_patient((k, 40, 50)))))
+    assert c.id in ax.measurement_layer.graphics and ax.measurement_layer.graphics[c.id].roi.isVisible()
+    window.store.select(c.id)
+    ax.setFocus()
+    qtbot.keyClick(ax, Qt.Key.Key_Delete)
+    assert c.id not in window.store and c.id not in ax.measurement_layer.graphics
+    qtbot.keyClick(ax, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert c.id in window.store and ax.measurement_layer.graphics[c.id].roi.isVisible()
+    # measurements live in patient space: on another slice it is not drawn
+    wheel(ax, -1)
+    assert not ax.measurement_layer.graphics[c.id].roi.isVisible()
