@@ -1,0 +1,258 @@
+"""``ReviewModule``: the RP mass review plugin (entry point ``workstation.modules: rp_review``).
+
+``activate(host)`` builds the :class:`~ui.review.controller.ReviewController` and the side panel,
+links the host's measurements to the findings (:class:`MeasurementLink`) and then calls
+``install(host, controller)`` of the review tools when they are present (lesion, enhancement, IVC,
+export, session). A tool module that is missing is skipped; one that fails is reported through
+``host.report_problem`` and the rest of the review keeps working.
+
+How measurements fill fields (the rule is shown in the panel next to each value):
+
+* ``greatest_dimension_mm`` follows the **largest** caliper or 3D lesion of the study, unless the
+  reader typed a value by hand — a typed value is never overwritten; the panel's "use largest
+  measurement" button hands the field back to the measurements. Removing or shortening the
+  measurement it came from recomputes it from what is left (unknown when nothing is left).
+* IVC landmarks: ``renal_vein`` -> ``ivc.renal_vein_z_mm``, ``hepatic_vein`` ->
+  ``ivc.hepatic_vein_z_mm``, ``tumor_caudal`` + ``tumor_cranial`` -> ``ivc.tumor_z_mm`` ([low, high]
+  of the two; needs both). z is the landmark's patient z (LPS). The most recently placed landmark of
+  a kind wins; removing it falls back to an earlier one or clears the field — again only while the
+  field still comes from landmarks.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from typing import Any, Iterable
+
+from workstation.measure.model import Caliper, Landmark, LandmarkKind, Lesion3D, Measurement
+
+from .controller import ReviewController
+
+log = logging.getLogger(__name__)
+
+#: the other review modules, each exposing ``install(host, controller)``; imported if present
+TOOL_MODULES = (
+    "ui.review.tools_lesion",
+    "ui.review.tools_enhancement",
+    "ui.review.tools_ivc",
+    "ui.review.export_dialog",
+    "ui.review.session",
+)
+
+#: ``x_sources`` ``method`` values written by the link; a field with another (or no) source is the reader's
+AUTO_METHODS = ("caliper", "lesion", "landmark")
+GREATEST = "greatest_dimension_mm"
+
+
+def measurement_length_mm(m: Measurement) -> float | None:
+    """The greatest dimension a caliper or a 3D lesion gives, in mm."""
+    if isinstance(m, Caliper):
+        return m.length_mm
+    if isinstance(m, Lesion3D):
+        v = m.figures.get("greatest_dimension_mm")
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+        a, b = m.endpoints
+        d = sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+        return d if d > 0 else None
+    return None
+
+
+class MeasurementLink:
+    """Keeps the measurement-derived findings fields in step with ``host.measurements``."""
+
+    def __init__(self, host, controller: ReviewController) -> None:
+        self.host, self.c = host, controller
+        store = host.measurements
+        store.added.connect(self._on_measurement)
+        store.changed.connect(self._on_measurement)
+        store.removed.connect(self._on_measurement)
+        self.refresh()
+
+    # -- describing -----------------------------------------------------------------------
+    def _series_name(self, m: Measurement) -> str:
+        vol = self.host.volume(m.series_uid) if m.series_uid else None
+        return (vol.description or vol.modality) if vol is not None else ""
+
+    def _describe(self, what: str, m: Measurement) -> str:
+        name = m.label or m.kind
+        series = self._series_name(m)
+        return f"{what} '{name}'" + (f" on {series}" if series else "")
+
+    # -- rules ----------------------------------------------------------------------------
+    def is_auto(self, path: str) -> bool:
+        """True when ``path`` is unset or was filled by this link (not typed by the reader)."""
+        if self.c.value(path) is None:
+            return True
+        src = self.c.source_of(path)
+        return isinstance(src, dict) and src.get("method") in AUTO_METHODS
+
+    def _on_measurement(self, m: Measurement) -> None:
+        if isinstance(m, (Caliper, Lesion3D)):
+            self.refresh_greatest(m)
+        elif isinstance(m, Landmark):
+            self.refresh_ivc()
+
+    def refresh(self) -> None:
+        self.refresh_greatest()
+        self.refresh_ivc()
+
+    def refresh_greatest(self, trigger: Measurement | None = None, force: bool = False) -> None:
+        """Set ``greatest_dimension_mm`` from the largest caliper / 3D lesion (see module doc).
+
+        ``force``: the reader asked for the measurements to decide again (overrides a typed value)."""
+        best: tuple[float, Measurement] | None = None
+        for m in self.host.measurements.items():
+            v = measurement_length_mm(m)
+            if v is not None and v > 0 and (best is None or v > best[0]):
+                best = (v, m)
+        if not force and not self.is_auto(GREATEST):
+            if trigger is not None and best is not None and best[1].id == trigger.id:
+                self.host.status(f"Greatest dimension kept as typed ({self.c.value(GREATEST):g} mm); "
+                                 f"{best[0]:.1f} mm measured — 'use largest measurement' to take it", 8000)
+            return
+        if best is None:
+            if self.c.value(GREATEST) is not None:
+                self.c.set_field(GREATEST, None)
+            return
+        v, m = best
+        what = "caliper" if isinstance(m, Caliper) else "3D lesion"
+        src = {"text": self._describe(what, m), "method": "caliper" if isinstance(m, Caliper) else "lesion",
+               "measurement_id": m.id}
+        self.c.set_field(GREATEST, round(v, 1), source=src)
+
+    def _latest(self, kind: str) -> Landmark | None:
+        found = [m for m in self.host.measurements.items()
+                 if isinstance(m, Landmark) and m.landmark == kind]
+        return found[-1] if found else None
+
+    def refresh_ivc(self) -> None:
+        """Set the ``ivc`` keys from the landmarks (see module doc)."""
+        for key, kind in (("renal_vein_z_mm", LandmarkKind.RENAL_VEIN.value),
+                          ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value)):
+            path = f"ivc.{key}"
+            if not self.is_auto(path):
+                continue
+            lm = self._latest(kind)
+            if lm is None:
+                if self.c.value(path) is not None:
+                    self.c.set_ivc(key, None)
+                continue
+            src = {"text": self._describe("landmark", lm), "method": "landmark", "measurement_id": lm.id}
+            if self.c.value(path) != round(lm.point[2], 2) or self.c.source_of(path) != src:
+                self.c.set_ivc(key, round(lm.point[2], 2), source=src)
+        path = "ivc.tumor_z_mm"
+        if not self.is_auto(path):
+            return
+        lo = self._latest(LandmarkKind.TUMOR_CAUDAL.value)
+        hi = self._latest(LandmarkKind.TUMOR_CRANIAL.value)
+        if lo is None or hi is None:
+            if self.c.value(path) is not None:
+                self.c.set_ivc("tumor_z_mm", None)
+            return
+        z = sorted((round(lo.point[2], 2), round(hi.point[2], 2)))
+        src = {"text": f"landmarks '{lo.label or 'caudal end'}' and '{hi.label or 'cranial end'}'",
+               "method": "landmark", "measurement_id": lo.id, "measurement_id_2": hi.id}
+        if self.c.value(path) != z or self.c.source_of(path) != src:
+            self.c.set_ivc("tumor_z_mm", z, source=src)
+
+
+_AGE = re.compile(r"^(\d{1,3})([DWMY])$")
+
+
+def header_age_years(text: Any) -> float | None:
+    """DICOM AS (``057Y``, ``006M``, ``010W``, ``003D``) as years; ``None`` when absent or malformed."""
+    if not isinstance(text, str):
+        return None
+    m = _AGE.match(text.strip().upper())
+    if not m:
+        return None
+    n, unit = int(m.group(1)), m.group(2)
+    years = {"Y": n, "M": n / 12, "W": n * 7 / 365.25, "D": n / 365.25}[unit]
+    return round(years, 1)
+
+
+def prefill_from_header(controller: ReviewController, volume) -> None:
+    """Age and sex from the DICOM header when the reader has not set them (source: the header)."""
+    meta = getattr(volume, "meta", {}) or {}
+    if controller.value("age_years") is None:
+        age = header_age_years(meta.get("patient_age"))
+        if age is not None and 0 <= age <= 120:
+            controller.set_field("age_years", age, source="DICOM header (Patient's Age)")
+    if controller.value("sex") is None:
+        sex = {"F": "female", "M": "male", "O": "other"}.get(str(meta.get("patient_sex") or "").strip().upper())
+        if sex is not None:
+            controller.set_field("sex", sex, source="DICOM header (Patient's Sex)")
+
+
+def install_tools(host, controller: ReviewController, names: Iterable[str] = TOOL_MODULES) -> list[str]:
+    """Import each tool module and call its ``install(host, controller)``; names installed."""
+    done = []
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # not written yet: skip quietly
+                continue
+            host.report_problem(f"review: {name} could not be imported: {exc}")
+            continue
+        except Exception as exc:  # a broken tool must not take the review down
+            host.report_problem(f"review: {name} could not be imported: {type(exc).__name__}: {exc}")
+            continue
+        install = getattr(mod, "install", None)
+        if not callable(install):
+            host.report_problem(f"review: {name} has no install(host, controller)")
+            continue
+        try:
+            install(host, controller)
+        except Exception as exc:
+            log.exception("review tool %s failed to install", name)
+            host.report_problem(f"review: {name} failed to install: {type(exc).__name__}: {exc}")
+            continue
+        done.append(name)
+    return done
+
+
+class ReviewModule:
+    """The plugin object the host activates."""
+
+    id = "rp_review"
+    title = "RP mass review"
+    panel_title = "RP review"
+
+    def __init__(self) -> None:
+        self.host = None
+        self.controller: ReviewController | None = None
+        self.panel = None
+        self.dock = None
+        self.link: MeasurementLink | None = None
+        self.installed: list[str] = []
+
+    def activate(self, host) -> None:
+        from .panel import ReviewPanel
+
+        self.host = host
+        self.controller = c = ReviewController(host)
+        self.link = MeasurementLink(host, c)
+        self.panel = ReviewPanel(c, use_largest=lambda: self.link.refresh_greatest(force=True))
+        self.dock = host.add_panel(self.panel, self.panel_title)
+        self._arrange_dock()
+        c.problem.connect(lambda text: host.status(f"Findings: {text}", 10000))
+        host.series_loaded.connect(lambda vol: prefill_from_header(c, vol))
+        for vol in host.volumes().values():
+            prefill_from_header(c, vol)
+        self.installed = install_tools(host, c)
+
+    def _arrange_dock(self) -> None:
+        """Give the review panel most of the right column, at a width it reads well at."""
+        from PyQt6.QtCore import Qt
+
+        win = self.host.main_window
+        other = getattr(win, "measure_dock", None)
+        try:
+            if other is not None:
+                win.resizeDocks([other, self.dock], [160, 840], Qt.Orientation.Vertical)
+            win.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
+        except Exception:  # layout nicety only
+            pass
