@@ -16,6 +16,12 @@ API (stable; the review module builds on it):
 * ``measurements`` — ``MeasurementStore``: ``add``, ``update``, ``rename``, ``remove``, ``select``,
   ``items()``, ``get(id)``, ``undo_stack``; signals ``added``, ``changed``, ``removed``,
   ``selected``
+* ``tools`` — ``ToolManager``: ``current_tool()``, ``select(id)``, signal ``changed(tool)``
+* viewports (``viewer.all_viewports()``): ``volume``, ``mapping`` (``ui.geometry.PlaneMapping``),
+  ``slice`` (display slice), ``vb`` (pyqtgraph ViewBox in scene mm), ``patient_to_scene``,
+  ``scene_to_patient``, ``scene_to_index``, ``patient_to_widget``, ``cursor_patient_point()``;
+  ``layers``: append an object with ``volume_changed(vp)`` / ``slice_changed(vp)`` to draw module
+  graphics that follow the slice
 * ``add_panel(widget, title)`` -> QDockWidget on the right
 * ``add_tool(tool)`` -> QAction (``ui.tools.Tool`` subclass, or ``PointTool(id, title, on_point)``)
 * ``select_tool(tool_id)``; ``status(text, timeout_ms=0)``; ``report_problem(text)``

@@ -159,3 +159,29 @@ def test_list_select_rename_delete_and_undo(sample_window, truth, qtbot):
     store.undo()
     assert store.get(b.id).label == "Caliper 2"
     assert a.id in store
+
+
+def test_ellipse_on_a_coronal_reformat_measures_the_voxels_of_that_plane(sample_window, truth, qtbot):
+    win = sample_window
+    vol = _series(win, truth, "ct_pre")
+    c = np.asarray(truth["mass"]["solid_roi_point_mm"])
+    _go_to(win, vol, c)
+    cor = win.viewer.coronal
+    win.tools.select("ellipse")
+    # 16 mm wide (x), 12 mm high (z) in the coronal plane
+    drag(cor, cor.patient_to_widget(c + np.array([-8.0, 0, 6.0])), cor.patient_to_widget(c + np.array([8.0, 0, -6.0])))
+    roi = win.store.of_kind("ellipse")[0]
+    j = int(cor.mapping.slice_to_index(cor.slice))
+    pts = vol.grid_points((slice(None), slice(j, j + 1), slice(None)))[:, 0]
+    m0, m1 = (np.asarray(p) for p in roi.major)
+    n0, n1 = (np.asarray(p) for p in roi.minor)
+    ctr = (m0 + m1) / 2
+    ra, rb = np.linalg.norm(m1 - m0) / 2, np.linalg.norm(n1 - n0) / 2
+    d = pts - ctr
+    mask = ((d @ (m1 - m0) / (2 * ra)) / ra) ** 2 + ((d @ (n1 - n0) / (2 * rb)) / rb) ** 2 <= 1.0
+    vals = vol.voxels[:, j, :][mask].astype(float)
+    assert mask.sum() >= 10
+    assert roi.stats["n"] == mask.sum()
+    assert roi.stats["mean"] == pytest.approx(vals.mean(), abs=1e-6)
+    assert abs(m0[1] - m1[1]) < 1e-6 and abs(n0[1] - n1[1]) < 1e-6  # lies in the coronal plane
+    assert cor.measurement_layer.graphics[roi.id].roi.isVisible()
