@@ -430,8 +430,18 @@ class LesionTools(QObject):
         c, r = self.controller, e.result
         if c is None or r is None:
             return
-        c.set_field("greatest_dimension_mm", round(float(r.greatest_dimension_mm), 1),
-                    source={"text": source, "measurement_id": e.id})
+        # The review plugin's measurement link decides *which* measurement gives the greatest
+        # dimension (the largest; never over a typed value). When it chose this lesion (or nobody
+        # links), the field says it came from 3D growing.
+        path = "greatest_dimension_mm"
+        chosen = getattr(c, "source_measurement", lambda _p: None)(path)
+        src = c.source_of(path) if hasattr(c, "source_of") else None
+        typed = c.value(path) is not None and not isinstance(src, dict)
+        if chosen in (None, e.id) and not typed:
+            vol = e.volume.description or e.volume.modality
+            c.set_field(path, round(float(r.greatest_dimension_mm), 1),
+                        source={"text": f"{source} ('{e.label or 'lesion'}' on {vol})", "method": "lesion",
+                                "measurement_id": e.id})
         if suggestions:
             for fid, reason in (r.suggestions or {}).items():
                 c.suggest(fid, True, f"{e.label or 'lesion'}: {reason}")
