@@ -9,8 +9,8 @@ anisotropic voxels such as 0.7 x 0.7 x 3 mm behave):
 1. *Seed check.* The median of the voxels within ``seed_radius_mm`` of the seed must be soft tissue
    (CT: -20..200 HU; MR: above 5 % of the series' 99th percentile). Air, fat, bone or a point outside
    the series fail at once with a message that says why.
-2. *Working grid.* A box around the seed (50 mm half-size to start, doubled while the lesion touches
-   its faces, up to ``max_extent_mm``) is block-averaged to at most ``max_work_voxels`` voxels and
+2. *Working grid.* A box around the seed (50 mm half-size to start; when the lesion touches its
+   faces, once more with the largest box, ``max_extent_mm`` / 2 + 10 mm) is block-averaged to at most ``max_work_voxels`` voxels and
    Gaussian-smoothed (``smoothing_mm``).
 3. *Intensity model.* Median and robust SD (MAD) of the smoothed voxels near the seed give the
    accepted range ``median +/- max(3 SD, 40 HU)`` (capped at 80 HU; never below -20 HU so fat is
@@ -375,9 +375,11 @@ def _grow_coarse(volume: Volume, seed: np.ndarray, seed_idx: np.ndarray, box: _B
     if residue.any():
         rl, nr = ndimage.label(residue, structure=_SIX)
         if nr:
-            idx = np.arange(1, nr + 1)
-            sizes = np.bincount(rl.ravel(), minlength=nr + 1)[1:]
-            far = ndimage.maximum(d_core, rl, idx)
+            rv = rl[residue]
+            sizes = np.bincount(rv, minlength=nr + 1)[1:]
+            far_all = np.zeros(nr + 1, np.float32)
+            np.maximum.at(far_all, rv, d_core[residue])
+            far = far_all[1:]
             touching = np.zeros(nr + 1, bool)
             touching[np.unique(rl[ndimage.binary_dilation(opened, _SIX) & residue])] = True
             good = (touching[1:] & (sizes <= P["tip_max_volume_fraction"] * max(int(opened.sum()), 1))
@@ -491,7 +493,9 @@ def grow_lesion(volume: Volume, seed_xyz: Iterable[float], **params: Any) -> Les
         g = _grow_coarse(volume, seed, seed_idx, box, P, notes)
         touches = _touches_crop_face(g["lesion"], box)
         if touches and half < max_half:
-            half = min(2.0 * half, max_half)
+            # the working grid is capped at max_work_voxels whatever the box, so one more pass on
+            # the largest box is cheaper than several growing ones
+            half = max_half
             continue
         break
     lesion = g["lesion"]
@@ -555,7 +559,8 @@ def _width(u: np.ndarray, vm: np.ndarray) -> np.ndarray:
 
 def _hull_points(pts: np.ndarray) -> np.ndarray:
     """Vertices of the convex hull (any dimension 2/3); degenerate (flat, linear) sets handled."""
-    pts = np.unique(pts, axis=0)
+    if len(pts) <= 64:
+        pts = np.unique(pts, axis=0)
     if len(pts) <= pts.shape[1] + 1:
         return pts
     try:
@@ -581,7 +586,6 @@ def _farthest_pair(pts: np.ndarray, vm: np.ndarray, basis: np.ndarray | None = N
     """Largest ``|p - q| + width(p - q)`` over pairs; returns (length, end1, end2) with ends pushed
     out by half a voxel width. ``basis`` (2x3) maps 2D points into 3D for the width."""
     hv = _hull_points(pts)
-    best, bi, bj = -1.0, 0, 0
     n = len(hv)
     if n == 1:
         p3 = hv[0] if basis is None else hv[0] @ basis
@@ -591,17 +595,30 @@ def _farthest_pair(pts: np.ndarray, vm: np.ndarray, basis: np.ndarray | None = N
         u, w = dirs[int(np.argmax(ws))], max(ws)
         e = (p3 - u * w / 2, p3 + u * w / 2)
         return w, e[0], e[1]
-    for s in range(0, n, 512):
-        d = hv[None, :, :] - hv[s:s + 512, None, :]
-        dist = np.linalg.norm(d, axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            u = d / dist[..., None]
-        u3 = u if basis is None else u @ basis
-        L = np.where(dist > 0, dist + _width(np.nan_to_num(u3), vm), -1.0)
-        k = int(np.argmax(L))
-        if L.flat[k] > best:
-            best = float(L.flat[k])
-            bi, bj = s + k // n, k % n
+    # plain distances first (Gram matrix); only pairs within one voxel width of the longest can win
+    sq = np.einsum("ij,ij->i", hv, hv)
+    chunks = range(0, n, 2048)
+
+    def d2_rows(a: int) -> np.ndarray:
+        return np.maximum(sq[a:a + 2048, None] + sq[None, :] - 2.0 * (hv[a:a + 2048] @ hv.T), 0.0)
+
+    wmax = float(np.linalg.norm(vm, axis=1).max())
+    dmax = math.sqrt(max(float(d2_rows(a).max()) for a in chunks))
+    lim = max(dmax - wmax, 0.0) ** 2
+    pairs = [np.nonzero(d2_rows(a) >= lim) for a in chunks]
+    ii = np.concatenate([pi + a for (pi, _), a in zip(pairs, chunks)])
+    jj = np.concatenate([pj for _, pj in pairs])
+    keep = jj > ii
+    ii, jj = ii[keep], jj[keep]
+    d = hv[jj] - hv[ii]
+    dist = np.linalg.norm(d, axis=-1)
+    ok = dist > 0
+    u = np.zeros_like(d)
+    u[ok] = d[ok] / dist[ok, None]
+    u3 = u if basis is None else u @ basis
+    L = np.where(ok, dist + _width(u3, vm), -1.0)
+    k = int(np.argmax(L))
+    best, bi, bj = float(L[k]), int(ii[k]), int(jj[k])
     p, q = hv[bi], hv[bj]
     if basis is not None:
         p, q = p @ basis, q @ basis

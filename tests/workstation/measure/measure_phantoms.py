@@ -63,7 +63,7 @@ def ellipsoid_fraction(vol: Volume, center, semi_axes, rot=None, partial=True, p
     d = (F - 1.0) / np.maximum(gn, 1e-9)
     n = grad / np.maximum(gn, 1e-9)[..., None]
     w = np.abs(n @ _voxel_matrix(vol).T).sum(axis=-1)
-    out[box] = np.clip(0.5 - d / w, 0.0, 1.0)
+    out[box] = np.clip(0.5 - d / np.maximum(w, 1e-6), 0.0, 1.0)
     return out
 
 
