@@ -51,7 +51,7 @@ STYLE = f"""
 #ReviewPanel QLabel#problem {{ color: #ff9d8f; background: #3a2222; border-radius: 3px; padding: 3px; }}
 #ReviewPanel QLabel#reasons {{ background: #1d1d21; border-radius: 3px; padding: 4px 6px; margin-left: 12px; }}
 #ReviewPanel QLabel#banner {{ color: #f3d38a; background: #3b3220; border-radius: 3px; padding: 3px 6px; }}
-#ReviewPanel QToolButton#sectionHeader {{ text-align: left; font-weight: bold; padding: 4px 6px;
+#ReviewPanel QPushButton#sectionHeader {{ text-align: left; font-weight: bold; padding: 4px 6px;
     background: #2b2b30; border: 0; border-top: 1px solid #3a3a40; color: #dcdcdc; }}
 #ReviewPanel QToolButton#triYes, #ReviewPanel QToolButton#triNo, #ReviewPanel QToolButton#triUnknown {{
     background: #303036; border: 1px solid #44444c; border-radius: 3px; color: #a8a8b0; font-weight: bold; }}
@@ -420,6 +420,8 @@ class ReviewPanel(QWidget):
             nonlocal row
             combo = QComboBox()
             NoWheelCombo.install(combo)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
             combo.addItem("unknown", None)
             for v in spec["enum"]:
                 combo.addItem(spec.get("labels", {}).get(str(v), str(v)), v)
@@ -441,8 +443,8 @@ class ReviewPanel(QWidget):
                         "use largest measurement",
                         "Let the largest caliper or 3D lesion set the greatest dimension again")
                     self.use_largest_button.clicked.connect(self._use_largest)
-                    grid.addWidget(self.use_largest_button, row - 1, 0,
-                                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                    grid.addWidget(self.use_largest_button, row, 1, Qt.AlignmentFlag.AlignLeft)
+                    row += 1
             elif spec["type"] in ("enum", "integer_enum"):
                 add_enum(name, spec)
             elif spec["type"] == "object":
@@ -472,8 +474,10 @@ class ReviewPanel(QWidget):
                         h.addWidget(QLabel("to"))
                         h.addWidget(b, 1)
                         h.addWidget(clear)
-                        grid.addWidget(label(sub.get("label", key), sub.get("help", "")), row, 0)
-                        grid.addLayout(h, row, 1)
+                        # label on its own line: two number boxes need the whole width at ~380 px
+                        grid.addWidget(label(sub.get("label", key), sub.get("help", "")), row, 0, 1, 2)
+                        row += 1
+                        grid.addLayout(h, row, 0, 1, 2)
                         self.editors[path] = (a, b)
                         row += 1
                         self._add_source(grid, path, row)
@@ -485,6 +489,15 @@ class ReviewPanel(QWidget):
         lab.hide()
         grid.addWidget(lab, row, 1)
         self.source_labels[path] = lab
+
+    def showEvent(self, ev):  # noqa: N802 - Qt name
+        super().showEvent(ev)
+        if not getattr(self, "_sized", False):  # first show: the whole differential visible on top
+            self._sized = True
+            top = self.splitter.widget(0)
+            want = top.sizeHint().height() - self.dx_scroll.sizeHint().height() + self._dx_natural
+            total = max(self.splitter.height(), want + 200)
+            self.splitter.setSizes([want, max(200, total - want)])
 
     # ------------------------------------------------------------------ edits
     def _number_edited(self, path: str, v: float | None) -> None:
@@ -600,9 +613,8 @@ class ReviewPanel(QWidget):
                 lab.setText(text)
             lab.setVisible(bool(text))
         if hasattr(self, "use_largest_button"):
-            self.use_largest_button.setVisible(
-                self.c.value("greatest_dimension_mm") is not None and not srcs.get("greatest_dimension_mm", "")
-                .startswith(("caliper", "3D lesion")))
+            self.use_largest_button.setVisible(self.c.value("greatest_dimension_mm") is not None
+                                               and self.c.source_measurement("greatest_dimension_mm") is None)
 
     def _sync_checklist(self, doc: dict) -> None:
         items = doc.get("findings") or {}
@@ -617,8 +629,8 @@ class ReviewPanel(QWidget):
             row.set_suggestion(sugg.get(fid))
         n = len(sugg)
         if n:
-            self.banner.setText(f"{n} suggestion{'s' if n > 1 else ''} from the measurements waiting — "
-                                "click to see" if n else "")
+            self.banner.setText(f"{n} suggestion{'s' if n > 1 else ''} from the measurements waiting "
+                                "for you — click to show")
             self.banner.show()
         else:
             self.banner.hide()

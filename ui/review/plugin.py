@@ -82,11 +82,12 @@ class MeasurementLink:
 
     # -- rules ----------------------------------------------------------------------------
     def is_auto(self, path: str) -> bool:
-        """True when ``path`` is unset or was filled by this link (not typed by the reader)."""
+        """True when ``path`` is unset or was filled from a measurement (by this link or a review tool,
+        i.e. its source names a ``measurement_id``) — not typed by the reader."""
         if self.c.value(path) is None:
             return True
         src = self.c.source_of(path)
-        return isinstance(src, dict) and src.get("method") in AUTO_METHODS
+        return isinstance(src, dict) and (src.get("method") in AUTO_METHODS or "measurement_id" in src)
 
     def _on_measurement(self, m: Measurement) -> None:
         if isinstance(m, (Caliper, Lesion3D)):

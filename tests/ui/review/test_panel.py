@@ -1,0 +1,335 @@
+"""The RP review side panel, driven through its real widgets in the real main window.
+
+What the tests read is what the reader sees: the order of the differential bars as laid out on
+screen, the summary labels, the number boxes and the checked [Y][N][?] buttons.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication, QDockWidget, QScrollBar
+
+from test_tools_support import state_dir  # noqa: F401  (autosave into a per-test folder)
+from viewer_helpers import STUDY, TRUTH
+from workstation.measure.model import Caliper, Landmark
+
+
+def _activate(win):
+    from ui.review.plugin import ReviewModule
+
+    mod = ReviewModule()
+    mod.activate(win.host)
+    QApplication.processEvents()
+    return mod
+
+
+@pytest.fixture
+def review(window, state_dir):  # noqa: F811
+    """A main window (no study) with the review module activated as the host does it."""
+    mod = _activate(window)
+    window.findChild(QDockWidget, "panel_RP review").raise_()
+    return window, mod
+
+
+@pytest.fixture
+def sample_review(sample_window, state_dir):  # noqa: F811
+    """The sample study loaded, the review module activated."""
+    return sample_window, _activate(sample_window)
+
+
+def order(panel) -> list[str]:
+    return [label for label, _pct in panel.ranking_shown()]
+
+
+def click_tri(qtbot, panel, fid, value):
+    panel.scroll.ensureWidgetVisible(panel.rows[fid])
+    qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
+
+
+def checked_value(panel, fid):
+    tri = panel.rows[fid].tri
+    on = [v for v, b in tri.buttons.items() if b.isChecked()]
+    assert len(on) == 1
+    return on[0]
+
+
+def type_number(qtbot, spin, text: str) -> None:
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+
+
+# ------------------------------------------------------------------------------------------------
+def test_fat_yes_moves_liposarcoma_up(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    before = order(panel)
+    assert len(before) == 13 and "Liposarcoma" in before
+    assert before[0] != "Liposarcoma"
+    assert checked_value(panel, "macroscopic_fat") is None
+    click_tri(qtbot, panel, "macroscopic_fat", True)
+    after = order(panel)
+    assert checked_value(panel, "macroscopic_fat") is True
+    assert after.index("Liposarcoma") < before.index("Liposarcoma")
+    assert after[0] == "Liposarcoma"
+    # the percentages shown sum to about 100 and the top bar has the largest
+    pcts = [float(p.split()[0]) if not p.startswith("<") else 0.0 for _l, p in panel.ranking_shown()]
+    assert pcts[0] == max(pcts) and 95 <= sum(pcts) <= 105
+    # "no" moves it back down below where "yes" put it; "?" restores the original order
+    click_tri(qtbot, panel, "macroscopic_fat", False)
+    assert order(panel).index("Liposarcoma") > before.index("Liposarcoma")
+    click_tri(qtbot, panel, "macroscopic_fat", None)
+    assert order(panel) == before
+    assert "findings" not in mod.controller.findings_dict()
+
+
+def test_reasons_on_demand_name_the_finding(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    click_tri(qtbot, panel, "macroscopic_fat", True)
+    top = min(panel.bars, key=lambda b: b.y())
+    assert top.label_text == "Liposarcoma"
+    assert "macroscopic fat" in top.toolTip().lower()
+    i = panel.bars.index(top)
+    assert not panel.reason_labels[i].isVisible()
+    qtbot.mouseClick(top, Qt.MouseButton.LeftButton)
+    assert panel.reason_labels[i].isVisible()
+    shown = panel.reason_labels[i].text()
+    core = mod.controller.assessment().differentials[0]
+    assert core.id == "liposarcoma" and core.raised_by
+    assert "Raised by" in shown and core.raised_by[0].text.split(" — ")[0] in shown
+    qtbot.mouseClick(top, Qt.MouseButton.LeftButton)
+    assert not panel.reason_labels[i].isVisible()
+
+
+def test_age_and_sex_change_the_ranking(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    shown0 = panel.ranking_shown()
+    type_number(qtbot, panel.editors["age_years"], "8")
+    assert mod.controller.value("age_years") == 8
+    assert panel.source_labels["age_years"].text() == "entered by hand"
+    shown1 = panel.ranking_shown()
+    assert shown1 != shown0
+    combo = panel.editors["sex"]
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)  # unknown -> female
+    assert mod.controller.value("sex") == combo.currentData() == "female"
+    assert panel.ranking_shown() != shown1
+    # back to unknown: the sex term weighs nothing again
+    qtbot.keyClick(combo, Qt.Key.Key_Up)
+    assert mod.controller.value("sex") is None
+    assert panel.ranking_shown() == shown1
+
+
+def test_caliper_fills_greatest_dimension_and_t3(qtbot, sample_review):
+    win, mod = sample_review
+    panel, c, store = mod.panel, mod.controller, win.host.measurements
+    truth_pre = next(v for v in win.host.volumes().values() if v.description == "CT ABD NON-CONTRAST")
+    uid = truth_pre.series_uid
+    cal = store.add(Caliper(series_uid=uid, label="Mass AP", p1=(-20.0, 0.0, 0.0), p2=(90.0, 0.0, 0.0)))
+    assert c.value("greatest_dimension_mm") == pytest.approx(110.0)
+    assert panel.editors["greatest_dimension_mm"].number() == pytest.approx(110.0)
+    assert panel.t_label.text().startswith("T3")
+    src = panel.source_labels["greatest_dimension_mm"].text()
+    assert "caliper 'Mass AP'" in src and "CT ABD NON-CONTRAST" in src
+    # N0 M0 known, grade not: the stage shows the possible groups and what is missing
+    click_tri(qtbot, panel, "lymph_node_metastases", False)
+    click_tri(qtbot, panel, "distant_metastases", False)
+    assert panel.stage_label.text() == "possible: IB or IIIB (missing: grade)"
+    # a shorter caliper does not replace the longest
+    small = store.add(Caliper(series_uid=uid, label="Node", p1=(0.0, 0.0, 0.0), p2=(30.0, 0.0, 0.0)))
+    assert c.value("greatest_dimension_mm") == pytest.approx(110.0)
+    # typed by hand: never overwritten silently by a longer caliper
+    type_number(qtbot, panel.editors["greatest_dimension_mm"], "95")
+    assert panel.t_label.text().startswith("T2")
+    assert panel.source_labels["greatest_dimension_mm"].text() == "entered by hand"
+    big = store.add(Caliper(series_uid=uid, label="Long", p1=(0.0, 0.0, -70.0), p2=(0.0, 0.0, 60.0)))
+    assert c.value("greatest_dimension_mm") == 95
+    assert panel.use_largest_button.isVisible()
+    qtbot.mouseClick(panel.use_largest_button, Qt.MouseButton.LeftButton)
+    assert c.value("greatest_dimension_mm") == pytest.approx(130.0)
+    assert "caliper 'Long'" in panel.source_labels["greatest_dimension_mm"].text()
+    assert not panel.use_largest_button.isVisible()
+    # removing the measurement the value came from falls back to the longest left, then to unknown
+    store.remove(big.id)
+    assert c.value("greatest_dimension_mm") == pytest.approx(110.0)
+    store.remove(cal.id)
+    store.remove(small.id)
+    assert c.value("greatest_dimension_mm") is None
+    assert panel.editors["greatest_dimension_mm"].number() is None
+    assert panel.t_label.text().startswith("—")
+
+
+def test_landmarks_fill_ivc_segment_2(qtbot, review):
+    win, mod = review
+    panel, c, store = mod.panel, mod.controller, win.host.measurements
+    marks = {}
+    for kind, z in (("renal_vein", -60.0), ("hepatic_vein", 60.0), ("tumor_caudal", -30.0)):
+        marks[kind] = store.add(Landmark(label=kind, landmark=kind, point=(5.0, 20.0, z)))
+    assert c.value("ivc.renal_vein_z_mm") == -60.0 and c.value("ivc.hepatic_vein_z_mm") == 60.0
+    assert c.value("ivc.tumor_z_mm") is None  # needs both ends
+    assert "tumour ends" in panel.ivc_label.text()
+    marks["tumor_cranial"] = store.add(Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 20.0)))
+    assert c.value("ivc.tumor_z_mm") == [-30.0, 20.0]
+    assert panel.ivc_label.text() == "segment 2"
+    a, b = panel.editors["ivc.tumor_z_mm"]
+    assert (a.number(), b.number()) == (-30.0, 20.0)
+    assert panel.editors["ivc.renal_vein_z_mm"].number() == -60.0
+    assert "landmark 'renal_vein'" in panel.source_labels["ivc.renal_vein_z_mm"].text()
+    # the cranial end moved above the hepatic veins: segments 2 and 3
+    moved = Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 80.0), id=marks["tumor_cranial"].id)
+    store.update(moved)
+    assert panel.ivc_label.text() == "segments 2 and 3"
+    store.remove(marks["tumor_cranial"].id)
+    assert c.value("ivc.tumor_z_mm") is None
+    assert (a.number(), b.number()) == (None, None)
+    assert panel.ivc_label.text().startswith("—")
+
+
+def test_invalid_input_is_refused_with_problem(qtbot, review):
+    win, mod = review
+    c, panel = mod.controller, mod.panel
+    assert c.set_field("age_years", 64)
+    doc = c.findings_dict()
+    with qtbot.waitSignal(c.problem, timeout=1000) as sig:
+        assert c.set_field("age_years", 130) is False
+    assert "age_years" in sig.args[0] and "120" in sig.args[0]
+    assert c.findings_dict() == doc
+    assert panel.editors["age_years"].number() == 64
+    assert panel.problem_label.isVisible() and "age_years" in panel.problem_label.text()
+    # other refusals: wrong type, unknown id, hepatic veins caudal to renal veins
+    for call in (lambda: c.set_field("sex", "f"), lambda: c.set_finding("no_such_item", True),
+                 lambda: c.set_field("grade", 4)):
+        with qtbot.waitSignal(c.problem, timeout=1000):
+            assert call() is False
+    assert c.set_ivc("renal_vein_z_mm", -50.0)
+    with qtbot.waitSignal(c.problem, timeout=1000) as sig:
+        assert c.set_ivc("hepatic_vein_z_mm", -80.0) is False
+    assert "hepatic_vein_z_mm" in sig.args[0]
+    assert c.findings_dict() == {**doc, "ivc": {"renal_vein_z_mm": -50.0}}
+    # a whole document is refused as a whole
+    with qtbot.waitSignal(c.problem, timeout=1000):
+        assert c.set_document({"schema": "rp-findings/1", "age_years": 50, "findings": {"fat": True}}) is False
+    assert c.value("age_years") == 64
+
+
+def test_live_update_under_50_ms(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    ids = ["macroscopic_fat", "calcification", "necrosis", "hemorrhage", "b_symptoms", "vascular_invasion",
+           "multiple_adenopathy", "paraspinal_location", "low_t2_signal", "homogeneous"]
+    worst = 0.0
+    for fid in ids:
+        for value in (True, False):
+            panel.scroll.ensureWidgetVisible(panel.rows[fid])
+            before = panel.ranking_shown()
+            t0 = time.perf_counter()
+            qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
+            after = panel.ranking_shown()  # read back from the widgets: the update has happened
+            dt = time.perf_counter() - t0
+            assert after != before, fid
+            worst = max(worst, dt)
+    assert worst < 0.050, f"slowest click-to-ranking {worst * 1000:.1f} ms"
+
+
+def test_suggestions_accept_and_dismiss(qtbot, review):
+    win, mod = review
+    c, panel = mod.controller, mod.panel
+    assert c.suggest("calcification", True, "calcified voxels 4 % of the lesion")
+    row = panel.rows["calcification"]
+    assert row.strip.isVisibleTo(panel) and "calcified voxels" in row.suggestion_label.text()
+    assert row.property("suggested") == "true"
+    assert panel.banner.isVisibleTo(panel)
+    assert checked_value(panel, "calcification") is None  # never ticked silently
+    assert "findings" not in c.findings_dict()
+    qtbot.mouseClick(row.accept_button, Qt.MouseButton.LeftButton)
+    assert checked_value(panel, "calcification") is True
+    assert not row.strip.isVisibleTo(panel) and not panel.banner.isVisibleTo(panel)
+    assert "calcified voxels" in c.sources()["findings.calcification"]
+    assert "calcified voxels" in row.label.toolTip()
+    assert c.suggest("necrosis", True, "low attenuation 30 %")
+    qtbot.mouseClick(panel.rows["necrosis"].dismiss_button, Qt.MouseButton.LeftButton)
+    assert checked_value(panel, "necrosis") is None
+    assert not panel.rows["necrosis"].strip.isVisibleTo(panel)
+    assert c.suggest("necrosis", True, "low attenuation 31 %") is False  # not raised again
+    assert c.suggestions() == {}
+
+
+def test_filter_and_collapsible_groups(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    sec = panel.sections["clinical"]
+    assert panel.rows["b_symptoms"].isVisibleTo(panel)
+    qtbot.mouseClick(sec.header, Qt.MouseButton.LeftButton)
+    assert not panel.rows["b_symptoms"].isVisibleTo(panel) and not sec.is_expanded()
+    qtbot.mouseClick(sec.header, Qt.MouseButton.LeftButton)
+    assert panel.rows["b_symptoms"].isVisibleTo(panel)
+    qtbot.keyClicks(panel.filter, "fat")
+    assert panel.rows["macroscopic_fat"].isVisibleTo(panel)
+    assert panel.rows["fat_fluid_level"].isVisibleTo(panel)
+    assert not panel.rows["b_symptoms"].isVisibleTo(panel)
+    assert not panel.sections["spread"].isVisibleTo(panel)
+    panel.filter.clear()
+    assert all(r.isVisibleTo(panel) for r in panel.rows.values())
+
+
+def test_checklist_groups_come_from_the_resource(review):
+    from workstation.resources import load_json
+
+    win, mod = review
+    panel = mod.panel
+    groups = load_json("checklist.json")["groups"]
+    assert list(panel.sections) == [g["id"] for g in groups]
+    for g in groups:
+        sec = panel.sections[g["id"]]
+        assert sec.title == g["label"]
+        assert sec.row_ids == [it["id"] for it in g["items"]]
+        for it in g["items"]:
+            assert panel.rows[it["id"]].label.text() == it["label"]
+
+
+def test_usable_at_380_px(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    panel.setParent(None)  # on its own, at the narrow width
+    qtbot.addWidget(panel)
+    panel.resize(380, 900)
+    panel.show()
+    qtbot.waitExposed(panel)
+    QApplication.processEvents()
+    view = panel.scroll.viewport()
+    assert not panel.scroll.horizontalScrollBar().isVisible()
+    for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal"):
+        row = panel.rows[fid]
+        panel.scroll.ensureWidgetVisible(row)
+        q = row.tri.buttons[None]
+        right = q.mapTo(view, q.rect().topRight()).x()
+        assert right <= view.width(), fid
+    for bar in panel.bars:
+        assert bar.width() <= panel.dx_scroll.viewport().width()
+
+
+def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):  # noqa: F811
+    from ui.app import create_window, make_app
+    from ui.review.panel import ReviewPanel
+    from workstation import plugins
+
+    entries, problems = plugins.discover()
+    names = {e.name: e for e in entries}
+    assert "rp_review" in names, problems
+    assert names["rp_review"].factory.id == "rp_review"
+    make_app()
+    win = create_window(None, modules=True)
+    qtbot.addWidget(win)
+    mods = [m for m in win.host.modules if getattr(m, "id", None) == "rp_review"]
+    assert len(mods) == 1
+    docks = [d for d in win.findChildren(QDockWidget) if d.windowTitle() == "RP review"]
+    assert len(docks) == 1 and isinstance(docks[0].widget(), ReviewPanel)
+    assert not [p for p in win.host.module_problems if "rp_review" in p]
