@@ -82,10 +82,34 @@ def main(argv=None) -> int:
     ax = win.viewer.axial
     views = [win.viewer.axial, win.viewer.coronal, win.viewer.sagittal]
 
+    from PyQt6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        """Counts paint events of the viewports, so a measurement includes exactly one repaint."""
+
+        def __init__(self):
+            super().__init__()
+            self.painted = set()
+            self.fallbacks = 0
+
+        def eventFilter(self, obj, ev):  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                self.painted.add(obj)
+            return False
+
+    counter = PaintCounter()
+    for vp in win.viewer.all_viewports():
+        vp.viewport().installEventFilter(counter)
+
     def settle(vps):
+        """Process the pending events (Qt paints the updated views there); a view that was not
+        painted yet is repainted synchronously, so rendering is always inside the timing."""
+        counter.painted.clear()
         QApplication.processEvents()
         for vp in vps:
-            vp.viewport().repaint()
+            if vp.viewport() not in counter.painted:
+                counter.fallbacks += 1
+                vp.viewport().repaint()
 
     for _ in range(10):  # warm up (LUT caches, fonts)
         ax.step(1)
@@ -138,6 +162,7 @@ def main(argv=None) -> int:
     assert f"{rec.length_mm:.1f} mm" in g.label.textItem.toPlainText()
     results.append(_stats("caliper handle drag", ms))
 
+    print(f"(views painted by the event loop itself: all but {counter.fallbacks} forced repaints)")
     worst_median = max(r["median_ms"] for r in results)
     print(f"target < 10 ms median: {'met' if worst_median < 10 else 'NOT met'} (worst median {worst_median:.2f} ms)")
     win.close()
