@@ -78,6 +78,13 @@ class MainWindow(QMainWindow):
         self.toolbar.setObjectName("tools")
         self.toolbar.setMovable(False)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        # window presets, fit/reset, layouts, undo: a second row, so module tools never push them
+        # out of sight
+        self.view_toolbar = QToolBar("View", self)
+        self.view_toolbar.setObjectName("view")
+        self.view_toolbar.setMovable(False)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.view_toolbar)
         self._build_actions()
 
         from .host import Host  # the host wraps this window
@@ -86,12 +93,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
-        tb = self.toolbar
         self.add_tool(NavigateTool(self.viewer))
         self.add_tool(CaliperTool(self.viewer, self.store))
         self.add_tool(EllipseTool(self.viewer, self.store))
         self.add_tool(ProbeTool(self.viewer, lambda t: self.status_area.message(t)))
-        self._tools_end = tb.addSeparator()
+        self.toolbar.addSeparator()
+        tb = self.view_toolbar
 
         for p in ct_presets():
             act = QAction(p.title, self)
@@ -144,15 +151,12 @@ class MainWindow(QMainWindow):
         act.setCheckable(checkable)
         if slot is not None:
             act.triggered.connect(lambda _=False: slot())
-        self.toolbar.addAction(act)
+        self.view_toolbar.addAction(act)
         return act
 
     def add_tool(self, tool: Tool) -> QAction:
         act = self.tools.add(tool, self)
-        if hasattr(self, "_tools_end"):
-            self.toolbar.insertAction(self._tools_end, act)
-        else:
-            self.toolbar.addAction(act)
+        self.toolbar.addAction(act)
         self.addAction(act)
         return act
 
