@@ -42,6 +42,10 @@ _CALL_WORDS = {"enhancing": "enhancing", "equivocal": "equivocal", "not_enhancin
 _UNIT_RANGE = {"years": (0.0, 120.0), "HU": (-2000.0, 5000.0), "%": (-100.0, 10000.0),
                "mm": (-5000.0, 5000.0)}
 
+#: widths that keep the fields usable in a narrow dock (~340-380 px)
+LABEL_WIDTH = 120
+EDITOR_MIN_WIDTH = 72
+
 STYLE = f"""
 #ReviewPanel {{ background: palette(window); }}
 #ReviewPanel QLabel#caption {{ color: #9a9aa2; font-size: 11px; }}
@@ -284,7 +288,7 @@ class ReviewPanel(QWidget):
 
         head = QLabel("Differential")
         head.setObjectName("heading")
-        hint = caption("click a bar for the reasons")
+        hint = caption("click a bar: reasons")
         hl = QHBoxLayout()
         hl.addWidget(head)
         hl.addStretch(1)
@@ -386,6 +390,7 @@ class ReviewPanel(QWidget):
             lab = QLabel(text)
             lab.setToolTip(tip)
             lab.setWordWrap(True)
+            lab.setMaximumWidth(LABEL_WIDTH)
             return lab
 
         def add_number(path: str, spec: dict) -> None:
@@ -399,6 +404,7 @@ class ReviewPanel(QWidget):
             if "max" in spec:
                 hi = spec["max"]
             spin = OptionalSpin(lo, hi, 0 if units == "years" else 1, f" {units}" if units else "")
+            spin.setMinimumWidth(EDITOR_MIN_WIDTH)
             spin.setToolTip(spec.get("help", ""))
             spin.setAccessibleName(spec.get("label", path))
             spin.value_committed.connect(lambda v, p=path: self._number_edited(p, v))
@@ -421,7 +427,8 @@ class ReviewPanel(QWidget):
             combo = QComboBox()
             NoWheelCombo.install(combo)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(8)
+            combo.setMinimumContentsLength(6)
+            combo.setMinimumWidth(EDITOR_MIN_WIDTH)
             combo.addItem("unknown", None)
             for v in spec["enum"]:
                 combo.addItem(spec.get("labels", {}).get(str(v), str(v)), v)
@@ -461,6 +468,8 @@ class ReviewPanel(QWidget):
                         lo, hi = _UNIT_RANGE.get(sub.get("units", ""), (-1e5, 1e5))
                         a = OptionalSpin(lo - 1, hi, 1, " mm")
                         b = OptionalSpin(lo - 1, hi, 1, " mm")
+                        for s_ in (a, b):
+                            s_.setMinimumWidth(EDITOR_MIN_WIDTH)
                         a.setToolTip("caudal end (low z)")
                         b.setToolTip("cranial end (high z)")
                         for s in (a, b):
@@ -642,9 +651,10 @@ class ReviewPanel(QWidget):
         for sec in self.sections.values():
             known = sum(1 for i in sec.row_ids if i in items)
             pending = sum(1 for i in sec.row_ids if i in sugg)
-            text = f"{known} / {len(sec.row_ids)} set"
+            text = f"{known}/{len(sec.row_ids)}"
             if pending:
                 text += f" · {pending} suggested"
+            sec.header.setToolTip(f"{known} of {len(sec.row_ids)} items set" + (f", {pending} suggested" if pending else ""))
             sec.set_count(text)
 
     def show_first_suggestion(self) -> None:

@@ -199,6 +199,7 @@ class Section(QWidget):
         self.header = QPushButton(self)
         self.header.setObjectName("sectionHeader")
         self.header.setFlat(True)
+        self.header.setMinimumWidth(1)  # a long title is clipped, it never widens the panel
         self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.header.setCheckable(True)
         self.header.setChecked(expanded)

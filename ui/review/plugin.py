@@ -249,11 +249,18 @@ class ReviewModule:
         """Give the review panel most of the right column, at a width it reads well at."""
         from PyQt6.QtCore import Qt
 
+        from PyQt6.QtCore import QTimer
+
         win = self.host.main_window
         other = getattr(win, "measure_dock", None)
-        try:
-            if other is not None:
-                win.resizeDocks([other, self.dock], [160, 840], Qt.Orientation.Vertical)
-            win.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
-        except Exception:  # layout nicety only
-            pass
+
+        def arrange() -> None:
+            try:
+                if other is not None:
+                    win.resizeDocks([other, self.dock], [170, 830], Qt.Orientation.Vertical)
+                win.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
+            except RuntimeError:  # window already gone
+                pass
+
+        arrange()
+        QTimer.singleShot(0, arrange)  # again once the window has its real size

@@ -300,20 +300,24 @@ def test_usable_at_380_px(qtbot, review):
     panel = mod.panel
     panel.setParent(None)  # on its own, at the narrow width
     qtbot.addWidget(panel)
-    panel.resize(380, 900)
     panel.show()
     qtbot.waitExposed(panel)
-    QApplication.processEvents()
-    view = panel.scroll.viewport()
-    assert not panel.scroll.horizontalScrollBar().isVisible()
-    for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal"):
-        row = panel.rows[fid]
-        panel.scroll.ensureWidgetVisible(row)
-        q = row.tri.buttons[None]
-        right = q.mapTo(view, q.rect().topRight()).x()
-        assert right <= view.width(), fid
-    for bar in panel.bars:
-        assert bar.width() <= panel.dx_scroll.viewport().width()
+    for width in (380, 340):
+        panel.resize(width, 900)
+        QApplication.processEvents()
+        view = panel.scroll.viewport()
+        content = panel.scroll.widget()
+        assert content.width() <= view.width(), width  # nothing clipped on the right
+        for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal"):
+            row = panel.rows[fid]
+            panel.scroll.ensureWidgetVisible(row)
+            q = row.tri.buttons[None]
+            assert q.mapTo(view, q.rect().topRight()).x() <= view.width(), (width, fid)
+        for path, ed in panel.editors.items():
+            last = ed[1] if isinstance(ed, tuple) else ed
+            assert last.mapTo(content, last.rect().topRight()).x() <= view.width(), (width, path)
+        for bar in panel.bars:
+            assert bar.width() <= panel.dx_scroll.viewport().width()
 
 
 def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):  # noqa: F811
