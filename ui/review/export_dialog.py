@@ -1,0 +1,364 @@
+"""Export, copy report and re-open an SR (review menu; Ctrl+E, Ctrl+Shift+C, Ctrl+Shift+O).
+
+* **Export…** (Ctrl+E): a dialog with the output folder, "De-identify" and the series the SR
+  references (default: the series measured — the grown lesion's, else the one with most
+  measurements). *Export* runs :func:`workstation.export.export_study` on a worker thread with the
+  controller's findings, that series, the measurements in its frame of reference, the grown lesion's
+  figures and the latest enhancement result; the dialog lists the written files, or shows the error
+  in one line.
+* **Copy report** (Ctrl+Shift+C): the plain-text report (``workstation.export.report.build_report``,
+  the same text ``report.txt`` gets, not de-identified) on the clipboard.
+* **Open SR…** (Ctrl+Shift+O): reads an exported ``report-sr.dcm`` with
+  :func:`workstation.export.sr.read_sr`; its measurements go back into ``host.measurements`` (drawn on
+  the images; a series UID not in this study — e.g. after de-identification — is mapped to the
+  series shown) and its findings document into the controller.
+"""
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QObject, QSettings, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
+                             QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+from workstation.errors import WorkstationError
+from workstation.export import FILES, assess_dict, export_study
+from workstation.export.report import build_report
+from workstation.export.sr import EnhancementFigures, LesionFigures, read_sr
+from workstation.measure.model import Lesion3D, Measurement
+from workstation.review.findings import Findings
+from workstation.volume import Volume
+
+from .tools_lesion import Worker
+
+__all__ = ["install", "export_tools", "ExportTools", "ExportDialog", "render_report"]
+
+_BY_HOST: "weakref.WeakKeyDictionary[Any, ExportTools]" = weakref.WeakKeyDictionary()
+SETTINGS_FOLDER = "review/export_folder"
+
+
+def export_tools(host) -> "ExportTools | None":
+    try:
+        return _BY_HOST.get(host)
+    except TypeError:
+        return None
+
+
+def _formal_gx_group(doc, assessment):
+    """The report's "grade unknown -> G1" stage line, as export_study computes it."""
+    try:
+        from workstation.export import _formal_gx_group as f  # not public; same text as the export
+    except ImportError:  # pragma: no cover - the report then leaves that line out
+        return None
+    return f(doc, assessment)
+
+
+def render_report(findings: dict[str, Any], volume: Volume | None, lesion: Any = None,
+                  enhancement: Any = None, pre_volume: Volume | None = None) -> str:
+    """The plain-text report for the current state (what ``report.txt`` would hold)."""
+    doc = Findings.from_dict(findings).to_dict()
+    assessment = assess_dict(doc)
+    return build_report(doc, assessment, volume, LesionFigures.from_any(lesion),
+                        EnhancementFigures.from_any(enhancement),
+                        formal_gx_group=_formal_gx_group(doc, assessment), pre_volume=pre_volume)
+
+
+class ExportTools(QObject):
+    """Signals: ``exported(dict)`` (name -> path), ``export_failed(str)``, ``report_copied(str)``,
+    ``sr_opened(int)`` (measurements restored)."""
+
+    exported = pyqtSignal(object)
+    export_failed = pyqtSignal(str)
+    report_copied = pyqtSignal(str)
+    sr_opened = pyqtSignal(int)
+
+    def __init__(self, host, controller=None) -> None:
+        super().__init__(host.main_window)
+        self.host, self.controller = host, controller
+        self.worker = Worker(self)
+        self.dialog: ExportDialog | None = None
+        win = host.main_window
+        self.act_export = self._action("Export…", "Ctrl+E", "Export findings.json, report.txt and the DICOM SR (Ctrl+E)",
+                                       self.show_dialog)
+        self.act_copy = self._action("Copy report", "Ctrl+Shift+C", "Copy the plain-text report to the clipboard "
+                                     "(Ctrl+Shift+C)", self.copy_report)
+        self.act_open_sr = self._action("Open SR…", "Ctrl+Shift+O", "Re-open an exported SR: its measurements and "
+                                        "findings (Ctrl+Shift+O)", self.ask_open_sr)
+        try:
+            menu = win.menuBar().addMenu("&Review")
+            for a in (self.act_export, self.act_copy, self.act_open_sr):
+                menu.addAction(a)
+        except Exception:  # a host without a menu bar: the shortcuts still work
+            pass
+
+    def _action(self, text, key, tip, slot) -> QAction:
+        win = self.host.main_window
+        act = QAction(text, win)
+        act.setShortcut(QKeySequence(key))
+        act.setToolTip(tip)
+        act.triggered.connect(lambda _=False: slot())
+        win.addAction(act)
+        return act
+
+    # -- what is exported ------------------------------------------------------------------------
+    def _lesion_tools(self):
+        from .tools_lesion import lesion_tools
+
+        return lesion_tools(self.host)
+
+    def _enhancement(self) -> dict[str, Any] | None:
+        from .tools_enhancement import enhancement_tools
+
+        t = enhancement_tools(self.host)
+        return t.last() if t is not None else None
+
+    def measured_series(self) -> Volume | None:
+        """The series measured: the grown lesion's, else the one with most measurements, else shown."""
+        lt = self._lesion_tools()
+        if lt is not None and lt.active() is not None:
+            return lt.active().volume
+        counts: dict[str, int] = {}
+        for m in self.host.measurements.items():
+            if self.host.volume(m.series_uid) is not None:
+                counts[m.series_uid] = counts.get(m.series_uid, 0) + 1
+        if counts:
+            return self.host.volume(max(counts, key=counts.get))
+        return self.host.current_volume()
+
+    def lesion_for(self, volume: Volume) -> Any:
+        lt = self._lesion_tools()
+        if lt is not None:
+            a = lt.active()
+            if a is not None and a.volume.series_uid == volume.series_uid and a.result is not None:
+                rec = self.host.measurements.get(a.id)
+                fig = LesionFigures.from_any(a.result)
+                if rec is not None:
+                    fig.id, fig.label = rec.id, rec.label
+                return fig
+        recs = [m for m in self.host.measurements.items()
+                if isinstance(m, Lesion3D) and m.series_uid == volume.series_uid]
+        return recs[-1] if recs else None
+
+    def measurements_for(self, volume: Volume) -> list[Measurement]:
+        """Measurements the SR can place on ``volume``: its own and those of its frame of reference."""
+        f = (volume.meta or {}).get("frame_of_reference_uid")
+        out = []
+        for m in self.host.measurements.items():
+            other = self.host.volume(m.series_uid)
+            same = m.series_uid == volume.series_uid or (
+                other is not None and f and (other.meta or {}).get("frame_of_reference_uid") == f)
+            if same:
+                out.append(m)
+        return out
+
+    def inputs(self, volume: Volume) -> dict[str, Any]:
+        enh = self._enhancement()
+        pre = enh["pre"] if enh is not None else None
+        return {"findings": self.controller.findings_dict() if self.controller else {"schema": "rp-findings/1"},
+                "volume": volume, "measurements": self.measurements_for(volume),
+                "lesion": self.lesion_for(volume), "enhancement": enh["result"] if enh else None,
+                "pre_volume": pre if (pre is not None and pre is not volume) else None}
+
+    # -- actions --------------------------------------------------------------------------------
+    def show_dialog(self) -> "ExportDialog":
+        if self.dialog is None:
+            self.dialog = ExportDialog(self, self.host.main_window)
+        self.dialog.refresh()
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def export(self, out_dir, volume: Volume, deidentify: bool = False) -> None:
+        try:
+            args = self.inputs(volume)
+        except WorkstationError as exc:
+            self._failed(str(exc))
+            return
+        self.host.status(f"Exporting to {out_dir} …")
+        self.worker.run(lambda: export_study(args["findings"], volume, out_dir, measurements=args["measurements"],
+                                             lesion=args["lesion"], enhancement=args["enhancement"],
+                                             deidentify=deidentify, pre_volume=args["pre_volume"]),
+                        self._done, self._failed)
+
+    def _done(self, paths: dict) -> None:
+        self.host.status(f"Exported {len(paths)} files to {Path(next(iter(paths.values()))).parent}", 10000)
+        self.exported.emit(paths)
+
+    def _failed(self, message: str) -> None:
+        line = message.splitlines()[0] if message else "export failed"
+        self.host.status(f"Export: {line}", 15000)
+        self.export_failed.emit(line)
+
+    def report_text(self, volume: Volume | None = None) -> str:
+        volume = volume or self.measured_series()
+        args = self.inputs(volume) if volume is not None else {
+            "findings": self.controller.findings_dict(), "lesion": None, "enhancement": None, "pre_volume": None}
+        return render_report(args["findings"], volume, args["lesion"], args["enhancement"], args["pre_volume"])
+
+    def copy_report(self) -> str | None:
+        try:
+            text = self.report_text()
+        except WorkstationError as exc:
+            self.host.status(f"Copy report: {exc}", 10000)
+            return None
+        QApplication.clipboard().setText(text)
+        n = text.count("\n") + 1
+        self.host.status(f"Report copied to the clipboard ({n} lines)", 6000)
+        self.report_copied.emit(text)
+        return text
+
+    def ask_open_sr(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.host.main_window, "Open an exported SR",
+                                              str(self._folder()), "DICOM SR (*.dcm);;All files (*)")
+        if path:
+            self.open_sr(path)
+
+    def open_sr(self, path) -> int:
+        """Restore the measurements and findings of an SR; returns the number of measurements."""
+        try:
+            findings, ms = read_sr(path)
+        except WorkstationError as exc:
+            self.host.status(f"Open SR: {exc}", 15000)
+            return 0
+        store = self.host.measurements
+        shown = self.host.current_volume()
+        mapped = 0
+        store.undo_stack.beginMacro(f"open SR {Path(path).name}")
+        try:
+            for m in ms:
+                if self.host.volume(m.series_uid) is None and shown is not None:
+                    m.series_uid = shown.series_uid  # de-identified (remapped) UIDs: the series shown
+                    mapped += 1
+                if m.id in store:
+                    store.update(m, text="restore")
+                else:
+                    store.add(m)
+        finally:
+            store.undo_stack.endMacro()
+        if findings is not None and self.controller is not None:
+            self.controller.set_document(findings)
+        note = f"; {mapped} placed on the series shown (its UIDs are not in this study)" if mapped else ""
+        self.host.status(f"Opened {Path(path).name}: {len(ms)} measurements"
+                         + (" and the findings" if findings else "") + note, 10000)
+        self.sr_opened.emit(len(ms))
+        return len(ms)
+
+    @staticmethod
+    def _folder() -> Path:
+        v = QSettings().value(SETTINGS_FOLDER)
+        return Path(v) if v else Path.home() / "rp-export"
+
+
+class ExportDialog(QDialog):
+    """Output folder, de-identify, referenced series; Export; the written files or one error line."""
+
+    def __init__(self, tools: ExportTools, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tools = tools
+        self.setWindowTitle("Export structured findings")
+        self.setModal(False)
+        self.resize(640, 260)
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.folder = QLineEdit(str(ExportTools._folder()))
+        self.folder.setObjectName("export_folder")
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        row.addWidget(self.folder, 1)
+        row.addWidget(self.browse)
+        form.addRow("Output folder", row)
+        self.deidentify = QCheckBox("De-identify (names, IDs, birth date removed; UIDs remapped)")
+        self.deidentify.setObjectName("export_deidentify")
+        form.addRow("", self.deidentify)
+        self.series = QComboBox()
+        self.series.setObjectName("export_series")
+        form.addRow("Series referenced", self.series)
+        lay.addLayout(form)
+        self.result = QLabel("")
+        self.result.setObjectName("export_result")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.result)
+        self.error = QLabel("")
+        self.error.setObjectName("export_error")
+        self.error.setStyleSheet("color: #ff7070;")
+        lay.addWidget(self.error)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.copy_button = QPushButton("Copy report")
+        self.copy_button.clicked.connect(lambda: self.tools.copy_report())
+        self.export_button = QPushButton("Export")
+        self.export_button.setObjectName("export_button")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self._export)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        for b in (self.copy_button, self.export_button, self.close_button):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        tools.exported.connect(self._exported)
+        tools.export_failed.connect(self._failed)
+        self._uids: list[str] = []
+
+    def refresh(self) -> None:
+        host = self.tools.host
+        self.series.clear()
+        self._uids = []
+        loaded = set(host.loaded_series())
+        for uid, v in host.volumes().items():
+            if uid in loaded:
+                self._uids.append(uid)
+                self.series.addItem(f"{v.modality} {v.description or uid}")
+        m = self.tools.measured_series()
+        if m is not None and m.series_uid in self._uids:
+            self.series.setCurrentIndex(self._uids.index(m.series_uid))
+
+    def selected_volume(self) -> Volume | None:
+        i = self.series.currentIndex()
+        return self.tools.host.volume(self._uids[i]) if 0 <= i < len(self._uids) else None
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Export folder", self.folder.text())
+        if d:
+            self.folder.setText(d)
+
+    def _export(self) -> None:
+        self.error.setText("")
+        self.result.setText("")
+        vol = self.selected_volume()
+        folder = self.folder.text().strip()
+        if vol is None:
+            self._failed("no series to reference: load a study first")
+            return
+        if not folder:
+            self._failed("choose an output folder")
+            return
+        QSettings().setValue(SETTINGS_FOLDER, folder)
+        self.export_button.setEnabled(False)
+        self.result.setText("Exporting …")
+        self.tools.export(folder, vol, self.deidentify.isChecked())
+
+    def _exported(self, paths: dict) -> None:
+        self.export_button.setEnabled(True)
+        self.error.setText("")
+        order = [k for k in FILES if k in paths]
+        self.result.setText("Written:\n" + "\n".join(str(paths[k]) for k in order))
+
+    def _failed(self, line: str) -> None:
+        self.export_button.setEnabled(True)
+        self.result.setText("")
+        self.error.setText(line)
+
+
+def install(host, controller=None) -> ExportTools:
+    """Add Export…, Copy report and Open SR… (called by the review module)."""
+    existing = export_tools(host)
+    if existing is not None:
+        return existing
+    t = ExportTools(host, controller)
+    _BY_HOST[host] = t
+    return t
