@@ -384,6 +384,7 @@ class ReviewPanel(QWidget):
         grid.setColumnStretch(1, 1)
         self.editors: dict[str, Any] = {}
         self.source_labels: dict[str, QLabel] = {}
+        self.clear_buttons: dict[str, Any] = {}
         row = 0
 
         def label(text: str, tip: str) -> QLabel:
@@ -411,6 +412,7 @@ class ReviewPanel(QWidget):
             clear = small_button("×", "Clear (unknown)")
             clear.setFixedWidth(22)
             clear.clicked.connect(lambda _=False, p=path: self._number_edited(p, None))
+            self.clear_buttons[path] = clear
             h = QHBoxLayout()
             h.setSpacing(2)
             h.addWidget(spin, 1)
@@ -477,6 +479,7 @@ class ReviewPanel(QWidget):
                         clear = small_button("×", "Clear (unknown)")
                         clear.setFixedWidth(22)
                         clear.clicked.connect(lambda _=False, p=path: self._clear_range(p))
+                        self.clear_buttons[path] = clear
                         h = QHBoxLayout()
                         h.setSpacing(2)
                         h.addWidget(a, 1)

@@ -229,6 +229,7 @@ class ReviewModule:
         self.dock = None
         self.link: MeasurementLink | None = None
         self.installed: list[str] = []
+        self._header_done: set[str] = set()
 
     def activate(self, host) -> None:
         from .panel import ReviewPanel
@@ -240,10 +241,18 @@ class ReviewModule:
         self.dock = host.add_panel(self.panel, self.panel_title)
         self._arrange_dock()
         c.problem.connect(lambda text: host.status(f"Findings: {text}", 10000))
-        host.series_loaded.connect(lambda vol: prefill_from_header(c, vol))
+        host.series_loaded.connect(self._series_loaded)
         for vol in host.volumes().values():
-            prefill_from_header(c, vol)
+            self._series_loaded(vol)
         self.installed = install_tools(host, c)
+
+    def _series_loaded(self, volume) -> None:
+        """Age and sex from the header once per study, so a value the reader cleared stays cleared."""
+        key = (getattr(volume, "meta", {}) or {}).get("study_uid") or getattr(volume, "series_uid", "")
+        if key in self._header_done:
+            return
+        self._header_done.add(key)
+        prefill_from_header(self.controller, volume)
 
     def _arrange_dock(self) -> None:
         """Give the review panel most of the right column, at a width it reads well at."""

@@ -337,3 +337,19 @@ def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):  # no
     docks = [d for d in win.findChildren(QDockWidget) if d.windowTitle() == "RP review"]
     assert len(docks) == 1 and isinstance(docks[0].widget(), ReviewPanel)
     assert not [p for p in win.host.module_problems if "rp_review" in p]
+
+
+def test_age_and_sex_prefilled_from_the_header_once(qtbot, sample_review, truth):
+    win, mod = sample_review
+    c, panel = mod.controller, mod.panel
+    want_age = float(int(truth["patient"]["age"][:3]))
+    assert c.value("age_years") == want_age
+    assert c.value("sex") == {"F": "female", "M": "male"}[truth["patient"]["sex"]]
+    assert "DICOM header" in panel.source_labels["age_years"].text()
+    # the reader clears the age: loading another series does not put it back
+    qtbot.mouseClick(panel.clear_buttons["age_years"], Qt.MouseButton.LeftButton)
+    assert c.value("age_years") is None and panel.editors["age_years"].number() is None
+    assert panel.editors["age_years"].text() == "not set"
+    for vol in win.host.volumes().values():
+        win.host.series_loaded.emit(vol)
+    assert c.value("age_years") is None
