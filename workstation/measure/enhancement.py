@@ -4,7 +4,7 @@
 around ``xyz`` (rigid translation, :mod:`workstation.measure.registration`), a sphere of
 ``radius_mm`` is measured on each series on its own grid (voxel centres within the radius in patient
 mm; :func:`workstation.measure.roi.sphere_stats`) -- pre at ``xyz``, post at ``xyz + shift`` -- and
-the difference is called with the thresholds in ``resources/measurement.json`` (``enhancement``):
+the difference is called with the thresholds in ``resources/knowledge/thresholds.json`` (via ``workstation.review.rules``):
 CT ``delta_hu`` (>= 20 enhancing, 10 to < 20 equivocal, < 10 not enhancing); MR ``percent`` =
 (post - pre) / pre x 100 (>= 15 % enhancing, cited there). The series may lie on different grids.
 """
@@ -27,14 +27,16 @@ CALLS = ("enhancing", "equivocal", "not_enhancing")
 
 
 def enhancement_call(value: float, modality: str = "CT") -> str:
-    """``enhancing`` / ``equivocal`` / ``not_enhancing`` for a CT delta (HU) or an MR percent."""
-    E = measurement_params()["enhancement"]
-    t = E["ct_call_hu"] if modality == "CT" else E["mr_call_percent"]
-    if value >= t["enhancing_min"]:
-        return "enhancing"
-    if value >= t["equivocal_min"]:
-        return "equivocal"
-    return "not_enhancing"
+    """``enhancing`` / ``equivocal`` / ``not_enhancing`` for a CT delta (HU) or an MR percent.
+
+    The cut-offs are the reasoning rules' own (``resources/knowledge/thresholds.json``), so a
+    measured call and the findings panel's call can never disagree.
+    """
+    from ..review import rules
+
+    call = rules.enhancement_call_ct(value) if modality == "CT" else rules.enhancement_call_mr(value)
+    assert call is not None
+    return call
 
 
 @dataclass

@@ -160,9 +160,13 @@ def test_apply_rules_reads_the_document():
     assert r.ivc_segments == [2] and r.enhancement_call == "enhancing" and r.thrombus_call == "bland_thrombus"
 
 
-def test_mr_and_ct_cut_offs_agree_with_the_measurement_resource():
-    """The enhancement module (measure) and the rules read two files: they must not drift apart."""
-    mine = load_json("knowledge", "thresholds.json")
-    theirs = load_json("measurement.json")["enhancement"]
-    for a, b in ((mine["ct_enhancement"], theirs["ct_call_hu"]), (mine["mr_enhancement"], theirs["mr_call_percent"])):
-        assert (a["enhancing_min"], a["equivocal_min"]) == (b["enhancing_min"], b["equivocal_min"])
+def test_measured_calls_use_the_same_cut_offs_as_the_rules():
+    """The enhancement tool's call and the findings' call come from one table (thresholds.json)."""
+    import numpy as np
+
+    from workstation.measure.enhancement import enhancement_call
+
+    for v in np.arange(-5.0, 40.0, 0.25):
+        assert enhancement_call(float(v), "CT") == rules.enhancement_call_ct(float(v))
+        assert enhancement_call(float(v), "MR") == rules.enhancement_call_mr(float(v))
+    assert "ct_call_hu" not in load_json("measurement.json")["enhancement"]
