@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pydicom
 from pydicom.dataelem import RawDataElement
+from pydicom.multival import MultiValue
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -185,8 +186,8 @@ def text(ds: Dataset | None, keyword: str) -> str:
     v = _get(ds, keyword, "")
     if v is None:
         return ""
-    if not isinstance(v, str) and hasattr(v, "__iter__"):
-        v = "\\".join(str(x) for x in v)
+    if isinstance(v, (list, tuple, MultiValue)):
+        v = "\\".join(str(x) for x in v)  # a multi-valued element, not a PersonName (iterable too)
     return str(v).strip()
 
 
