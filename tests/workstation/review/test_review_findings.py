@@ -6,7 +6,9 @@ import pytest
 from workstation.errors import FindingsError, WorkstationError
 from workstation.review.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
 
-SPEC = "/work/shared/spec/findings-v1.md"
+from tests.conftest import SHARED
+
+SPEC = str(SHARED / "spec" / "findings-v1.md")
 
 
 def doc(**kw):

@@ -10,7 +10,9 @@ from workstation.resources import load_json, resource_path
 from workstation.review.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, FIELD_SPECS
 from workstation.review.knowledge import CATEGORICAL_FIELDS, load_knowledge
 
-SEED = Path("/work/shared/seed/retroperitoneal-leiomyosarcoma-review.txt")
+from tests.conftest import SHARED
+
+SEED = SHARED / "seed" / "retroperitoneal-leiomyosarcoma-review.txt"
 KDIR = resource_path("knowledge")
 SPEC_GROUPS = {"clinical": "Clinical", "composition_morphology": "Composition and morphology",
                "location_relations": "Location and relations", "spread": "Spread"}
@@ -21,7 +23,7 @@ def evidence_docs():
 
 
 def test_checklist_groups_follow_the_spec():
-    spec = Path("/work/shared/spec/findings-v1.md").read_text(encoding="utf-8")
+    spec = (SHARED / "spec" / "findings-v1.md").read_text(encoding="utf-8")
     part = spec.split("## Checklist ids")[1].split("## Differential ids")[0]
     chunks = re.split(r"\n(?=Clinical:|Composition and morphology:|Location and relations:|Spread and associated findings:)", part)
     spec_groups = [[i for i in re.findall(r"`([a-z0-9_]+)`", c) if i != "findings"] for c in chunks]
