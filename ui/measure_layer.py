@@ -20,7 +20,7 @@ from workstation.errors import WorkstationError
 from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement, SphereROI
 
 from .measurements import snapshot
-from .roi_stats import ellipse_stats
+from workstation.measure.roi import ellipse_stats
 
 NORMAL = (255, 210, 40)
 SELECTED = (40, 220, 255)

@@ -18,7 +18,7 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 
 from workstation.measure.model import Caliper, EllipseROI
 
-from .roi_stats import ellipse_stats
+from workstation.measure.roi import ellipse_stats
 
 if TYPE_CHECKING:  # pragma: no cover
     from .viewer import Viewer

@@ -90,9 +90,10 @@ def sphere_stats(volume: Volume, center: Iterable[float], radius_mm: float) -> d
 def ellipse_stats(volume: Volume, roi: EllipseROI, plane_tolerance: float = 0.02) -> dict[str, Any]:
     """Statistics of an in-plane ellipse on ``volume``: mean, sd, min, max, n, area_mm2.
 
-    The ellipse (axis end points in LPS) must lie in one slice plane of the volume: its plane must be
-    parallel to the slices and its centre within half a slice of a slice centre. Voxels of that slice
-    whose centres fall inside the ellipse are counted; ``area_mm2`` is the geometric area pi*a*b.
+    The ellipse (axis end points in LPS) must lie in a plane of the volume's voxel grid: a slice
+    plane (axial for an axial series) or, for an ellipse drawn on a reformat, a plane of voxel rows
+    (coronal) or columns (sagittal). The layer nearest its centre is measured: voxels
+    of that layer whose centres fall inside the ellipse are counted; ``area_mm2`` is pi*a*b.
     """
     p1, p2 = (np.asarray(p, float) for p in roi.major)
     q1, q2 = (np.asarray(p, float) for p in roi.minor)
@@ -106,23 +107,23 @@ def ellipse_stats(volume: Volume, roi: EllipseROI, plane_tolerance: float = 0.02
     if np.linalg.norm(bu) < 1e-6:
         raise InputError("ellipse: major and minor axes are parallel")
     bu /= np.linalg.norm(bu)
-    n = np.asarray(volume.normal)
-    if abs(au @ n) > plane_tolerance or abs(bu @ n) > plane_tolerance:
-        raise InputError("ellipse: its plane is not a slice plane of the series")
+    # which grid axis (k, j or i) is perpendicular to the ellipse's plane
+    dirs = volume.direction  # columns: k, j, i axis directions
+    off_plane = np.maximum(np.abs(dirs.T @ au), np.abs(dirs.T @ bu))
+    axis = int(np.argmin(off_plane))
+    if off_plane[axis] > plane_tolerance:
+        raise InputError("ellipse: its plane is not a plane of the series' voxel grid")
     kji = volume.patient_to_index(c)
     if not volume.contains_index(kji):
         raise InputError(f"ellipse: centre {_fmt(c)} lies outside the series")
-    k = int(np.clip(np.rint(kji[0]), 0, volume.shape[0] - 1))
-    if abs(kji[0] - k) > 0.5 + 1e-6:
-        raise InputError("ellipse: its plane lies between slices of the series")
+    layer = int(np.clip(np.rint(kji[axis]), 0, volume.shape[axis] - 1))
     box = _box(volume, kji, max(a, b))
     values = np.empty(0)
     if box is not None:
-        box = (slice(k, k + 1), box[1], box[2])
-        pts = volume.grid_points(box)[0]
-        d = pts - c
+        box = tuple(slice(layer, layer + 1) if ax == axis else sl for ax, sl in enumerate(box))
+        d = volume.grid_points(box) - c
         inside = (d @ au / a) ** 2 + (d @ bu / b) ** 2 <= 1.0
-        values = volume.voxels[k, box[1], box[2]][inside]
+        values = volume.voxels[box][inside]
     if values.size == 0:
         nearest = volume.nearest_index(c)
         values = np.asarray([volume.voxels[nearest]])  # type: ignore[index]

@@ -101,5 +101,24 @@ def test_region_and_ellipse_stats():
     assert st["n"] == pytest.approx(np.pi * 50 / 0.25, rel=0.05)
     assert st["mean"] == pytest.approx(50, abs=3) and st["min"] == 0 and st["max"] == 100
     tilted = EllipseROI(major=(tuple(c - [10, 0, 3]), tuple(c + [10, 0, 3])), minor=e.minor)
-    with pytest.raises(InputError, match="slice plane"):
+    with pytest.raises(InputError, match="not a plane of the series"):
         ellipse_stats(v, tilted)
+
+
+def test_ellipse_on_a_coronal_reformat_counts_the_voxels_of_that_row_plane():
+    """Drawn on a coronal view of an axial series: the plane of voxel row j, checked voxel by voxel."""
+    rng = np.random.default_rng(3)
+    v = blank((20, 30, 40), (3.0, 0.8, 0.7), 0.0)
+    v.voxels[...] = rng.normal(40, 10, v.shape)
+    j = 12
+    c = v.index_to_patient((10, j, 20))
+    a_vec, b_vec = np.array([6.0, 0, 0]), np.array([0, 0, 9.0])  # patient x (in-row) and z (across slices)
+    e = EllipseROI(major=(tuple(c - b_vec), tuple(c + b_vec)), minor=(tuple(c - a_vec), tuple(c + a_vec)))
+    st = ellipse_stats(v, e)
+    pts = v.grid_points()[:, j, :, :]
+    d = pts - c
+    inside = (d[..., 0] / 6.0) ** 2 + (d[..., 2] / 9.0) ** 2 <= 1.0
+    expected = v.voxels[:, j, :][inside]
+    assert st["n"] == expected.size
+    assert st["mean"] == pytest.approx(float(expected.mean()))
+    assert st["area_mm2"] == pytest.approx(np.pi * 54)
