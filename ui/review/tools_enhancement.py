@@ -22,7 +22,6 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-import numpy as np
 from PyQt6.QtCore import QObject, QPoint, QTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
