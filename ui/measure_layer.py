@@ -79,15 +79,8 @@ class _Graphic:
     def set_selected(self, on: bool) -> None:
         pass
 
-
-class CaliperGraphic(_Graphic):
-    def __init__(self, layer, m: Caliper, interactive: bool = True) -> None:
-        super().__init__(layer)
-        self.id = m.id
-        color = NORMAL if interactive else DRAFT
-        self.roi = pg.LineSegmentROI(positions=[(0, 0), (1, 1)], pen=_pen(color), movable=interactive,
-                                     hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color),
-                                     handleHoverPen=_pen(SELECTED))
+    def _wire_roi(self, layer, color, interactive: bool) -> None:
+        """Label, scene items and edit signals shared by the editable ROI graphics."""
         self.roi.setZValue(55)
         self.label = _label(color)
         self.add(self.roi)
@@ -103,6 +96,17 @@ class CaliperGraphic(_Graphic):
         else:
             for h in self.roi.getHandles():
                 h.setVisible(False)
+
+
+class CaliperGraphic(_Graphic):
+    def __init__(self, layer, m: Caliper, interactive: bool = True) -> None:
+        super().__init__(layer)
+        self.id = m.id
+        color = NORMAL if interactive else DRAFT
+        self.roi = pg.LineSegmentROI(positions=[(0, 0), (1, 1)], pen=_pen(color), movable=interactive,
+                                     hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color),
+                                     handleHoverPen=_pen(SELECTED))
+        self._wire_roi(layer, color, interactive)
 
     def _ends_scene(self) -> list[QPointF]:
         return [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
@@ -172,21 +176,7 @@ class EllipseGraphic(_Graphic):
         self.roi = pg.EllipseROI((0, 0), (1, 1), pen=_pen(color), movable=interactive,
                                  rotatable=interactive, resizable=interactive,
                                  hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color))
-        self.roi.setZValue(55)
-        self.label = _label(color)
-        self.add(self.roi)
-        self.add(self.label)
-        self._before: Measurement | None = None
-        self._setting = False
-        if interactive:
-            self.roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
-            self.roi.sigClicked.connect(lambda *_: layer.store.select(self.id))
-            self.roi.sigRegionChangeStarted.connect(self._started)
-            self.roi.sigRegionChanged.connect(self._moved)
-            self.roi.sigRegionChangeFinished.connect(self._finished)
-        else:
-            for h in self.roi.getHandles():
-                h.setVisible(False)
+        self._wire_roi(layer, color, interactive)
 
     def show(self, m: EllipseROI, major: np.ndarray, minor: np.ndarray) -> None:
         if not self.dragging:
