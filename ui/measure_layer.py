@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QObject, QPointF, Qt
-from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGraphicsEllipseItem
 
 from workstation.errors import WorkstationError
@@ -327,7 +326,7 @@ class MeasurementLayer(QObject):
     def _sync(self, m: Measurement) -> None:
         vp = self.viewport
         g = self.graphics.get(m.id)
-        if vp.volume is None or m.series_uid != vp.volume.series_uid:
+        if vp.volume is None or m.series_uid != vp.volume.series_uid or self.store.drawing_claimed(m.id):
             if g:
                 g.set_visible(False)
             return

@@ -71,8 +71,18 @@ class MeasurementStore(QObject):
         super().__init__(parent)
         self._items: dict[str, Measurement] = {}
         self._selected: str | None = None
+        self._claimed: set[str] = set()
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(50)
+
+    # -- drawing ownership ---------------------------------------------------------------------
+    def claim_drawing(self, measurement_id: str) -> None:
+        """A module draws this measurement itself (e.g. a lesion with its mask): the host's
+        measurement layers leave it alone, so nothing is drawn twice."""
+        self._claimed.add(measurement_id)
+
+    def drawing_claimed(self, measurement_id: str) -> bool:
+        return measurement_id in self._claimed
 
     # -- reading ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Measurement]:

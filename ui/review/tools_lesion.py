@@ -416,6 +416,7 @@ class LesionTools(QObject):
         entry = LesionEntry(rec.id, volume, res.mask, res, xyz, label=rec.label)
         self.entries[rec.id] = entry
         self.active_id = rec.id
+        self.store.claim_drawing(rec.id)  # its line is drawn here, with the mask
         self.store.add(rec)
         self._redraw()
         self._fill_controller(entry, GROW_SOURCE, suggestions=True)
@@ -453,6 +454,7 @@ class LesionTools(QObject):
                         label=record.label)
         self.entries[record.id] = e
         self.active_id = record.id
+        self.store.claim_drawing(record.id)
         if remeasure and e.mask.any():
             try:
                 e.result = measure_mask(volume, e.mask, seed=record.seed)

@@ -53,6 +53,10 @@ def test_grow_shows_overlay_line_and_fills_greatest_dimension(qtbot, review_wind
     x, y = ov.line.getData()
     ends = win.viewer.axial.patient_to_scene(np.asarray(rec.endpoints))
     assert np.allclose(sorted(x[np.isfinite(x)]), sorted(ends[:, 0]), atol=1e-6)
+    # ... and only there: the host's measurement layers leave the lesion to the tool
+    for vp in win.viewer.all_viewports():
+        g = vp.measurement_layer.graphics.get(rec.id)
+        assert g is None or not any(it.isVisible() for it in g.items)
     # the overlay is really painted: grab the axial view and compare a mask pixel's colour
     img = win.viewer.axial.grab().toImage()
     seed_px = win.viewer.axial.patient_to_widget(truth["mass"]["seed_mm"])
