@@ -6,7 +6,7 @@
   controller's findings, that series, the measurements in its frame of reference, the grown lesion's
   figures and the latest enhancement result; the dialog lists the written files, or shows the error
   in one line.
-* **Copy report** (Ctrl+Shift+C): the plain-text report (``workstation.export.report.build_report``,
+* **Copy report** (Ctrl+Shift+C): the plain-text report (``workstation.export.render_report``,
   the same text ``report.txt`` gets, not de-identified) on the clipboard.
 * **Open SR…** (Ctrl+Shift+O): reads an exported ``report-sr.dcm`` with
   :func:`workstation.export.sr.read_sr`; its measurements go back into ``host.measurements`` (drawn on
@@ -25,11 +25,10 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFileD
                              QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from workstation.errors import WorkstationError
-from workstation.export import FILES, assess_dict, export_study
-from workstation.export.report import build_report
-from workstation.export.sr import EnhancementFigures, LesionFigures, read_sr
+from workstation.export import FILES, export_study
+from workstation.export import render_report as _render_report
+from workstation.export.sr import LesionFigures, read_sr
 from workstation.measure.model import Lesion3D, Measurement
-from workstation.review.findings import Findings
 from workstation.volume import Volume
 
 from .tools_lesion import Worker
@@ -47,23 +46,10 @@ def export_tools(host) -> "ExportTools | None":
         return None
 
 
-def _formal_gx_group(doc, assessment):
-    """The report's "grade unknown -> G1" stage line, as export_study computes it."""
-    try:
-        from workstation.export import _formal_gx_group as f  # not public; same text as the export
-    except ImportError:  # pragma: no cover - the report then leaves that line out
-        return None
-    return f(doc, assessment)
-
-
 def render_report(findings: dict[str, Any], volume: Volume | None, lesion: Any = None,
                   enhancement: Any = None, pre_volume: Volume | None = None) -> str:
     """The plain-text report for the current state (what ``report.txt`` would hold)."""
-    doc = Findings.from_dict(findings).to_dict()
-    assessment = assess_dict(doc)
-    return build_report(doc, assessment, volume, LesionFigures.from_any(lesion),
-                        EnhancementFigures.from_any(enhancement),
-                        formal_gx_group=_formal_gx_group(doc, assessment), pre_volume=pre_volume)
+    return _render_report(findings, volume, lesion, enhancement, pre_volume=pre_volume)
 
 
 class ExportTools(QObject):

@@ -22,7 +22,7 @@ from .deid import Deidentifier
 from .report import build_report
 from .sr import EnhancementFigures, LesionFigures, build_sr, evidence_of, read_sr, sr_bytes
 
-__all__ = ["export_study", "assess_dict", "read_sr", "FILES"]
+__all__ = ["export_study", "render_report", "assess_dict", "read_sr", "FILES"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,20 @@ def _formal_gx_group(findings: Mapping[str, Any], assessment: Mapping[str, Any])
     return st.group
 
 
+def render_report(findings: Mapping[str, Any], volume: Volume | None = None, lesion: Any = None,
+                  enhancement: Any = None, *, pre_volume: Volume | None = None) -> str:
+    """The plain-text dictation report for a findings document (what ``report.txt`` holds).
+
+    ``findings`` is validated first (FindingsError names the field); ``lesion`` / ``enhancement``
+    as for :func:`export_study`.
+    """
+    doc = _validated(findings)
+    assessment = assess_dict(doc)
+    return build_report(doc, assessment, volume, LesionFigures.from_any(lesion),
+                        EnhancementFigures.from_any(enhancement),
+                        formal_gx_group=_formal_gx_group(doc, assessment), pre_volume=pre_volume)
+
+
 def _phi_of(volume: Volume) -> list[str]:
     meta = volume.meta or {}
     out = [meta.get("patient_name"), meta.get("patient_id"), meta.get("patient_birth_date")]
@@ -113,8 +127,7 @@ def export_study(findings: Any, volume: Volume, out_dir: str | os.PathLike,
                         for m in measurements]
     assessment = assess_dict(doc)
 
-    report = build_report(doc, assessment, volume, lesion_fig, enh_fig,
-                          formal_gx_group=_formal_gx_group(doc, assessment), pre_volume=pre_volume)
+    report = render_report(doc, volume, lesion_fig, enh_fig, pre_volume=pre_volume)
     sr = build_sr(doc, volume, measurements, lesion_fig, enh_fig, assessment,
                   evidence=evidence, frame_of_reference_uid=for_uid)
     if deidentify:
