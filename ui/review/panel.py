@@ -27,7 +27,7 @@ from workstation.resources import load_json
 from workstation.review.findings import FIELD_SPECS
 
 from .controller import ReviewController
-from .panel_widgets import (ACCENT, NO, SUGGEST, UNKNOWN, YES, DifferentialBar, NoWheelCombo,
+from .panel_widgets import (NO, SUGGEST, UNKNOWN, YES, DifferentialBar, NoWheelCombo,
                             OptionalSpin, Section, TriState, caption, small_button)
 
 _CHECKLIST = load_json("checklist.json")
@@ -157,7 +157,7 @@ class ChecklistRow(QWidget):
         sl.setContentsMargins(0, 0, 0, 2)
         sl.setSpacing(4)
         self.suggestion_label = caption("", self.strip)
-        self.suggestion_label.setStyleSheet(f"color: #f3d38a;")
+        self.suggestion_label.setStyleSheet("color: #f3d38a;")
         self.accept_button = small_button("Accept", "Take the suggested value", self.strip)
         self.accept_button.setObjectName("accept")
         self.dismiss_button = small_button("Dismiss", "Leave the item as it is", self.strip)

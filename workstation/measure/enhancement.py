@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..volume import Volume
 from .model import SphereROI
 from .registration import local_shift
-from .roi import measurement_params, sphere_stats
+from .roi import sphere_stats
 
 __all__ = ["EnhancementResult", "measure_enhancement", "enhancement_call"]
 
