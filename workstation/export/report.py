@@ -225,7 +225,10 @@ def build_report(findings: Mapping[str, Any], assessment: Mapping[str, Any], vol
         enh_text.append(f"Solid component {_fmt(enhancement.pre_mean)} HU before and "
                         f"{_fmt(enhancement.post_mean)} HU after contrast")
     if delta is not None:
-        enh_text.append(("delta " if enh_text else "Enhancement ") + f"{_fmt(delta)} HU")
+        if enh_text:
+            enh_text.append(f"delta {_fmt(delta)} HU")
+        else:
+            enh_text.append(f"Solid component {_fmt(delta)} HU higher after contrast")
     pct = findings.get("enhancement_percent")
     if pct is not None:
         enh_text.append(f"MR relative enhancement {_fmt(pct)} %")
