@@ -21,6 +21,7 @@ written to ``truth.json`` (all coordinates LPS mm in the non-contrast frame; pos
 """
 from __future__ import annotations
 
+import abc
 import argparse
 import hashlib
 import json
@@ -98,7 +99,7 @@ TEXTURE_AMPLITUDE = {  # SD of the mass texture (HU / MR signal) by phase
 
 # --------------------------------------------------------------------------------------------------
 # Analytic shapes. mask(X, Y, z) takes 2-D arrays of x and y (mm) and a scalar z (mm).
-class Shape:
+class Shape(abc.ABC):
     label: str
     zmin: float = -math.inf
     zmax: float = math.inf
@@ -106,8 +107,9 @@ class Shape:
     def bbox(self, z):  # (xmin, xmax, ymin, ymax) or None
         return (-math.inf, math.inf, -math.inf, math.inf)
 
+    @abc.abstractmethod
     def mask(self, X, Y, z):
-        raise NotImplementedError
+        """Boolean array: which of the points (X, Y, z) lie inside the shape."""
 
 
 def _interp(z, knots, values):
