@@ -7,9 +7,8 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PyQt6.QtWidgets import QApplication
 
-from viewer_helpers import STUDY, TRUTH, phantom
+from viewer_helpers import STUDY, TRUTH, phantom, shown_window
 
 
 @pytest.fixture
@@ -45,14 +44,7 @@ def sample_window(qtbot):
     """The main window with the sample study fully loaded."""
     if not STUDY.exists():
         pytest.skip("sample study not generated")
-    from ui.app import create_window, make_app
-
-    make_app()
-    win = create_window(None, modules=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, modules=False)
     with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
         win.study.open(STUDY)
     yield win

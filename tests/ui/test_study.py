@@ -217,15 +217,9 @@ def test_host_starts_with_broken_modules_and_runs_a_good_one(tmp_path, monkeypat
         "c_good = wstestplugins:Good\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
-    from ui.app import create_window, make_app
-    from viewer_helpers import click
+    from viewer_helpers import click, shown_window
 
-    make_app()
-    win = create_window(None, modules=True)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, modules=True, size=(1200, 800))
     problems = win.host.module_problems
     assert any("a_missing" in p for p in problems)
     assert any("b_broken" in p and "broken on purpose" in p for p in problems)

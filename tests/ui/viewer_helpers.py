@@ -88,3 +88,16 @@ def show(win, volume: Volume) -> None:
     win.study.loaded.add(volume.series_uid)
     win.viewer.show_volume(volume)
     QApplication.processEvents()
+
+
+def shown_window(qtbot, modules: bool, size: tuple[int, int] = (1400, 900)):
+    """A real main window (with or without the plugin modules), shown and exposed, owned by qtbot."""
+    from ui.app import create_window, make_app
+
+    make_app()
+    win = create_window(None, modules=modules)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    return win

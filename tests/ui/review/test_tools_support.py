@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PyQt6.QtWidgets import QApplication
 
-from viewer_helpers import STUDY, TRUTH, click
+from viewer_helpers import STUDY, TRUTH, click, shown_window
 
 TOOL_MODULES = ("tools_lesion", "tools_enhancement", "tools_ivc", "export_dialog", "session")
 
@@ -50,14 +50,7 @@ def install_review(host):
 
 
 def open_review_window(qtbot, modules: bool = True):
-    from ui.app import create_window, make_app
-
-    make_app()
-    win = create_window(None, modules=modules)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, modules=modules)
     controller = install_review(win.host)
     with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
         win.study.open(STUDY)
