@@ -7,7 +7,9 @@ caught here, before any decoding). Lenient like pydicom: files without a preambl
 """
 from __future__ import annotations
 
+import functools
 import io
+import math
 import logging
 import os
 import struct
@@ -153,7 +155,7 @@ def floats(ds: Dataset | None, keyword: str, n: int, where: str = "") -> tuple[f
     except (TypeError, ValueError):
         log.info("%s: %s has a malformed value; ignored", where, keyword)
         return None
-    if len(vals) < n or not all(np.isfinite(vals[:n])):
+    if len(vals) < n or not all(math.isfinite(x) for x in vals[:n]):
         log.info("%s: %s has %d value(s), expected %d; ignored", where, keyword, len(vals), n)
         return None
     return tuple(vals[:n])
@@ -288,7 +290,9 @@ def check_is_image(ds: Dataset, pixels: PixelElement | None) -> None:
         raise SkipFile(f"PhotometricInterpretation {pi}: not a grey-scale image")
 
 
+@functools.lru_cache(maxsize=256)
 def _sop_name(uid: str) -> str:
+    """The SOP class name (cached: a series repeats one class in every file)."""
     try:
         return pydicom.uid.UID(uid).name if uid else ""
     except Exception:
