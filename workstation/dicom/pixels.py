@@ -83,6 +83,19 @@ def _fits_int16(lo: float, hi: float) -> bool:
     return lo >= -32768 and hi <= 32767
 
 
+def _stored_extremes_fit(raw: np.ndarray, fr: Frame) -> bool:
+    """Whether a slice's rescaled values fit int16, looking only at the end(s) of its stored range
+    that could overflow at all (16-bit signed CT with intercept -1024 can only overflow below, so
+    only its minimum is computed: one pass over the slice instead of two)."""
+    lo_possible, hi_possible = stored_range(fr)
+    checks = []
+    for end, reduce in ((lo_possible, np.min), (hi_possible, np.max)):
+        v = end * fr.slope + fr.intercept
+        if not _fits_int16(v, v):
+            checks.append(int(reduce(raw)) * fr.slope + fr.intercept)
+    return all(_fits_int16(v, v) for v in checks)
+
+
 class OutOfRange(ValueError):
     """A rescaled slice does not fit the int16 output."""
 
@@ -167,11 +180,9 @@ def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray
                     results.append((k, "pixel data ends early"))
                     continue
                 raw = fix_stored_bits(dst.view(dt), fr)
-                if check_range:
-                    a, b = int(raw.min()) * fr.slope + fr.intercept, int(raw.max()) * fr.slope + fr.intercept
-                    if not _fits_int16(min(a, b), max(a, b)):
-                        results.append((k, OUT_OF_RANGE))
-                        continue
+                if check_range and not _stored_extremes_fit(raw, fr):
+                    results.append((k, OUT_OF_RANGE))
+                    continue
                 _rescale_int16_inplace(dst, fr)
             else:
                 buf = f.read(fr.frame_bytes)

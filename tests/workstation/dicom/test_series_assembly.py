@@ -372,3 +372,14 @@ def test_header_larger_than_the_read_ahead_is_read_whole(tmp_path):
     write(tmp_path, ds)
     vol = load_series(tmp_path)
     _assert_slices(vol, range(3))
+
+
+def test_values_below_int16_after_a_negative_intercept_promote_to_float32(tmp_path):
+    """16-bit signed CT with intercept -1024: only the low end can overflow, and it is caught."""
+    low = np.full((12, 10), -32000, np.int16)
+    ds = stack(3, intercept=-1024.0)
+    ds[2].PixelData = low.astype("<i2").tobytes()
+    write(tmp_path, ds)
+    vol = load_series(tmp_path)
+    assert vol.voxels.dtype == np.float32
+    assert vol.voxels[2, 0, 0] == -33024.0 and vol.voxels[0, 1, 2] == phantom(0)[1, 2] - 1024
