@@ -86,6 +86,8 @@ LOADERS = {"ours": load_ours, "sitk": load_sitk}
 
 
 def best_time(fn, folder: str, repeat: int = 3) -> float:
+    """Best of ``repeat`` runs: the minimum is the figure least disturbed by the VM's scheduling
+    noise, which spreads single runs by +-25 % here."""
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -128,8 +130,12 @@ def memory_in_subprocess(loader: str, folder: str) -> dict:
 
 
 def report(folder: str, n: int, size: int) -> int:
-    ours = best_time(load_ours, folder)
-    sitk = best_time(load_sitk, folder)
+    # 3 x 3 runs each, interleaved, so that a noisy stretch of the machine hits both loaders alike
+    ours_runs, sitk_runs = [], []
+    for _ in range(3):
+        ours_runs.append(best_time(load_ours, folder, repeat=3))
+        sitk_runs.append(best_time(load_sitk, folder, repeat=3))
+    ours, sitk = min(ours_runs), min(sitk_runs)
     mem_ours = memory_in_subprocess("ours", folder)
     mem_sitk = memory_in_subprocess("sitk", folder)
     vol_mb = n * size * size * 2 / 2**20
