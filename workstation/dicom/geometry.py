@@ -151,6 +151,9 @@ class SliceLayout:
     normal: np.ndarray  # direction of increasing k (the slice step)
     spacing: tuple[float, float, float]  # (dz, dy, dx)
     warnings: list[str] = field(default_factory=list)
+    #: where each slot's slice really lies, as a fractional k (None: every slice is on its grid
+    #: position); the reader resamples such a series onto the regular grid
+    actual_k: np.ndarray | None = None
 
     @property
     def n_slices(self) -> int:
@@ -230,7 +233,7 @@ def _steps(z: np.ndarray, warnings: list[str]) -> tuple[np.ndarray, float]:
     uneven = (err > max(0.01, UNEVEN_REL * nominal)) & ~gap
     if uneven.any():
         warnings.append(f"uneven slice spacing: {d.min():.3f} to {d.max():.3f} mm (usual {nominal:.3f} mm); "
-                        f"slices placed on a regular grid, position error up to {err.max():.2f} mm")
+                        f"resampled onto a regular grid by linear interpolation along the normal")
     return np.concatenate([[0], np.cumsum(steps)]), nominal
 
 
@@ -260,4 +263,9 @@ def layout_slices(frames: list[Frame]) -> SliceLayout:
     slots: list[int | None] = [None] * (int(grid[-1]) + 1)
     for idx, g in enumerate(grid):
         slots[int(g)] = idx
-    return SliceLayout(frames, slots, pos[0], row, col, direction, (dz, dy, dx), warnings)
+    actual = ((pos - pos[0]) @ direction) / dz  # fractional k of every frame along the k axis
+    actual_k = None
+    if np.abs(actual - grid).max() * dz > max(0.01, UNEVEN_REL * dz):
+        actual_k = np.arange(len(slots), dtype=float)
+        actual_k[grid] = actual
+    return SliceLayout(frames, slots, pos[0], row, col, direction, (dz, dy, dx), warnings, actual_k)

@@ -240,6 +240,31 @@ def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
         return done + [(k, reason) for k, _ in items if k not in got]
 
 
+def resample_along_k(out: np.ndarray, actual_k: np.ndarray) -> None:
+    """Move unevenly spaced slices onto their regular grid in place: slice ``k`` really lies at the
+    fractional position ``actual_k[k]`` (increasing); afterwards ``out[k]`` holds the linear
+    interpolation, along k, of the two real slices around grid position ``k``. Only slices not
+    already on their grid position are rewritten; the originals a later slice still needs are kept
+    in a small cache, so memory grows by a few slices, not by a second volume."""
+    n = out.shape[0]
+    originals: dict[int, np.ndarray] = {}
+
+    def original(j: int) -> np.ndarray:
+        return originals.get(j, out[j])
+
+    for k in range(n):
+        if abs(actual_k[k] - k) < 1e-6:
+            continue  # this slice already lies on its grid position
+        j = int(np.clip(np.searchsorted(actual_k, k, side="right") - 1, 0, n - 2))
+        a, b = actual_k[j], actual_k[j + 1]
+        w = 0.0 if b <= a else float(np.clip((k - a) / (b - a), 0.0, 1.0))
+        for done in [i for i in originals if i < j]:
+            del originals[done]
+        val = original(j).astype(np.float32) * (1.0 - w) + original(j + 1).astype(np.float32) * w
+        originals[k] = out[k].copy()
+        out[k] = np.rint(val) if out.dtype.kind in "iu" else val
+
+
 def fill_missing(out: np.ndarray, missing: list[int]) -> None:
     """Linear interpolation along k for every missing slice between two present ones; a missing
     slice at either end copies its nearest present neighbour."""

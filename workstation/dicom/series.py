@@ -18,7 +18,7 @@ from ..errors import DicomError
 from ..volume import Volume
 from .geometry import SliceLayout, base_uid, layout_slices, split_series
 from .headers import Frame, one_float, prefetch, read_frames, text
-from .pixels import OUT_OF_RANGE, fill_missing, output_dtype, read_slices
+from .pixels import OUT_OF_RANGE, fill_missing, output_dtype, read_slices, resample_along_k
 from .sources import Skipped, list_sources
 
 log = logging.getLogger(__name__)
@@ -279,6 +279,8 @@ def _read_series(info: SeriesInfo, progress: Progress | None,
     if len(failed) == sum(len(v) for v in by_source.values()):
         raise DicomError(f"series {info.series_uid}: no readable slices ({failed[0][2]}, {failed[0][1]})")
     _finish_gaps(vol, lay, failed, progress, done)
+    if lay.actual_k is not None:
+        resample_along_k(vol.voxels, lay.actual_k)
     return vol
 
 

@@ -383,3 +383,29 @@ def test_values_below_int16_after_a_negative_intercept_promote_to_float32(tmp_pa
     vol = load_series(tmp_path)
     assert vol.voxels.dtype == np.float32
     assert vol.voxels[2, 0, 0] == -33024.0 and vol.voxels[0, 1, 2] == phantom(0)[1, 2] - 1024
+
+
+def test_uneven_slices_are_resampled_onto_the_regular_grid(tmp_path):
+    """Slices at z = 0, 2, 4.6, 6, 8 mm (nominal 2): each grid slice must hold the value at its own
+    position. The stored values vary linearly along z, so linear interpolation is exact."""
+    zs = [0.0, 2.0, 4.6, 6.0, 8.0]
+    ds = []
+    for k, z in enumerate(zs):
+        arr = np.full((12, 10), int(round(100 * z)), np.int16)  # value = 100 * z (mm)
+        ds.append(image(k=k, ipp=(-10.0, -20.0, 30.0 + z), instance=k + 1, pixels=arr, intercept=0.0))
+    write(tmp_path, ds)
+    vol = load_series(tmp_path)
+    assert vol.spacing_mm[0] == pytest.approx(2.0)
+    assert any("resampled onto a regular grid" in w for w in vol.warnings)
+    for k in range(vol.shape[0]):
+        z = vol.index_to_patient((k, 0, 0))[2] - 30.0
+        assert vol.voxels[k, 0, 0] == pytest.approx(100 * z, abs=1), k
+    assert vol.voxels[2, 0, 0] == 400  # the slice that really lay at 4.6 mm now shows 4.0 mm
+
+
+def test_evenly_spaced_series_is_not_resampled(tmp_path):
+    write(tmp_path, stack(5))
+    vol = load_series(tmp_path)
+    for k in range(5):
+        np.testing.assert_array_equal(vol.voxels[k], phantom(k) - 1024)
+    assert not any("resampled" in w for w in vol.warnings)
