@@ -134,6 +134,11 @@ class WindowState(QObject):
         self._windows.pop(volume.series_uid, None)
         self.set(volume.series_uid, w)
 
+    def clear(self) -> None:
+        """Forget every series' window (the study is closing)."""
+        self._windows.clear()
+        self._defaults.clear()
+
     def refresh_auto(self, volume: Volume) -> None:
         """After loading finished: an MR auto window computed on the loaded voxels, unless changed."""
         uid = volume.series_uid

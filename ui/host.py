@@ -26,7 +26,14 @@ API (stable; the review module builds on it):
 * ``add_tool(tool)`` -> QAction (``ui.tools.Tool`` subclass, or ``PointTool(id, title, on_point)``)
 * ``select_tool(tool_id)``; ``status(text, timeout_ms=0)``; ``report_problem(text)``
 * signals: ``study_loaded()``, ``series_loaded(volume)``, ``series_shown(volume)``,
-  ``landmark_placed(landmark)`` (a ``Landmark`` record was added), ``cursor_moved((x, y, z))``
+  ``landmark_placed(landmark)`` (a ``Landmark`` record was added), ``cursor_moved((x, y, z))``,
+  ``study_closing()``
+* ``study_closing()`` — another study is about to be opened (File › Open study…). Emitted after the
+  running load was stopped and *before* the host clears anything: the volumes, the measurements and
+  the views are still those of the old study, so a module can flush (autosave) and then reset its
+  own per-study state. Right after it the host empties the series browser, the views, the problems
+  list, the study's volumes and the measurements (with their undo history), then opens the new
+  study; ``series_loaded`` / ``study_loaded`` follow for it as on the first opening.
 """
 from __future__ import annotations
 
@@ -54,6 +61,7 @@ class Host(QObject):
     series_shown = pyqtSignal(object)
     landmark_placed = pyqtSignal(object)
     cursor_moved = pyqtSignal(object)
+    study_closing = pyqtSignal()
 
     def __init__(self, window) -> None:
         super().__init__(window)

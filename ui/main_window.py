@@ -6,10 +6,12 @@ Parts: ``Viewer`` (viewports + crosshair linking), ``StudyController`` (loading,
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QToolBar
 
 from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, SphereROI
 
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.view_toolbar)
         self._build_actions()
+        self._build_file_menu()
 
         from .host import Host  # the host wraps this window
 
@@ -111,8 +114,8 @@ class MainWindow(QMainWindow):
         self.act_reset = self._action("Reset", "R", "Reset zoom, pan and window (R)", self.viewer.reset_all)
         tb.addSeparator()
         self.act_mpr = self._action("MPR", None, "Axial, coronal and sagittal views", lambda: self.viewer.set_layout(MPR))
-        self.act_compare = self._action("Compare", "C", "Pre- and post-contrast side by side, linked by patient position (C)",
-                                        self.show_compare)
+        self._compare_tip = "Pre- and post-contrast side by side, linked by patient position (C)"
+        self.act_compare = self._action("Compare", "C", self._compare_tip, self.show_compare)
         self.act_mpr.setCheckable(True)
         self.act_compare.setCheckable(True)
         layouts = QActionGroup(self)
@@ -142,6 +145,20 @@ class MainWindow(QMainWindow):
         # its Delete key
         self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.viewer.widget.addAction(self.act_delete)
+
+    def _build_file_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self.file_menu = menu
+        self.act_open = QAction("Open study…", self)
+        self.act_open.setShortcut(QKeySequence.StandardKey.Open)
+        self.act_open.setToolTip("Open a study folder (a DICOMDIR's folder too) instead of this one (Ctrl+O)")
+        self.act_open.triggered.connect(lambda _=False: self.ask_open_study(folder=True))
+        self.act_open_file = QAction("Open study file…", self)
+        self.act_open_file.setToolTip("Open a study from a zip archive, a DICOMDIR or a single DICOM file")
+        self.act_open_file.triggered.connect(lambda _=False: self.ask_open_study(folder=False))
+        menu.addAction(self.act_open)
+        menu.addAction(self.act_open_file)
+        self.addAction(self.act_open)  # the shortcut works with the menu bar hidden too
 
     def _action(self, text, shortcut, tip, slot, checkable=False) -> QAction:
         act = QAction(text, self)
@@ -181,6 +198,45 @@ class MainWindow(QMainWindow):
             self.viewer.show_compare(self.viewer.volume, vols[0])
         else:
             self.status_area.message("Compare needs two series", 3000)
+
+    # ------------------------------------------------------------------------ the study
+    def ask_open_study(self, folder: bool = True) -> bool:
+        """Ask for a study folder (``folder``) or file (zip, DICOMDIR, .dcm) and open it."""
+        start = str(self.study.path.parent) if self.study.path is not None else ""
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Open study folder", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open study file", start,
+                "DICOM studies (*.zip DICOMDIR *.dcm *.DCM);;All files (*)")
+        return bool(path) and self.open_study(path)
+
+    def open_study(self, path) -> bool:
+        """Replace the open study with ``path`` (folder, DICOMDIR, zip or file); False when the path
+        does not exist (the current study stays as it is)."""
+        p = Path(path)
+        if not p.exists():
+            self.status_area.message(f"{p}: no such file or folder", 8000)
+            return False
+        self.close_study()
+        self.study.open(p)
+        return True
+
+    def close_study(self) -> None:
+        """Stop loading, tell the modules (``host.study_closing``, state still intact), then empty
+        the host: views, series browser, problems, volumes, windows, measurements and undo."""
+        self.study.close()
+        self.host.study_closing.emit()
+        self.study.reset()
+        self.viewer.clear()
+        self.browser.clear_series()
+        self.store.reset()
+        self.windows.clear()
+        self.status_area.clear_study()
+        for text in self.host.module_problems:  # the app's own problems outlive the study
+            self.status_area.add_problem(text)
+        self.status_area.cursor_label.setText("")
+        self.act_compare.setToolTip(self._compare_tip)
 
     def _pair_found(self, pre, post) -> None:
         self.act_compare.setToolTip(f"Compare: {pre.description or 'non-contrast'} | {post.description or 'contrast'} (C)")

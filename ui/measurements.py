@@ -143,6 +143,11 @@ class MeasurementStore(QObject):
             self._delete(mid)
         self.undo_stack.clear()
 
+    def reset(self) -> None:
+        """Empty for another study: no records, no undo history, no drawing claims."""
+        self.clear()
+        self._claimed.clear()
+
     def select(self, mid: str | None) -> None:
         if mid is not None and mid not in self._items:
             mid = None

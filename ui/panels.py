@@ -78,6 +78,11 @@ class SeriesBrowser(QListWidget):
         self.addItem(item)
         self._items[uid] = item
 
+    def clear_series(self) -> None:
+        """Forget every series (the study is closing)."""
+        self.clear()
+        self._items.clear()
+
     def set_progress(self, volume: Volume, done: int, total: int) -> None:
         item = self._items.get(volume.series_uid)
         if item is not None:

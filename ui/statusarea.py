@@ -70,6 +70,16 @@ class StatusArea:
         self.other.append(line)
         self._update_button()
 
+    def clear_study(self) -> None:
+        """Forget the skipped files, problems and progress of the study that is closing."""
+        self.skipped.clear()
+        self.other.clear()
+        self.set_progress(0, 0)
+        self._update_button()
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog = None
+
     def problem_lines(self) -> list[str]:
         return list(self.other) + list(self.skipped)
 

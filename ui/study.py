@@ -38,6 +38,7 @@ class StudyController(QObject):
         self.loading = False
         self.failed_message: str | None = None
         self.pair: tuple[Volume, Volume] | None = None
+        self._generation = 0
         browser.series_activated.connect(self.show_series)
 
     # -- loading ----------------------------------------------------------------------------
@@ -46,17 +47,37 @@ class StudyController(QObject):
         self.loading = True
         self.failed_message = None
         self.status.message(f"Opening {self.path.name} …")
+        self._generation += 1
         w = self.loader.start(self.path)
-        w.scanned.connect(self._scanned)
-        w.allocated.connect(self._allocated)
-        w.progress.connect(self._progress)
-        w.series_loaded.connect(self._series_loaded)
-        w.series_failed.connect(self._series_failed)
-        w.failed.connect(self._failed)
-        w.finished.connect(self._finished)
+        for sig, slot in ((w.scanned, self._scanned), (w.allocated, self._allocated),
+                          (w.progress, self._progress), (w.series_loaded, self._series_loaded),
+                          (w.series_failed, self._series_failed), (w.failed, self._failed),
+                          (w.finished, self._finished)):
+            sig.connect(self._current_only(slot))
+
+    def _current_only(self, slot):
+        """``slot`` for this load only: a stopped load's signals still queued are dropped."""
+        gen = self._generation
+
+        def call(*args):
+            if gen == self._generation:
+                slot(*args)
+        return call
 
     def close(self) -> None:
         self.loader.stop()
+
+    def reset(self) -> None:
+        """Stop loading and forget the study (volumes, series, pair); the views are the window's."""
+        self.loader.stop()
+        self._generation += 1  # whatever the stopped worker queued is dropped
+        self.volumes.clear()
+        self.loaded.clear()
+        self.infos = []
+        self.path = None
+        self.loading = False
+        self.failed_message = None
+        self.pair = None
 
     def _scanned(self, scan) -> None:
         self.infos = list(scan.series)

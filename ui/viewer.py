@@ -126,6 +126,21 @@ class Viewer(QObject):
         self.series_shown.emit(volume)
         self.cursor_moved.emit(tuple(self.point))
 
+    def clear(self) -> None:
+        """Show nothing (the study is closing): every view empty, the MPR layout, the crosshair at
+        the origin, no pending refreshes; no volume stays referenced here."""
+        self._refresh_timer.stop()
+        self._dirty.clear()
+        self.volume = None
+        self.compare_volume = None
+        self.point = np.zeros(3)
+        self.set_layout(MPR)
+        for vp in self._all:
+            vp.set_volume(None)
+            vp.linked = True
+        self.compare.linked = self.link
+        self.set_active(self.axial)
+
     def set_layout(self, layout: str) -> None:
         if layout == self.layout:
             return

@@ -155,10 +155,18 @@ class SliceViewport(pg.GraphicsView):
     # ------------------------------------------------------------------------- volume & slice
     def set_volume(self, volume: Volume | None, point=None) -> None:
         self.volume = volume
-        if volume is None:
+        if volume is None:  # nothing shown: no image, crosshair, letters or module graphics
             self.mapping = None
+            self.slice = 0
+            self.point = np.zeros(3)
+            self._hover_scene = None
+            self._drag_window = None
             self.image.clear()
+            self.hline.setVisible(False)
+            self.vline.setVisible(False)
             self._update_overlay()
+            for layer in self.layers:
+                layer.volume_changed(self)
             return
         self.windows.ensure(volume)
         self.mapping = plane_mapping(volume, self.view)
