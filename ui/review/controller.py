@@ -121,6 +121,17 @@ class ReviewController(QObject):
         return copy.deepcopy(self._suggestions)
 
     # ------------------------------------------------------------------ changing
+    def reset(self) -> None:
+        """An empty document (another study is opened): no fields, sources or suggestions, and the
+        dismissed suggestions forgotten; ``changed`` and ``suggestions_changed`` follow."""
+        self._suggestions.clear()
+        self._dismissed.clear()
+        self._doc = {"schema": SCHEMA}
+        self._findings = Findings.from_dict(self._doc)
+        self._assessment = assess(self._findings)
+        self.changed.emit()
+        self.suggestions_changed.emit()
+
     def set_document(self, d: Mapping[str, Any]) -> bool:
         """Replace the whole document (open / restore); validated, refused as a whole if invalid."""
         try:

@@ -89,6 +89,14 @@ class ExportTools(QObject):
         win.addAction(act)
         return act
 
+    def close_study(self) -> None:
+        """Another study is being opened: an open export dialog closes (it lists the old series;
+        Ctrl+E opens it again on the new study)."""
+        if self.dialog is not None:
+            self.dialog.hide()
+            self.dialog.result.setText("")
+            self.dialog.error.setText("")
+
     # -- what is exported ------------------------------------------------------------------------
     def _lesion_tools(self):
         from .tools_lesion import lesion_tools

@@ -4,7 +4,9 @@
 links the host's measurements to the findings (:class:`MeasurementLink`) and then calls
 ``install(host, controller)`` of the review tools when they are present (lesion, enhancement, IVC,
 export, session). A tool module that is missing is skipped; one that fails is reported through
-``host.report_problem`` and the rest of the review keeps working.
+``host.report_problem`` and the rest of the review keeps working. On ``host.study_closing`` (another
+study is opened in the window) the module closes the old study in order — autosave first, then the
+tools, then the findings — and the next ``study_loaded`` starts afresh (see ``_study_closing``).
 
 How measurements fill fields (the rule is shown in the panel next to each value):
 
@@ -187,6 +189,28 @@ def prefill_from_header(controller: ReviewController, volume) -> None:
             controller.set_field("sex", sex, source="DICOM header (Patient's Sex)")
 
 
+#: each tool module's accessor for the object its ``install`` made for a host
+_ACCESSORS = {
+    "ui.review.tools_lesion": "lesion_tools",
+    "ui.review.tools_enhancement": "enhancement_tools",
+    "ui.review.tools_ivc": "ivc_tools",
+    "ui.review.export_dialog": "export_tools",
+    "ui.review.session": "session_autosave",
+}
+
+
+def close_study_of(host, name: str):
+    """The ``close_study`` method of the tool object module ``name`` installed on ``host``, if any."""
+    accessor = _ACCESSORS.get(name)
+    if accessor is None:
+        return None
+    try:
+        obj = getattr(importlib.import_module(name), accessor)(host)
+    except Exception:
+        return None
+    return getattr(obj, "close_study", None)
+
+
 def install_tools(host, controller: ReviewController, names: Iterable[str] = TOOL_MODULES) -> list[str]:
     """Import each tool module and call its ``install(host, controller)``; names installed."""
     done = []
@@ -242,9 +266,32 @@ class ReviewModule:
         self._arrange_dock()
         c.problem.connect(lambda text: host.status(f"Findings: {text}", 10000))
         host.series_loaded.connect(self._series_loaded)
+        if hasattr(host, "study_closing"):
+            host.study_closing.connect(self._study_closing)
         for vol in host.volumes().values():
             self._series_loaded(vol)
         self.installed = install_tools(host, c)
+
+    def _study_closing(self) -> None:
+        """Another study is being opened (the old one's volumes and measurements are still there).
+
+        In this order: the autosave flushes the old study's state and marks it closed cleanly, then
+        detaches (before anything is reset, so the reset is never saved over the old study's work);
+        the tools drop their per-study state (lesion masks and overlays, enhancement results, an
+        open export dialog); the findings go back to an empty document; the header prefill will run
+        again for the next study."""
+        first = "ui.review.session"
+        for name in (first, *(n for n in TOOL_MODULES if n != first)):
+            close = close_study_of(self.host, name) if name in self.installed else None
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as exc:  # one part failing must not keep the others on the old study
+                log.exception("review: %s failed to close the study", name)
+                self.host.report_problem(f"review: {name} failed to close the study: {type(exc).__name__}: {exc}")
+        self.controller.reset()
+        self._header_done.clear()
 
     def _series_loaded(self, volume) -> None:
         """Age and sex from the header once per study, so a value the reader cleared stays cleared."""

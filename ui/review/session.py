@@ -14,7 +14,9 @@
   ``WORKSTATION_AUTORESTORE=1`` accepts the offer at once, ``WORKSTATION_AUTORESTORE=0`` discards it
   (tests and scripted sessions); unset = ask.
 * **Clean close**: closing the main window (or quitting the app) flushes a pending save and marks
-  the session closed cleanly, so the next opening offers nothing.
+  the session closed cleanly, so the next opening offers nothing. Opening another study in the same
+  window (``host.study_closing``) does the same for the old study, then :meth:`close_study` detaches
+  from it; the review module calls it first, before its other parts reset.
 """
 from __future__ import annotations
 
@@ -288,6 +290,19 @@ class SessionAutosave(QObject):
             except (WorkstationError, OSError) as exc:
                 self.host.report_problem(f"Autosave: {exc}")
         self._closed = True
+
+    def close_study(self) -> None:
+        """Another study is being opened: flush and mark this one closed cleanly (unless its restore
+        offer is still open: that work stays on disk, offered again next time), then detach; the
+        next ``study_loaded`` attaches to the new study as on the first opening."""
+        self.close_clean()
+        self.pending_state = None
+        self._close_bar()
+        self.store = None
+        self.state = self.IDLE
+        self.dirty = False
+        self.masks_dirty = False
+        self._closed = False  # changes from now on belong to the next study (saved once it is loaded)
 
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
         if obj is self.host.main_window and ev.type() == QEvent.Type.Close:

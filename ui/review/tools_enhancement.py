@@ -168,6 +168,15 @@ class EnhancementTools(QObject):
         mass = [r for r in self.results if r["target"] == MASS]
         return (mass or self.results or [None])[-1]
 
+    def close_study(self) -> None:
+        """Another study is being opened: forget its results and chosen pair; a measurement still
+        running is ignored when it finishes."""
+        self._gen += 1
+        self.results.clear()
+        self.pair_override = None
+        self._card_timer.stop()
+        self._hide_card()
+
     # -- measuring ---------------------------------------------------------------------------
     def choose_pair(self, clicked: Volume | None) -> tuple[Volume, Volume] | None:
         if self.pair_override is not None:

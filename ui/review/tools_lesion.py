@@ -468,6 +468,18 @@ class LesionTools(QObject):
         self.active_id = None
         self._redraw()
 
+    def close_study(self) -> None:
+        """Another study is being opened: no masks or overlays, and a grow or re-measure still
+        running on the old study is ignored when it finishes."""
+        self._grow_gen += 1
+        self._remeasure.stop()
+        self._pending_measure.clear()
+        self.stroke = None
+        for ov in self.overlays.values():
+            ov.hide_brush()
+            ov.image.clear()
+        self.clear()
+
     # -- brush -------------------------------------------------------------------------------
     def entry_for(self, volume: Volume | None) -> LesionEntry | None:
         if volume is None:
