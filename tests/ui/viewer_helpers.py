@@ -101,3 +101,27 @@ def shown_window(qtbot, modules: bool, size: tuple[int, int] = (1400, 900)):
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+def write_synthetic_study(folder, study_uid: str, n: int = 16, size: int = 64, description: str = "SYNTH CT",
+                          age: str = "040Y", sex: str = "M") -> list[str]:
+    """A small CT series written with pydicom (``tests/workstation/dicom/dicom_synth.py``): a disc
+    of 40 HU in air, its own StudyInstanceUID, Patient's Age / Sex set. Returns the file paths."""
+    import sys
+    from pathlib import Path
+
+    from pydicom.uid import generate_uid
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workstation" / "dicom"))
+    from dicom_synth import stack, write
+
+    j, i = np.mgrid[0:size, 0:size]
+    r = size / 2 - 0.5
+    disc = ((j - r) ** 2 + (i - r) ** 2 <= (0.35 * size) ** 2)
+    pixels = np.where(disc, 1024 + 40, 0).astype(np.int16)
+    series = generate_uid()
+    dss = stack(n, dz=3.0, origin=(-size, -size, -20.0), spacing=(2.0, 2.0), rows=size, cols=size,
+                pixels=pixels, study_uid=study_uid, series_uid=series, description=description)
+    for ds in dss:
+        ds.PatientAge, ds.PatientSex = age, sex
+    return write(str(folder), dss)
