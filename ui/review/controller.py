@@ -2,7 +2,7 @@
 
 :class:`ReviewController` is the single place the panel, the tools (lesion, enhancement, IVC),
 the export dialog and the autosave read and change the findings. Every change is validated through
-:meth:`workstation.review.findings.Findings.from_dict` before it is kept; a refused change leaves
+:meth:`workstation.reasoning.findings.Findings.from_dict` before it is kept; a refused change leaves
 the state as it was and is reported through :attr:`ReviewController.problem` (one line naming the
 field). After every accepted change the assessment (T, stage, IVC, calls, ranked differential) is
 recomputed synchronously — it takes well under a millisecond — and :attr:`changed` is emitted.
@@ -33,8 +33,8 @@ from typing import Any, Mapping
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from workstation.errors import WorkstationError
-from workstation.review import CHECKLIST_IDS, Assessment, Findings, assess
-from workstation.review.findings import FIELD_SPECS, SCHEMA
+from workstation.reasoning import CHECKLIST_IDS, Assessment, Findings, assess
+from workstation.reasoning.findings import FIELD_SPECS, SCHEMA
 
 __all__ = ["ReviewController", "TOP_FIELDS", "IVC_KEYS"]
 
@@ -89,7 +89,7 @@ class ReviewController(QObject):
         return self._findings
 
     def assessment(self) -> Assessment:
-        """The latest :func:`workstation.review.ranking.assess` result."""
+        """The latest :func:`workstation.reasoning.ranking.assess` result."""
         return self._assessment
 
     def value(self, path: str) -> Any:

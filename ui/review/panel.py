@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel
                              QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from workstation.resources import load_json
-from workstation.review.findings import FIELD_SPECS
+from workstation.reasoning.findings import FIELD_SPECS
 
 from .controller import ReviewController
 from .panel_widgets import (NO, SUGGEST, UNKNOWN, YES, DifferentialBar, NoWheelCombo,

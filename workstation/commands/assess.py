@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..cli import print_json
-from ..review.findings import load_findings
-from ..review.ranking import Assessment, assess
+from ..reasoning.findings import load_findings
+from ..reasoning.ranking import Assessment, assess
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

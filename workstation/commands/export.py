@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from ..dicom import load_series
     from ..export import export_study
     from ..measure.model import Measurement
-    from ..review.findings import load_findings
+    from ..reasoning.findings import load_findings
 
     findings = load_findings(args.findings).to_dict()      # FindingsError (exit 2) names the field
     measurements = [Measurement.from_dict(d) for d in findings.get("x_measurements") or []]

@@ -32,7 +32,7 @@ FILES = {"findings": "findings.json", "report": "report.txt", "sr": "report-sr.d
 
 def _validated(findings: Any) -> dict[str, Any]:
     """The findings document as a validated plain dict (FindingsError names the field)."""
-    from ..review.findings import Findings
+    from ..reasoning.findings import Findings
 
     if isinstance(findings, Findings):
         return findings.to_dict()
@@ -41,15 +41,15 @@ def _validated(findings: Any) -> dict[str, Any]:
 
 def assess_dict(findings: Mapping[str, Any]) -> dict[str, Any]:
     """The ``assess --json`` document for a findings dict."""
-    from ..review.findings import Findings
+    from ..reasoning.findings import Findings
 
     f = Findings.from_dict(findings)
     try:
-        from ..review.ranking import assess
+        from ..reasoning.ranking import assess
     except ImportError:  # ranking not installed: the rule results alone, no differential
-        from ..review.rules import apply_rules
+        from ..reasoning.rules import apply_rules
 
-        log.warning("export: workstation.review.ranking is not available; report has no differential")
+        log.warning("export: workstation.reasoning.ranking is not available; report has no differential")
         r = apply_rules(f)
         return {"t_category": r.t_category, "stage_group": r.stage.group,
                 "stage_missing": list(r.stage.missing), "stage_possible": list(r.stage.possible),
@@ -62,7 +62,7 @@ def _formal_gx_group(findings: Mapping[str, Any], assessment: Mapping[str, Any])
     """AJCC files an unknown grade with G1: the group that gives, when only the grade is missing."""
     if findings.get("grade") is not None or assessment.get("stage_group"):
         return None
-    from ..review.rules import stage
+    from ..reasoning.rules import stage
 
     ans = findings.get("findings") or {}
     st = stage(assessment.get("t_category"), ans.get("lymph_node_metastases"), ans.get("distant_metastases"), 1)

@@ -4,7 +4,7 @@
 around ``xyz`` (rigid translation, :mod:`workstation.measure.registration`), a sphere of
 ``radius_mm`` is measured on each series on its own grid (voxel centres within the radius in patient
 mm; :func:`workstation.measure.roi.sphere_stats`) -- pre at ``xyz``, post at ``xyz + shift`` -- and
-the difference is called with the thresholds in ``resources/knowledge/thresholds.json`` (via ``workstation.review.rules``):
+the difference is called with the thresholds in ``resources/knowledge/thresholds.json`` (via ``workstation.reasoning.rules``):
 CT ``delta_hu`` (>= 20 enhancing, 10 to < 20 equivocal, < 10 not enhancing); MR ``percent`` =
 (post - pre) / pre x 100 (>= 15 % enhancing, cited there). The series may lie on different grids.
 """
@@ -32,7 +32,7 @@ def enhancement_call(value: float, modality: str = "CT") -> str:
     The cut-offs are the reasoning rules' own (``resources/knowledge/thresholds.json``), so a
     measured call and the findings panel's call can never disagree.
     """
-    from ..review import rules
+    from ..reasoning import rules
 
     call = rules.enhancement_call_ct(value) if modality == "CT" else rules.enhancement_call_mr(value)
     assert call is not None

@@ -173,7 +173,7 @@ class RuleResults:
 
 
 def apply_rules(f) -> RuleResults:
-    """All rules over a :class:`~workstation.review.findings.Findings`."""
+    """All rules over a :class:`~workstation.reasoning.findings.Findings`."""
     t = t_category(f.greatest_dimension_mm)
     st = stage(t, f.findings.get("lymph_node_metastases"), f.findings.get("distant_metastases"), f.grade)
     ivc = f.ivc

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from workstation.resources import load_json, resource_path
-from workstation.review.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, FIELD_SPECS
-from workstation.review.knowledge import CATEGORICAL_FIELDS, load_knowledge
+from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, FIELD_SPECS
+from workstation.reasoning.knowledge import CATEGORICAL_FIELDS, load_knowledge
 
 from tests.conftest import SHARED
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from workstation.errors import FindingsError, WorkstationError
-from workstation.review.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
+from workstation.reasoning.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
 
 from tests.conftest import SHARED
 

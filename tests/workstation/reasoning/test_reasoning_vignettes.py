@@ -6,7 +6,7 @@ in the knowledge base beyond what the article says.
 """
 import pytest
 
-from workstation.review.ranking import assess
+from workstation.reasoning.ranking import assess
 
 S = "rp-findings/1"
 
@@ -127,7 +127,7 @@ def test_vignette_ranks_the_articles_diagnosis_first(name, first, second, doc):
 
 
 def test_every_differential_has_a_vignette():
-    from workstation.review.findings import DIFFERENTIAL_IDS
+    from workstation.reasoning.findings import DIFFERENTIAL_IDS
     assert {v[1] for v in VIGNETTES} == set(DIFFERENTIAL_IDS) and len(VIGNETTES) >= 14
 
 

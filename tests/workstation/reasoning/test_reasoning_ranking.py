@@ -7,9 +7,9 @@ import time
 import pytest
 
 from workstation.cli import main
-from workstation.review.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings
-from workstation.review.knowledge import load_knowledge
-from workstation.review.ranking import assess
+from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings
+from workstation.reasoning.knowledge import load_knowledge
+from workstation.reasoning.ranking import assess
 
 S = {"schema": "rp-findings/1"}
 LMS = {**S, "age_years": 58, "sex": "female", "greatest_dimension_mm": 123, "grade": 3,

@@ -3,8 +3,8 @@ import itertools
 
 import pytest
 
-from workstation.review import rules
-from workstation.review.findings import Findings
+from workstation.reasoning import rules
+from workstation.reasoning.findings import Findings
 from workstation.resources import load_json
 
 

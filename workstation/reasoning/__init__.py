@@ -2,7 +2,7 @@
 
 Public API::
 
-    from workstation.review import Findings, load_findings, assess
+    from workstation.reasoning import Findings, load_findings, assess
     f = Findings.from_dict(doc)          # validates (FindingsError names the field)
     a = assess(f)                        # Assessment; a.to_dict() == `workstation assess --json`
 """
