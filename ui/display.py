@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from workstation.phase import phase_of_volume, pre_or_post
 from workstation.resources import load_json
 from workstation.volume import Volume
 
@@ -152,18 +153,9 @@ class WindowState(QObject):
 
 # -- hanging protocol -----------------------------------------------------------------------
 def contrast_phase(volume_or_info) -> str | None:
-    """"pre", "post" or None (unknown) from ContrastBolusAgent and the series description."""
-    hp = presets_doc()["hanging_protocol"]
-    meta = getattr(volume_or_info, "meta", None) or {}
-    desc = (getattr(volume_or_info, "description", "") or "").lower()
-    if any(w in desc for w in hp["non_contrast_words"]):
-        return "pre"
-    agent = meta.get("contrast_agent")
-    if agent:
-        return "post"
-    if any(w in desc for w in hp["contrast_words"]):
-        return "post"
-    return None
+    """"pre", "post" or None (unknown): the side of a pre/post pair, from the one core classifier
+    (:mod:`workstation.phase`: series description, then ContrastBolusAgent)."""
+    return pre_or_post(phase_of_volume(volume_or_info))
 
 
 def hanging_pair(volumes: list[Volume]) -> tuple[Volume, Volume] | None:

@@ -11,6 +11,7 @@ import re
 import textwrap
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..phase import classify
 from ..resources import load_json
 from ..volume import Volume
 from .sr import EnhancementFigures, LesionFigures
@@ -71,13 +72,8 @@ class _Writer:
 
 
 def phase_of(description: str, contrast_agent: Any = None) -> str | None:
-    """Contrast phase named by a series description (keywords in report.json), else None."""
-    kw = _cfg()["phase_keywords"]
-    d = f" {description.lower()} "
-    for phase in kw["order"]:
-        if any(w in d for w in kw[phase]):
-            return phase
-    return "post-contrast" if contrast_agent else None
+    """Contrast phase of a series (the one core classifier, :func:`workstation.phase.classify`)."""
+    return classify(description, contrast_agent)
 
 
 def _join(words: Sequence[str], conj: str = "and") -> str:
