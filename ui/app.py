@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from workstation.resources import SAMPLE_DICOM
+from workstation.resources import sample_study
 
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_S = 300
@@ -84,7 +84,7 @@ def create_window(path=None, modules: bool = True):
 
 
 def _resolve(path) -> Path:
-    p = Path(SAMPLE_DICOM / "study") if path is None else Path(path)
+    p = sample_study() if path is None else Path(path)
     return p
 
 

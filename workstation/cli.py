@@ -14,7 +14,8 @@ import re
 import sys
 from typing import Any, Sequence
 
-from .errors import WorkstationError
+from .errors import MAX_LINE, WorkstationError, kind_of, one_line, report, user_line
+from .logs import attach as attach_detail_log
 
 #: subcommand -> (module under workstation.commands, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "enhancement": ("enhancement", "pre/post ROI at one patient point, delta HU and call"),
     "assess": ("assess", "validate a findings document and reason over it"),
     "export": ("export", "write findings.json, report.txt and a DICOM SR"),
+    "sample": ("sample", "print the path of the bundled synthetic study"),
 }
 
 
@@ -80,23 +82,61 @@ def _sub_main(name: str, argv: Sequence[str]) -> int:
     return int(mod.run(args) or 0)
 
 
+def _where(argv: Sequence[str]) -> str | None:
+    """The input a failure is about: the first argument that names an existing file or folder."""
+    import os
+
+    for a in argv:
+        if a and not a.startswith("-"):
+            head = a.split("#", 1)[0]
+            if os.path.exists(a) or os.path.exists(head):
+                return one_line(a, 160)
+    return None
+
+
+def _setup_logging() -> None:
+    """Diagnostics go to the detail log (logs.py), never to the console: stderr carries the one line
+    of a failure and nothing else."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) in (sys.stderr, sys.stdout):
+            root.removeHandler(h)
+    if attach_detail_log(logging.WARNING) is None:
+        root.addHandler(logging.NullHandler())
+        logging.captureWarnings(True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; the error boundary: every failure is one line on stderr (exit 2 for bad
+    input, 1 for our own bug), its detail in the log; Ctrl+C is exit 130."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _setup_logging()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _sub_main(argv[0], argv[1:])
         return _app_main(argv)
-    except WorkstationError as exc:
-        print(f"workstation: {exc}", file=sys.stderr)
-        return exc.exit_status
     except KeyboardInterrupt:
         return 130
+    except SystemExit:
+        raise
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # never a traceback on the console: one line, and a non-zero status
-        print(f"workstation: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except WorkstationError as exc:
+        _print_line(user_line(exc))
+        return exc.exit_status
+    except BaseException as exc:  # noqa: B036 - the boundary: a native decoder's panic is a BaseException
+        line = report(exc, _where(argv[1:] if argv and argv[0] in SUBCOMMANDS else argv),
+                      context=f"workstation {' '.join(argv[:1])}")
+        _print_line(line)
+        return 1 if kind_of(exc) == "internal" else 2
+
+
+def _print_line(line: str) -> None:
+    try:
+        sys.stderr.write(f"workstation: {line}"[:MAX_LINE] + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":
