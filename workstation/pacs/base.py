@@ -1,0 +1,187 @@
+"""What both PACS protocols share: the query, the results, the instance writer and the interface.
+
+A :class:`PacsClient` (DICOMweb in :mod:`.dicomweb`, DIMSE in :mod:`.dimse`) answers ``echo``,
+``find_studies``, ``find_series``, ``retrieve`` and ``store``. Retrieved instances go through an
+:class:`InstanceWriter`: each file is written to a temporary name beside its final name and renamed
+into place only when whole, so a cancelled or failed retrieve leaves no half-written file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from ..atomic import is_temp_name, temp_name_for
+from ..errors import WorkstationError
+
+#: (done, total) after each instance; total is 0 while unknown
+ProgressFn = Callable[[int, int], None]
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+class PacsError(WorkstationError):
+    """A PACS that cannot be reached or answered wrongly; the message names the server, never a
+    credential or patient data."""
+
+
+class Cancelled(WorkstationError):
+    """The user cancelled a retrieve or send."""
+
+
+@dataclass(frozen=True)
+class StudyQuery:
+    patient_id: str | None = None
+    patient_name: str | None = None
+    study_date: str | None = None  # YYYYMMDD or YYYYMMDD-YYYYMMDD (either end may be empty)
+    modality: str | None = None
+    accession: str | None = None
+    limit: int | None = None
+
+
+@dataclass
+class StudyMatch:
+    study_uid: str
+    patient_id: str = ""
+    patient_name: str = ""
+    study_date: str = ""
+    accession: str = ""
+    description: str = ""
+    modalities: list[str] = field(default_factory=list)
+    n_series: int | None = None
+    n_instances: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SeriesMatch:
+    series_uid: str
+    modality: str = ""
+    description: str = ""
+    n_instances: int | None = None
+    number: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("number")
+        return d
+
+
+@dataclass
+class SendResult:
+    stored: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stored": self.stored, "failed": list(self.failed)}
+
+
+class PacsClient(Protocol):
+    """The interface both protocols implement (all calls time out; errors are :class:`PacsError`)."""
+
+    name: str
+
+    def echo(self) -> None: ...
+
+    def find_studies(self, query: StudyQuery) -> list[StudyMatch]: ...
+
+    def find_series(self, study_uid: str) -> list[SeriesMatch]: ...
+
+    def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
+                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int: ...
+
+    def store(self, files: list[Path], progress: ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> SendResult: ...
+
+
+def check_uid(uid: str, what: str) -> str:
+    if not _UID.match(uid) or len(uid) > 64:
+        raise WorkstationError(f"{what}: not a DICOM UID")
+    return uid
+
+
+def check_date(text: str | None) -> str | None:
+    """``YYYYMMDD`` or a range ``YYYYMMDD-YYYYMMDD`` (an open end allowed), else an error."""
+    if not text:
+        return None
+    if not re.fullmatch(r"(\d{8})?(-(\d{8})?)?", text) or text == "-":
+        raise WorkstationError("--study-date: expected YYYYMMDD or YYYYMMDD-YYYYMMDD")
+    return text
+
+
+class InstanceWriter:
+    """Writes retrieved instances under ``out/<series folder>/<SOP instance UID>.dcm``, each through
+    a temporary file renamed into place when whole; counts them and reports progress. Thread-safe
+    (series arrive in parallel)."""
+
+    def __init__(self, out: Path, total: int = 0, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.out = Path(out)
+        self.total = total
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.count = 0
+        self._lock = threading.Lock()
+        self._dirs: set[str] = set()
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("retrieve cancelled")
+
+    def path_for(self, series_uid: str, sop_uid: str) -> Path:
+        series = check_uid(series_uid, "SeriesInstanceUID")
+        d = self.out / series
+        if series not in self._dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(series)
+        return d / f"{check_uid(sop_uid, 'SOPInstanceUID')}.dcm"
+
+    def write(self, series_uid: str, sop_uid: str, chunks: list[bytes]) -> Path:
+        """Write the encoded file (``chunks`` concatenated) atomically."""
+        self.check_cancel()
+        final = self.path_for(series_uid, sop_uid)
+        tmp = temp_name_for(final)
+        try:
+            with open(tmp, "xb") as fh:
+                for c in chunks:
+                    fh.write(c)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with self._lock:
+            self.count += 1
+            n = self.count
+        if self.progress is not None:
+            self.progress(n, self.total)
+        return final
+
+
+def remove_temp_files(root: Path) -> None:
+    """Delete temporary files an interrupted writer left under ``root`` (normally none)."""
+    for p in Path(root).rglob("*"):
+        if p.is_file() and is_temp_name(p.name):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def collect_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
+    """Every file under the given files and folders (sorted, hidden and temporary files skipped)."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file()
+                                and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise WorkstationError(f"{p}: no such file or folder")
+    return found

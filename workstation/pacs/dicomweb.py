@@ -1,0 +1,256 @@
+"""DICOMweb (QIDO-RS, WADO-RS, STOW-RS) through ``dicomweb-client``.
+
+Details that matter with real servers (Orthanc among them):
+
+* query values go out literally (``*``, ``,``, ``^`` are not percent-encoded: Orthanc's QIDO-RS does
+  not decode them), and ``includefield=00081030`` asks for the study description;
+* WADO-RS asks for ``transfer-syntax=*`` so the server sends each instance as stored instead of
+  transcoding it;
+* every request has a timeout and is tried once (dicomweb-client would otherwise retry with back-off
+  well past the 15 s a person waits for an answer);
+* TLS certificates are verified unless the servers file says otherwise.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pydicom
+import requests
+from requests.adapters import HTTPAdapter
+
+from .base import (Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch,
+                   StudyMatch, StudyQuery, check_uid)
+from .config import ServerConfig, pacs_default
+
+log = logging.getLogger(__name__)
+
+ANY_TRANSFER_SYNTAX = (("application/dicom", "*"),)
+STUDY_FIELDS = ["00081030", "00080061", "00201206", "00201208", "00080050"]
+SERIES_FIELDS = ["0008103E", "00080060", "00201209", "00200011"]
+# characters QIDO-RS matching uses that some servers do not percent-decode
+_LITERAL = {"%2A": "*", "%2C": ",", "%5E": "^", "%2a": "*", "%2c": ",", "%5e": "^"}
+
+
+class _Adapter(HTTPAdapter):
+    """Every request with a timeout, and QIDO matching characters in the query left literal."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(max_retries=0, pool_maxsize=8)
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if request.url and "?" in request.url:
+            path, query = request.url.split("?", 1)
+            for enc, lit in _LITERAL.items():
+                query = query.replace(enc, lit)
+            request.url = f"{path}?{query}"
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, *args, **kwargs)
+
+
+def _first(doc: Mapping[str, Any], tag: str) -> Any:
+    vals = doc.get(tag, {}).get("Value") or []
+    return vals[0] if vals else None
+
+
+def _text(doc: Mapping[str, Any], tag: str) -> str:
+    v = _first(doc, tag)
+    if isinstance(v, dict):  # PN: {"Alphabetic": "..."}
+        return str(v.get("Alphabetic", ""))
+    return "" if v is None else str(v)
+
+
+def _int(doc: Mapping[str, Any], tag: str) -> int | None:
+    v = _first(doc, tag)
+    try:
+        return None if v is None else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def study_from_json(doc: Mapping[str, Any]) -> StudyMatch:
+    return StudyMatch(
+        study_uid=_text(doc, "0020000D"), patient_id=_text(doc, "00100020"),
+        patient_name=_text(doc, "00100010"), study_date=_text(doc, "00080020"),
+        accession=_text(doc, "00080050"), description=_text(doc, "00081030"),
+        modalities=[str(m) for m in doc.get("00080061", {}).get("Value") or []],
+        n_series=_int(doc, "00201206"), n_instances=_int(doc, "00201208"))
+
+
+def series_from_json(doc: Mapping[str, Any]) -> SeriesMatch:
+    return SeriesMatch(series_uid=_text(doc, "0020000E"), modality=_text(doc, "00080060"),
+                       description=_text(doc, "0008103E"), n_instances=_int(doc, "00201209"),
+                       number=_int(doc, "00200011"))
+
+
+class DicomWebPacs:
+    """A DICOMweb server; every failure to reach it or to understand it is a :class:`PacsError`."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        from dicomweb_client.api import DICOMwebClient
+
+        self.cfg = cfg
+        self.name = cfg.name
+        self.workers = int(pacs_default("retrieve_workers"))
+        session = requests.Session()
+        adapter = _Adapter(cfg.timeout_s)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.verify = cfg.ca_bundle or cfg.verify_tls
+        secret = cfg.password()
+        headers: dict[str, str] = {}
+        if cfg.token_env and secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        elif secret is not None:
+            session.auth = (cfg.username or "", secret)
+        self.client = DICOMwebClient(cfg.url, session=session, headers=headers, timeout=cfg.timeout_s)
+        self.client.set_http_retry_params(retry=False)
+
+    # ---------------------------------------------------------------- errors
+    def _fail(self, exc: BaseException) -> PacsError:
+        return PacsError(f"server {self.name}: {describe_http_error(exc, self.cfg.timeout_s)}")
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise self._fail(exc) from None
+
+    # ---------------------------------------------------------------- the interface
+    def echo(self) -> None:
+        found = self._call(self.client.search_for_studies, limit=1)
+        if not isinstance(found, list):
+            raise PacsError(f"server {self.name}: unexpected answer to a QIDO-RS query")
+
+    def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
+        filters = {k: v for k, v in {
+            "PatientID": query.patient_id, "PatientName": query.patient_name,
+            "StudyDate": query.study_date, "ModalitiesInStudy": query.modality,
+            "AccessionNumber": query.accession}.items() if v}
+        docs = self._call(self.client.search_for_studies, search_filters=filters, fields=STUDY_FIELDS,
+                          limit=query.limit)
+        matches = [study_from_json(d) for d in self._json_list(docs)]
+        return matches[: query.limit] if query.limit else matches
+
+    def find_series(self, study_uid: str) -> list[SeriesMatch]:
+        docs = self._call(self.client.search_for_series, check_uid(study_uid, "STUDY_UID"),
+                          fields=SERIES_FIELDS)
+        found = [series_from_json(d) for d in self._json_list(docs)]
+        return sorted(found, key=lambda s: (s.number is None, s.number or 0, s.series_uid))
+
+    def _json_list(self, docs: Any) -> list[Mapping[str, Any]]:
+        if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+            raise PacsError(f"server {self.name}: unexpected answer to a QIDO-RS query")
+        return docs
+
+    def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
+                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
+        study_uid = check_uid(study_uid, "STUDY_UID")
+        known = self.find_series(study_uid)
+        wanted = [s for s in known if series is None or s.series_uid in series]
+        if series is not None and len(wanted) != len(set(series)):
+            raise PacsError(f"server {self.name}: series not found in the study")
+        if not wanted:
+            raise PacsError(f"server {self.name}: study not found")
+        total = sum(s.n_instances or 0 for s in wanted)
+        writer = InstanceWriter(out, total, progress, cancel)
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:
+            futures = [pool.submit(self._retrieve_series, study_uid, s.series_uid, writer) for s in wanted]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                writer.cancel.set()  # stop the other series too
+                raise
+        return writer.count
+
+    def _retrieve_series(self, study_uid: str, series_uid: str, writer: InstanceWriter) -> None:
+        writer.check_cancel()
+        try:
+            for ds in self.client.iter_series(study_uid, series_uid, media_types=ANY_TRANSFER_SYNTAX):
+                writer.write(series_uid, str(ds.SOPInstanceUID), [_encode(ds)])
+        except (Cancelled, PacsError, OSError):
+            raise
+        except Exception as exc:  # requests, multipart decoding, pydicom
+            raise self._fail(exc) from None
+
+    def store(self, files: list[Path], progress: ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> SendResult:
+        result = SendResult()
+        for i, f in enumerate(files, 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("send cancelled")
+            reason = self._store_one(f)
+            if reason is None:
+                result.stored += 1
+            else:
+                result.failed.append({"file": str(f), "reason": reason})
+            if progress is not None:
+                progress(i, len(files))
+        return result
+
+    def _store_one(self, path: Path) -> str | None:
+        try:
+            ds = pydicom.dcmread(path)
+        except Exception:
+            return "not a DICOM file"
+        try:
+            answer = self.client.store_instances([ds])
+        except requests.HTTPError as exc:
+            code = exc.response.status_code if exc.response is not None else 0
+            if code in (401, 403, 404, 407) or code >= 500:
+                raise self._fail(exc) from None
+            return f"rejected by the server (HTTP {code})"
+        except requests.RequestException as exc:
+            raise self._fail(exc) from None
+        except Exception as exc:
+            return f"cannot be encoded ({type(exc).__name__})"
+        failed = getattr(answer, "FailedSOPSequence", None)
+        if failed:
+            reason = getattr(failed[0], "FailureReason", None)
+            return f"rejected by the server (failure reason {reason})" if reason is not None else \
+                "rejected by the server"
+        return None
+
+
+def _encode(ds: pydicom.Dataset) -> bytes:
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def describe_http_error(exc: BaseException, timeout_s: float) -> str:
+    """One line for a failed HTTP exchange (never the URL's query, never credentials)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake or certificate verification failed"
+    if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
+        return f"no connection within {timeout_s:g} s"
+    if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.Timeout)):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        if "Name or service not known" in text or "resolve" in text.lower():
+            return "host name not found"
+        if "RemoteDisconnected" in text or "aborted" in text.lower() or "reset" in text.lower():
+            return "connection closed by the server"
+        return "cannot connect"
+    if isinstance(exc, requests.HTTPError):
+        code = exc.response.status_code if exc.response is not None else 0
+        meaning = {401: "authentication required or refused", 403: "access forbidden",
+                   404: "not found (check the DICOMweb root)", 406: "no acceptable answer format",
+                   503: "service unavailable"}.get(code, "request failed")
+        return f"HTTP {code}: {meaning}"
+    return f"unexpected answer ({type(exc).__name__})"
+
+
+def iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
