@@ -23,7 +23,8 @@ from pydicom.multival import MultiValue
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from .sources import DICOMDIR_SOP_CLASS, Skipped, Source
+from ..errors import PASS_THROUGH, WorkstationError
+from .sources import DICOMDIR_SOP_CLASS, Skipped, Source, limit
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class PixelElement:
     length: int | None
     encapsulated: bool
     float_kind: int = 0  # 0: integer Pixel Data, 4: Float Pixel Data, 8: Double Float Pixel Data
+    items_offset: int | None = None  # encapsulated: where the first item (the offset table) starts
 
 
 @dataclass(eq=False)
@@ -223,8 +225,12 @@ def _looks_like_dicom(ds: Dataset) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg[:160]
+    """What a reason may say about an exception: its type (and an OS error's cause), never its
+    text, which can quote header bytes (patient data)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}"
+    return "out of memory" if isinstance(exc, MemoryError) else "nested too deeply" if isinstance(
+        exc, RecursionError) else "decoder failed"
 
 
 def read_pixel_element(fp: BinaryIO, ds: Dataset, size: int) -> PixelElement | None:
@@ -252,7 +258,7 @@ def read_pixel_element(fp: BinaryIO, ds: Dataset, size: int) -> PixelElement | N
     else:
         length, hl = struct.unpack(end + "H", head[6:8])[0], 8
     if length == 0xFFFFFFFF:
-        return PixelElement(None, None, True, float_kind)
+        return PixelElement(None, None, True, float_kind, items_offset=start + hl)
     offset = start + hl
     if offset + length > size:
         raise SkipFile(f"truncated: PixelData needs {length} bytes, file holds {max(0, size - offset)}")
@@ -312,14 +318,18 @@ class _NeedWholeFile(Exception):
 def prefetch(source: Source) -> tuple[bytes, int] | Skipped:
     """The first :data:`PREFETCH` bytes of a file (all of a zip member) and its size."""
     try:
-        if source.on_disk:
-            with open(source.path, "rb") as f:  # type: ignore[arg-type]
-                size = os.fstat(f.fileno()).st_size
-                return f.read(PREFETCH), size
-        data = source.read_bytes()
-        return data, len(data)
-    except Exception as exc:
+        return source.read_head(PREFETCH)
+    except WorkstationError as exc:  # not a regular file, over a limit: its own reason
+        return Skipped(source.label, _reason_of(exc, source.label))
+    except BaseException as exc:  # noqa: BLE001 - a file's failure is that file's, whatever it is
+        if isinstance(exc, PASS_THROUGH):
+            raise
         return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
+
+
+def _reason_of(exc: BaseException, label: str) -> str:
+    msg = str(exc)
+    return msg[len(label) + 2:] if msg.startswith(label + ": ") else msg
 
 
 def read_frames(source: Source, prefetched: tuple[bytes, int] | Skipped | None = None) -> list[Frame] | Skipped:
@@ -338,7 +348,12 @@ def read_frames(source: Source, prefetched: tuple[bytes, int] | Skipped | None =
                 return _frames_from(fp, source, size, partial=False)
     except SkipFile as exc:
         return Skipped(source.label, str(exc))
-    except Exception as exc:  # anything else a broken file can provoke
+    except WorkstationError as exc:
+        return Skipped(source.label, _reason_of(exc, source.label))
+    except BaseException as exc:  # noqa: BLE001 - anything else a broken file can provoke, a
+        if isinstance(exc, PASS_THROUGH):  # native panic, MemoryError and RecursionError included
+            raise
+        log.warning("%s: header unreadable", source.label, exc_info=True)
         return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
 
 
@@ -361,17 +376,81 @@ def _frames_from(fp: BinaryIO, source: Source, size: int, partial: bool) -> list
         check_is_image(ds, PixelElement(None, None, True))
         raise
     check_is_image(ds, pixels)
+    if pixels is not None and pixels.encapsulated and pixels.items_offset is not None:
+        n = declared_frames(ds, source.label)
+        check_fragments(fp, source, pixels.items_offset, size, n)
     return build_frames(source, ds, pixels)  # type: ignore[arg-type]
+
+
+def declared_frames(ds: Dataset, where: str) -> int:
+    """NumberOfFrames (1 when absent), refused above ``max_frames_per_file``."""
+    n = max(1, one_int(ds, "NumberOfFrames", where) or 1)
+    cap = limit("max_frames_per_file")
+    if n > cap:
+        raise SkipFile(f"NumberOfFrames {n} is more than the limit of {cap} (max_frames_per_file)")
+    return n
+
+
+_ITEM, _SEQ_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"
+
+
+def check_fragments(fp: BinaryIO, source: Source, offset: int, size: int, n_frames: int) -> None:
+    """An encapsulated Pixel Data element must hold at least one fragment per frame (PS3.5 A.4: a
+    fragment never holds more than one frame), each inside the file. Refused fast: item headers
+    alone need 8 bytes per frame; then at most ``n_frames`` item headers are read (no fragment
+    data), from the read-ahead bytes while they last."""
+    if offset + 8 * (n_frames + 1) > size:
+        raise SkipFile(f"NumberOfFrames {n_frames}: the encapsulated PixelData ({max(0, size - offset)} bytes) "
+                       f"cannot hold that many fragments")
+    head = fp.getvalue() if isinstance(fp, io.BytesIO) else b""
+    reader: BinaryIO | None = None
+    try:
+        pos, count, first = offset, 0, True
+        while count < n_frames:
+            if pos + 8 <= len(head):
+                item = head[pos:pos + 8]
+            else:
+                if reader is None:
+                    reader = fp if not isinstance(fp, io.BytesIO) else source.open()
+                reader.seek(pos)
+                item = reader.read(8)
+            if len(item) < 8 or item[:4] == _SEQ_END:
+                raise SkipFile(f"NumberOfFrames {n_frames}, but the encapsulated PixelData holds {count} fragment(s)")
+            if item[:4] != _ITEM:
+                raise SkipFile("encapsulated PixelData malformed (an item tag expected)")
+            length = struct.unpack("<L", item[4:])[0]
+            if length == 0xFFFFFFFF or pos + 8 + length > size:
+                raise SkipFile("truncated: an encapsulated PixelData fragment runs past the end of the file")
+            pos += 8 + length
+            count += 0 if first else 1  # the first item is the Basic Offset Table
+            first = False
+    finally:
+        if reader is not None and reader is not fp:
+            reader.close()
+
+
+def _check_image_size(rows: int | None, cols: int | None, n: int, where: str) -> None:
+    if rows is None or cols is None or rows <= 0 or cols <= 0:
+        raise SkipFile("Rows/Columns missing, zero or negative")
+    cap = limit("max_voxels_per_series")
+    if rows * cols * n > cap:
+        raise SkipFile(f"Rows x Columns x NumberOfFrames = {rows * cols * n} voxels, more than the limit "
+                       f"of {cap} (max_voxels_per_series)")
 
 
 def build_frames(source: Source, ds: Dataset, pixels: PixelElement) -> list[Frame]:
     where = source.label
-    n = max(1, one_int(ds, "NumberOfFrames", where) or 1)
+    n = declared_frames(ds, where)
     rows, cols = one_int(ds, "Rows"), one_int(ds, "Columns")
+    _check_image_size(rows, cols, n, where)
     ba = one_int(ds, "BitsAllocated", where) or (32 if pixels.float_kind == 4 else 64 if pixels.float_kind == 8 else 16)
+    if ba not in (1, 8, 16, 32, 64):
+        raise SkipFile(f"BitsAllocated {ba} is not supported (1, 8, 16, 32 or 64)")
     bs = one_int(ds, "BitsStored", where) or ba
+    if bs <= 0:
+        raise SkipFile("BitsStored is not positive")
     if pixels.length is not None and not pixels.encapsulated:
-        need = rows * cols * n * ba // 8  # type: ignore[operator]
+        need = (rows * cols * n * ba + 7) // 8  # type: ignore[operator]
         if pixels.length < need:
             raise SkipFile(f"PixelData holds {pixels.length} bytes, Rows x Columns x frames need {need}")
     meta = getattr(ds, "file_meta", None)
@@ -385,20 +464,42 @@ def build_frames(source: Source, ds: Dataset, pixels: PixelElement) -> list[Fram
         instance_number=one_int(ds, "InstanceNumber"), slice_location=one_float(ds, "SliceLocation"),
     )
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
-        return [_enhanced_frame(ds, f, common) for f in range(n)]
-    if n > 1:
-        return _classic_multiframe(ds, n, common)
-    return [_classic_frame(ds, common)]
+        frames = [_enhanced_frame(ds, f, common) for f in range(n)]
+    elif n > 1:
+        frames = _classic_multiframe(ds, n, common)
+    else:
+        frames = [_classic_frame(ds, common)]
+    for fr in frames if len({(f.slope, f.intercept) for f in frames}) > 1 else frames[:1]:
+        check_rescale(fr)
+    return frames
+
+
+def check_rescale(fr: Frame) -> None:
+    """Refuse a rescale whose results overflow: stored extremes x RescaleSlope + RescaleIntercept
+    beyond ``max_abs_rescaled_value`` (or not finite) names the field."""
+    if fr.lut is not None:
+        return
+    bs = min(fr.bits_stored, 64)
+    lo, hi = ((-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if fr.signed else (0, (1 << bs) - 1))
+    if fr.pixels.float_kind:
+        lo, hi = -1, 1  # float pixels carry no stored range; the rescale itself must stay finite
+    cap = float(limit("max_abs_rescaled_value"))
+    with np.errstate(all="ignore"):
+        ends = [float(np.float64(v) * fr.slope + fr.intercept) for v in (lo, hi)]
+    if abs(fr.intercept) > cap:
+        raise SkipFile(f"RescaleIntercept beyond +-{cap:g}: refused")
+    if not all(math.isfinite(e) and abs(e) <= cap for e in ends):
+        raise SkipFile(f"RescaleSlope x stored values overflow (beyond +-{cap:g}): refused")
 
 
 def _rescale(ds: Dataset | None, where: str, notes: list[str]) -> tuple[float, float, Dataset | None]:
     """Modality LUT of one image: (slope, intercept, LUT item or None) — PS3.3 C.11.1."""
     if ds is None:
         return 1.0, 0.0, None
-    lut_seq = _get(ds, "ModalityLUTSequence", where)
-    if lut_seq:
-        return 1.0, 0.0, lut_seq[0]
-    slope, icpt = one_float(ds, "RescaleSlope", where), one_float(ds, "RescaleIntercept", where)
+    lut = _usable_lut(ds, where, notes)
+    if lut is not None:
+        return 1.0, 0.0, lut
+    slope, icpt = _rescale_number(ds, "RescaleSlope", where), _rescale_number(ds, "RescaleIntercept", where)
     if (slope is None) != (icpt is None):
         missing = "RescaleSlope" if slope is None else "RescaleIntercept"
         notes.append(f"{missing} missing; {'1' if slope is None else '0'} assumed")
@@ -406,6 +507,46 @@ def _rescale(ds: Dataset | None, where: str, notes: list[str]) -> tuple[float, f
         notes.append("RescaleSlope is 0; 1 assumed")
         slope = 1.0
     return (1.0 if slope is None else slope), (0.0 if icpt is None else icpt), None
+
+
+def _rescale_number(ds: Dataset, keyword: str, where: str) -> float | None:
+    """RescaleSlope/RescaleIntercept: None when absent; a value that is not a finite number is
+    refused (naming the field) rather than silently replaced."""
+    v = _raw_numbers(ds, keyword)
+    if v is NotImplemented:
+        v = _get(ds, keyword, where)
+        if v is not None and (isinstance(v, (str, bytes)) or not hasattr(v, "__iter__")):
+            v = [v]
+    if v is None or len(v) == 0 or v == [""]:
+        return None
+    try:
+        x = float(v[0])
+    except (TypeError, ValueError, OverflowError):
+        raise SkipFile(f"{keyword} is not a number: refused") from None
+    if not math.isfinite(x):
+        raise SkipFile(f"{keyword} is not a finite number: refused")
+    return x
+
+
+def _usable_lut(ds: Dataset, where: str, notes: list[str]) -> Dataset | None:
+    """The Modality LUT item when it is complete (LUTDescriptor of 3 values, 8 or 16 bits, and at
+    least as many LUTData entries as it declares); an empty or incomplete sequence is ignored with
+    a note (RescaleSlope/Intercept then apply)."""
+    if "ModalityLUTSequence" not in ds:
+        return None
+    seq = _get(ds, "ModalityLUTSequence", where)
+    item = seq[0] if seq else None
+    desc = floats(item, "LUTDescriptor", 3, where) if item is not None else None
+    data = _get(item, "LUTData", where) if item is not None else None
+    n_data = -1
+    if desc is not None and data is not None:
+        n_data = len(data) // (2 if desc[2] > 8 else 1) if isinstance(data, bytes) else (
+            len(data) if hasattr(data, "__len__") else 1)
+    entries = int(desc[0]) or 65536 if desc is not None else 0
+    if desc is None or desc[2] not in (8, 16) or entries <= 0 or n_data < entries:
+        notes.append("ModalityLUTSequence empty or incomplete: ignored, RescaleSlope/Intercept used")
+        return None
+    return item  # type: ignore[no-any-return]
 
 
 def _geometry(ds: Dataset, where: str, notes: list[str]) -> dict:
