@@ -17,10 +17,12 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import pydicom
 import requests
+import urllib3
+import urllib3.connection
 from requests.adapters import HTTPAdapter
 
 from .base import (Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch,
@@ -36,19 +38,47 @@ SERIES_FIELDS = ["0008103E", "00080060", "00201209", "00200011"]
 _LITERAL = {"%2A": "*", "%2C": ",", "%5E": "^", "%2a": "*", "%2c": ",", "%5e": "^"}
 
 
-class _Adapter(HTTPAdapter):
-    """Every request with a timeout, and QIDO matching characters in the query left literal."""
+class _LiteralQuery:
+    """Puts the QIDO-RS matching characters back into the request line: urllib3 percent-encodes
+    ``^`` (not a URI character) after every hook requests offers, and Orthanc does not decode it."""
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__(max_retries=0, pool_maxsize=8)
-        self.timeout = timeout
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        if request.url and "?" in request.url:
-            path, query = request.url.split("?", 1)
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        if "?" in url:
+            path, query = url.split("?", 1)
             for enc, lit in _LITERAL.items():
                 query = query.replace(enc, lit)
-            request.url = f"{path}?{query}"
+            url = f"{path}?{query}"
+        super().putrequest(method, url, *args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_LiteralQuery, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_LiteralQuery, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """Every request with a timeout, tried once, QIDO matching characters left literal."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(max_retries=0, pool_maxsize=8)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         return super().send(request, *args, **kwargs)
@@ -249,8 +279,3 @@ def describe_http_error(exc: BaseException, timeout_s: float) -> str:
                    503: "service unavailable"}.get(code, "request failed")
         return f"HTTP {code}: {meaning}"
     return f"unexpected answer ({type(exc).__name__})"
-
-
-def iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i:i + size]
