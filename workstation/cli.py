@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "assess": ("assess", "validate a findings document and reason over it"),
     "export": ("export", "write findings.json, report.txt and a DICOM SR"),
     "sample": ("sample", "print the path of the bundled synthetic study"),
+    "pacs": ("pacs", "find, retrieve and send studies on a PACS (DICOMweb or DIMSE)"),
 }
 
 
