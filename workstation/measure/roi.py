@@ -12,7 +12,9 @@ Conventions (used by every ROI the workstation reports):
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,13 +23,22 @@ from ..resources import load_json
 from ..volume import Volume
 from .model import Caliper, EllipseROI
 
-__all__ = ["region_stats", "sphere_indices", "sphere_stats", "ellipse_stats", "caliper_length_mm",
-           "measurement_params"]
+__all__ = [
+    "Homogeneous",
+    "caliper_length_mm",
+    "ellipse_stats",
+    "homogeneous_region",
+    "measurement_params",
+    "region_stats",
+    "sphere_indices",
+    "sphere_stats",
+]
 
 
 def measurement_params() -> dict[str, Any]:
     """The parsed ``resources/measurement.json`` (cut-offs with their sources; read-only)."""
-    return load_json("measurement.json")
+    doc: dict[str, Any] = load_json("measurement.json")
+    return doc
 
 
 def region_stats(values: Iterable[float] | np.ndarray) -> dict[str, float]:
@@ -50,7 +61,7 @@ def _box(volume: Volume, center_kji: np.ndarray, half_extent_mm: float) -> tuple
     hi = np.minimum(hi, volume.shape)
     if np.any(hi <= lo):
         return None
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))  # type: ignore[return-value]
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
 
 
 def sphere_indices(volume: Volume, center: Iterable[float], radius_mm: float,
@@ -87,6 +98,74 @@ def sphere_stats(volume: Volume, center: Iterable[float], radius_mm: float) -> d
     return out
 
 
+@dataclass(frozen=True)
+class Homogeneous:
+    """The region of similar attenuation (signal) around a point, as a sphere can use it.
+
+    ``clearance_mm``: distance from the point to the nearest voxel centre outside the region (the
+    largest sphere radius whose voxel centres all stay inside; ``inf`` when none lies within the
+    searched box); ``core``: the smoothed value the region is similar to; ``tolerance``: the
+    allowed difference; ``inside``: the voxel nearest the point belongs to the region (False when
+    it is already an outlier of its own core, e.g. exactly on an edge).
+    """
+
+    clearance_mm: float
+    core: float
+    tolerance: float
+    inside: bool
+    _d2: np.ndarray = field(repr=False, compare=False)
+    _region: np.ndarray = field(repr=False, compare=False)
+
+    def outside_fraction(self, radius_mm: float) -> float:
+        """Of the voxels within ``radius_mm`` of the point, the fraction outside the region."""
+        sel = self._d2 <= radius_mm ** 2
+        n = int(sel.sum())
+        return float((sel & ~self._region).sum()) / n if n else 0.0
+
+
+def adaptive_params() -> dict[str, Any]:
+    """``measurement.json`` ``enhancement.adaptive_roi`` (project judgement, see there)."""
+    p: dict[str, Any] = measurement_params()["enhancement"]["adaptive_roi"]
+    return p
+
+
+def homogeneous_region(volume: Volume, center: Iterable[float], radius_mm: float) -> Homogeneous:
+    """The connected region of similar values around ``center``, searched within ``radius_mm``.
+
+    Values are smoothed (Gaussian, ``smoothing_mm``) so that image noise alone does not cut the
+    region; the core is the median of the smoothed values within ``core_radius_mm``; similar means
+    within ``ct_tolerance_hu`` (CT) or ``mr_tolerance_fraction`` of the core (MR); the region is
+    the 6-connected component holding the point, with its enclosed holes filled (scipy.ndimage).
+    Parameters: :func:`adaptive_params`."""
+    from scipy import ndimage
+
+    prm = adaptive_params()
+    c = np.asarray(center, dtype=float).reshape(3)
+    if volume.nearest_index(c) is None:
+        raise InputError(f"ROI: point {_fmt(c)} lies outside the series")
+    sp = np.asarray(volume.spacing_mm, float)
+    margin = 3 * float(prm["smoothing_mm"]) + float(sp.max())
+    box = _box(volume, volume.patient_to_index(c), radius_mm + margin)
+    assert box is not None  # the point is inside the volume
+    sub = np.asarray(volume.voxels[box], dtype=np.float64)
+    smooth = ndimage.gaussian_filter(sub, sigma=float(prm["smoothing_mm"]) / sp, mode="nearest")
+    d2 = np.sum((volume.grid_points(box) - c) ** 2, axis=-1)
+    core_sel = d2 <= max(float(prm["core_radius_mm"]), float(sp.min())) ** 2
+    core = float(np.median(smooth[core_sel])) if core_sel.any() else float(smooth.flat[int(np.argmin(d2))])
+    tol = (float(prm["ct_tolerance_hu"]) if volume.unit == "HU"
+           else float(prm["mr_tolerance_fraction"]) * abs(core))
+    similar = np.abs(smooth - core) <= tol
+    near = np.unravel_index(int(np.argmin(d2)), d2.shape)
+    inside = bool(similar[near])
+    region = np.zeros_like(similar)
+    if inside:
+        labels, _n = ndimage.label(similar)
+        region = ndimage.binary_fill_holes(labels == labels[near])
+    out_d2 = d2[~region]
+    clearance = float(np.sqrt(out_d2.min())) if out_d2.size else math.inf
+    return Homogeneous(clearance, core, tol, inside, d2, region)
+
+
 def ellipse_stats(volume: Volume, roi: EllipseROI, plane_tolerance: float = 0.02) -> dict[str, Any]:
     """Statistics of an in-plane ellipse on ``volume``: mean, sd, min, max, n, area_mm2.
 
@@ -120,13 +199,15 @@ def ellipse_stats(volume: Volume, roi: EllipseROI, plane_tolerance: float = 0.02
     box = _box(volume, kji, max(a, b))
     values = np.empty(0)
     if box is not None:
-        box = tuple(slice(layer, layer + 1) if ax == axis else sl for ax, sl in enumerate(box))
-        d = volume.grid_points(box) - c
+        layer_box = (box[0], box[1], box[2])
+        layer_box = tuple(  # type: ignore[assignment]
+            slice(layer, layer + 1) if ax == axis else sl for ax, sl in enumerate(box))
+        d = volume.grid_points(layer_box) - c
         inside = (d @ au / a) ** 2 + (d @ bu / b) ** 2 <= 1.0
-        values = volume.voxels[box][inside]
+        values = volume.voxels[layer_box][inside]
     if values.size == 0:
         nearest = volume.nearest_index(c)
-        values = np.asarray([volume.voxels[nearest]])  # type: ignore[index]
+        values = np.asarray([volume.voxels[nearest]])
     out: dict[str, Any] = region_stats(values)
     out["area_mm2"] = math.pi * a * b
     return out

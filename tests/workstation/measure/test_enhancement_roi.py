@@ -122,3 +122,85 @@ def test_ellipse_on_a_coronal_reformat_counts_the_voxels_of_that_row_plane():
     assert st["n"] == expected.size
     assert st["mean"] == pytest.approx(float(expected.mean()))
     assert st["area_mm2"] == pytest.approx(np.pi * 54)
+
+
+# -- the radius adapts to what the sphere sits in ------------------------------------------------
+def _thrombus_in_aorta(motion=(2.0, -1.5, 3.0), thrombus=(50.0, 55.0), radius=6.0, seed=4):
+    """abdomen_pair's aorta (9 mm, 40 -> 200 HU) holding a bland thrombus along its axis."""
+    from measure_phantoms import cylinder_fraction
+
+    pre, post, _ = abdomen_pair(30.0, motion, noise=0.0)
+    c0 = center_of(pre)
+    axis_pt = c0 + (-8, 8, 0)
+    paint(pre, cylinder_fraction(pre, axis_pt, (0, 0.1, 1), radius), thrombus[0])
+    paint(post, cylinder_fraction(post, axis_pt + motion, (0, 0.1, 1), radius), thrombus[1])
+    add_noise(pre, 10.0, seed)
+    add_noise(post, 10.0, seed + 1)
+    return pre, post, axis_pt
+
+
+def test_sphere_shrinks_inside_a_thrombus_and_reads_its_enhancement():
+    pre, post, at = _thrombus_in_aorta()
+    r = measure_enhancement(pre, post, at, radius_mm=10)
+    assert r.radius_mm < 6.0 and r.adapted and r.radius_requested_mm == 10
+    assert r.delta_hu == pytest.approx(5.0, abs=3.0) and r.call == "not_enhancing"
+    assert r.flags == [] and r.outside_fraction == 0.0
+    doc = r.to_json()
+    assert doc["radius_adapted"] is True and doc["radius_requested_mm"] == 10 and doc["flags"] == []
+    # the same sphere at a fixed 10 mm takes in the opacified lumen: wrong, and flagged
+    fixed = measure_enhancement(pre, post, at, radius_mm=10, adapt=False)
+    assert fixed.radius_mm == 10 and not fixed.adapted
+    assert fixed.delta_hu > 20
+    assert "straddles_boundary" in fixed.flags and fixed.outside_fraction > 0.1
+    assert "high_sd" in fixed.flags and fixed.post["sd"] > 25
+
+
+def test_sphere_keeps_the_requested_radius_in_a_large_homogeneous_mass():
+    pre, post, c = abdomen_pair(30.0, (1.0, -1.0, 2.0), seed=5)
+    r = measure_enhancement(pre, post, c, radius_mm=8)
+    assert r.radius_mm == 8 and not r.adapted and r.flags == []
+
+
+def test_a_point_on_an_edge_is_flagged_even_at_the_smallest_sphere():
+    pre, post, at = _thrombus_in_aorta(radius=6.0)
+    edge = at + np.array([6.0, 0.0, 0.0])  # on the thrombus / lumen boundary
+    r = measure_enhancement(pre, post, edge, radius_mm=10)
+    assert r.radius_mm <= 3.0  # only a small sphere keeps to one side of an edge
+
+
+def _cli_enhancement(at, *extra):
+    import json
+    import subprocess
+    import sys
+
+    from workstation.resources import SAMPLE_DICOM
+
+    study = SAMPLE_DICOM / "study"
+    cmd = [sys.executable, "-m", "workstation.cli", "enhancement", "--pre", str(study / "S002_CT_ABD_NONCONTRAST"),
+           "--post", str(study / "S003_CT_ABD_PORTAL_VENOUS"), "--at=" + ",".join(f"{v:g}" for v in at),
+           "--json", *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_cli_reads_the_sample_thrombi_within_their_truth():
+    import json
+
+    from workstation.resources import SAMPLE_DICOM
+
+    truth = json.loads((SAMPLE_DICOM / "truth.json").read_text())
+    bland = truth["bland_thrombus"]
+    doc = _cli_enhancement(bland["point_mm"])
+    want = bland["hu_post"] - bland["hu_pre"]
+    assert abs(doc["delta_hu"] - want) <= 5, doc
+    assert doc["call"] == "not_enhancing" and doc["radius_mm"] < doc["radius_requested_mm"] == 10
+    assert doc["radius_adapted"] is True and doc["flags"] == []
+    # the enhancing tumour thrombus in the IVC: the sphere stays out of the opacified lumen
+    ivc = truth["ivc"]
+    doc = _cli_enhancement(ivc["tumor_thrombus_point_mm"])
+    want = ivc["hu_thrombus_post"] - ivc["hu_thrombus_pre"]
+    assert abs(doc["delta_hu"] - want) <= 10 and doc["call"] == "enhancing", doc
+    # --fixed-radius measures exactly what was asked (and says the sphere straddles the lumen)
+    fixed = _cli_enhancement(bland["point_mm"], "--fixed-radius")
+    assert fixed["radius_mm"] == 10 and fixed["radius_adapted"] is False
+    assert "straddles_boundary" in fixed["flags"] and abs(fixed["delta_hu"] - want) > 5
