@@ -1,4 +1,9 @@
-"""The findings document ``rp-findings/1`` (shared/spec/findings-v1.md) as a validated value.
+"""The findings document ``rp-findings/1.1`` (docs/findings.md) as a validated value.
+
+Version 1.1 adds ``side``, ``histology``, ``resected``, ``ivc.right_atrium_z_mm`` and five checklist
+ids (``since`` in checklist.json). A ``rp-findings/1`` document reads unchanged and is written back
+as it came; a version 1 document that uses a 1.1 field (e.g. an old autosave the reader then adds a
+side to) is read as 1.1 and written back as ``rp-findings/1.1``.
 
 A :class:`Findings` that exists is valid: :meth:`Findings.from_dict` checks every field against
 ``resources/checklist.json`` (the single source of truth the panel reads too) and raises
@@ -27,9 +32,12 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..errors import FindingsError
+from ..jsonsafe import loads as strict_json, read_document
 from ..resources import load_json
 
-SCHEMA = "rp-findings/1"
+SCHEMA = "rp-findings/1.1"
+#: every schema this reader accepts (version 1 documents read unchanged)
+SCHEMAS: tuple[str, ...] = ("rp-findings/1", "rp-findings/1.1")
 
 _CHECKLIST = load_json("checklist.json")
 #: field name -> spec (type, range, enum, units, labels)
@@ -48,6 +56,12 @@ _IVC_KEYS = tuple(FIELD_SPECS["ivc"]["properties"])
 _SCALAR_FIELDS = tuple(k for k in FIELD_SPECS if k not in ("ivc", "findings"))
 _TOP_ORDER = ("schema", *FIELD_SPECS, *EXTENSION_FIELDS)
 _CHECKLIST_SET = frozenset(CHECKLIST_IDS)
+#: field paths and checklist ids that version 1.1 added (``since`` in checklist.json)
+V11_PATHS: frozenset[str] = frozenset(
+    [k for k, v in FIELD_SPECS.items() if v.get("since") == SCHEMA]
+    + [f"ivc.{k}" for k, v in FIELD_SPECS["ivc"]["properties"].items() if v.get("since") == SCHEMA]
+    + [f"findings.{it['id']}" for g in _CHECKLIST["groups"] for it in g["items"] if it.get("since") == SCHEMA]
+)
 
 
 def _differential_ids() -> tuple[str, ...]:
@@ -95,6 +109,9 @@ def _check_scalar(name: str, v: Any) -> None:
         if not isinstance(v, str) or v not in spec["enum"]:
             allowed = ", ".join(f'"{e}"' for e in spec["enum"])
             raise FindingsError(f"{name}: expected one of {allowed}, got {_show(v)}")
+    elif kind == "boolean":
+        if not isinstance(v, bool):
+            raise FindingsError(f"{name}: expected true or false, got {_show(v)}")
     elif kind == "integer_enum":
         if not (isinstance(v, int) and not isinstance(v, bool)) or v not in spec["enum"]:
             allowed = ", ".join(str(e) for e in spec["enum"])
@@ -114,6 +131,7 @@ class IVCExtent:
     renal_vein_z_mm: float | None = None
     hepatic_vein_z_mm: float | None = None
     tumor_z_mm: tuple[float, float] | None = None
+    right_atrium_z_mm: float | None = None
     _given: tuple[str, ...] = field(default=(), repr=False, compare=False)
     _raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -127,7 +145,7 @@ class IVCExtent:
                 raise FindingsError(f"{path}.{k}: unknown field (expected {allowed})")
         props = FIELD_SPECS["ivc"]["properties"]
         values: dict[str, Any] = {}
-        for k in ("renal_vein_z_mm", "hepatic_vein_z_mm"):
+        for k in ("renal_vein_z_mm", "hepatic_vein_z_mm", "right_atrium_z_mm"):
             if d.get(k) is not None:
                 _check_number(f"{path}.{k}", d[k], props[k])
                 values[k] = d[k]
@@ -147,6 +165,14 @@ class IVCExtent:
             raise FindingsError(
                 f"{path}.hepatic_vein_z_mm: {h} must lie cranial to (greater than) "
                 f"renal_vein_z_mm {r} (LPS, +z toward the head)"
+            )
+        a = values.get("right_atrium_z_mm")
+        below = h if h is not None else r
+        if a is not None and below is not None and not a > below:
+            what = "hepatic_vein_z_mm" if h is not None else "renal_vein_z_mm"
+            raise FindingsError(
+                f"{path}.right_atrium_z_mm: {a} must lie cranial to (greater than) {what} {below} "
+                "(LPS, +z toward the head)"
             )
         return cls(**values, _given=tuple(d), _raw=dict(d))
 
@@ -219,6 +245,9 @@ class Findings:
     thrombus_delta_hu: float | None = None
     enhancement_pattern: str | None = None
     growth_pattern: str | None = None
+    side: str | None = None
+    histology: str | None = None
+    resected: bool | None = None
     ivc: IVCExtent | None = None
     findings: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
     extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -226,6 +255,8 @@ class Findings:
     _nulls: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _order: tuple[str, ...] = field(default=(), repr=False, compare=False)
     _finding_order: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    #: the schema given on read (``rp-findings/1`` or ``/1.1``); written back unless 1.1 fields are used
+    schema: str = field(default=SCHEMA, compare=False)
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -234,8 +265,9 @@ class Findings:
             raise FindingsError(f"findings document: expected a JSON object, got {_show(d)}")
         if "schema" not in d:
             raise FindingsError(f'schema: missing (expected "{SCHEMA}")')
-        if d["schema"] != SCHEMA:
-            raise FindingsError(f'schema: expected "{SCHEMA}", got {_show(d["schema"])}')
+        if d["schema"] not in SCHEMAS:
+            allowed = " or ".join(f'"{s}"' for s in SCHEMAS)
+            raise FindingsError(f'schema: expected {allowed}, got {_show(d["schema"])}')
         values: dict[str, Any] = {}
         nulls: set[str] = set()
         for k, v in d.items():
@@ -279,12 +311,13 @@ class Findings:
             _nulls=frozenset(nulls),
             _order=tuple(k for k in d),
             _finding_order=tuple(order),
+            schema=str(d["schema"]),
         )
 
     # ------------------------------------------------------------------ writing
     def to_dict(self) -> dict[str, Any]:
         """The document as JSON-ready data; ``Findings.from_dict(d).to_dict() == d``."""
-        present: dict[str, Any] = {"schema": SCHEMA}
+        present: dict[str, Any] = {"schema": self.schema if not self.uses_v11() else SCHEMA}
         for k in _SCALAR_FIELDS:
             v = getattr(self, k)
             if v is not None:
@@ -313,6 +346,14 @@ class Findings:
         return {k: present[k] for k in keys}
 
     # ------------------------------------------------------------------ use
+    def uses_v11(self) -> bool:
+        """True when a field or checklist id added by version 1.1 is known (given, not null)."""
+        if any(getattr(self, k) is not None for k in ("side", "histology", "resected")):
+            return True
+        if self.ivc is not None and self.ivc.right_atrium_z_mm is not None:
+            return True
+        return any(f"findings.{k}" in V11_PATHS for k in self.findings)
+
     def finding(self, fid: str) -> bool | None:
         """``True``/``False`` for a known checklist item, ``None`` when unknown."""
         if fid not in _CHECKLIST_SET:
@@ -347,7 +388,7 @@ def load_findings(path: str | Path) -> Findings:
     """Read and validate a findings JSON file; errors name the file (and line/column for bad JSON)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_document(p)  # regular files only (never blocks on a FIFO), size-capped
     except FileNotFoundError:
         raise FindingsError(f"{p}: no such file") from None
     except IsADirectoryError:
@@ -357,7 +398,7 @@ def load_findings(path: str | Path) -> Findings:
     except OSError as exc:
         raise FindingsError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
-        doc = json.loads(text)
+        doc = strict_json(text, where=str(p))  # duplicate keys, NaN, depth, size: naming the field
     except json.JSONDecodeError as exc:
         raise FindingsError(f"{p}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:

@@ -15,13 +15,17 @@ to ``[1/lr_cap, lr_cap]`` (model.json) to keep the model humble.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..errors import WorkstationError
 from ..resources import load_json, resource_path
 from .findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, FIELD_SPECS
+
+#: the id of the explicit "something else" class (model.json ``other``); not a spec differential id
+OTHER_ID = "other"
 
 #: categorical "fields" of the model; ``age_band``/``size_band``/``ivc_level`` are derived from
 #: ``age_years``/``greatest_dimension_mm``/``ivc``; the calls from the rules.
@@ -63,6 +67,12 @@ class KnowledgeBase:
     #: feature -> {"yes": phrase, "no": phrase}
     phrases: Mapping[str, Mapping[str, str]]
     model: Mapping[str, Any]
+    #: differential ids that are soft-tissue sarcomas (AJCC sarcoma staging applies)
+    sarcoma_ids: frozenset[str] = frozenset()
+    #: feature -> evidence group id (model.json ``groups``); features in no group are absent
+    group_of: Mapping[str, str] = dc_field(default_factory=dict)
+    #: features that stage a malignancy and are not diagnostic evidence (model.json ``staging_only``)
+    staging_only: frozenset[str] = frozenset()
 
     def lr(self, feature: str, dx: str, value: Any = True) -> float:
         """The (capped) likelihood ratio of a feature value for one differential."""
@@ -198,6 +208,16 @@ def load_knowledge() -> KnowledgeBase:
             categorical[field][v] = tuple(clip(math.log(p / ref)) for p in ps)
 
     phrases = {f: {"yes": s["yes"], "no": s["no"]} for f, s in binary_defaults.items()}
+    known = set(binary_defaults) | set(CATEGORICAL_FIELDS)
+    group_of: dict[str, str] = {}
+    for g in model["groups"]["list"]:
+        for feat in g["members"]:
+            if feat not in known or feat in group_of:
+                raise KnowledgeError(f"model.json: groups.{g['id']}: unknown or repeated feature {feat!r}")
+            group_of[feat] = g["id"]
+    staging_only = frozenset(model["staging_only"]["features"])
+    if not staging_only <= known:
+        raise KnowledgeError("model.json: staging_only names an unknown feature")
     return KnowledgeBase(
         ids=ids,
         labels={d["id"]: d["label"] for d in diffs},
@@ -209,4 +229,7 @@ def load_knowledge() -> KnowledgeBase:
         entries=entries,
         phrases=phrases,
         model=model,
+        sarcoma_ids=frozenset(d["id"] for d in diffs if d.get("sarcoma")),
+        group_of=MappingProxyType(group_of),
+        staging_only=staging_only,
     )

@@ -1,13 +1,17 @@
-"""Transparent naive-Bayes ranking of the 13 differentials, and :func:`assess`.
+"""Transparent ranking of the 13 differentials and an explicit "other", and :func:`assess`.
 
-Log-odds of each differential = log prior + the sum of log likelihood ratios of the *known*
-findings (an unknown finding adds exactly nothing), softmax-normalised to probabilities summing to 1.
-Ties are broken by the spec's differential order, so the result is deterministic. For every
-differential the findings that raised and lowered it are listed by the size of their effect, in
-words (``"macroscopic fat present — strongly favours Liposarcoma (LR 7.1)"``).
+Log-odds of each differential = log prior + the tempered sum of log likelihood ratios of the
+*known* findings (an unknown finding adds exactly nothing), with correlated findings pooled in the
+evidence groups of ``resources/knowledge/model.json`` so that one piece of evidence counts once, and
+staging items (N1, M1) left out; "other" keeps its own prior mass. The softmax is smoothed toward
+uniform so no entry reads 0 % or 100 %. Ties are broken by the spec's differential order, so the
+result is deterministic. For every differential the findings that raised and lowered it are listed
+by the size of their effect, in words (``"macroscopic fat present — strongly favours liposarcoma
+(LR 7.1)"``); each entry has a word with its number ("most likely", "possible", ...).
 
 :func:`assess` returns an :class:`Assessment`; ``Assessment.to_dict()`` is exactly the
-``workstation assess --json`` document of shared/spec/cli.md.
+``workstation assess --json`` document (docs/findings.md; cli.md plus cli-v2 ``staging``,
+``recommendations`` and ``ivc_extent``).
 """
 from __future__ import annotations
 
@@ -16,8 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .findings import FIELD_SPECS, Findings
-from .knowledge import KnowledgeBase, load_knowledge
+from .ivc import has_intravascular_tumour, ivc_extent
+from .knowledge import OTHER_ID, KnowledgeBase, load_knowledge
+from .recommendations import Context, Recommendation, recommend
 from .rules import RuleResults, Stage, apply_rules
+from .staging import Staging, clinical_staging
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Reason:
     text: str
     source: str
     derived_from: str | None = None
+    weight: float = 1.0          # share of this log LR that counts after pooling its group
+    group: str | None = None     # evidence group (model.json), None when it counts on its own
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -49,6 +58,8 @@ class Reason:
             "lr": round(math.exp(self.log_lr), 3),
             "text": self.text,
             "source": self.source,
+            "weight": round(self.weight, 4),
+            "group": self.group,
         }
         if self.derived_from:
             d["derived_from"] = self.derived_from
@@ -63,12 +74,14 @@ class Differential:
     log_odds: float
     raised_by: tuple[Reason, ...]
     lowered_by: tuple[Reason, ...]
+    likelihood_word: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "label": self.label,
             "probability": self.probability,
+            "likelihood_word": self.likelihood_word,
             "raised_by": [r.to_dict() for r in self.raised_by],
             "lowered_by": [r.to_dict() for r in self.lowered_by],
         }
@@ -82,6 +95,9 @@ class Assessment:
     enhancement_call: str | None
     thrombus_call: str | None
     differentials: tuple[Differential, ...]
+    staging: Staging | None = None
+    recommendations: tuple[Recommendation, ...] = ()
+    ivc_extent: dict[str, Any] | None = None
 
     @property
     def stage_group(self) -> str | None:
@@ -97,6 +113,9 @@ class Assessment:
             "enhancement_call": self.enhancement_call,
             "thrombus_call": self.thrombus_call,
             "differentials": [d.to_dict() for d in self.differentials],
+            "staging": None if self.staging is None else self.staging.to_dict(),
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "ivc_extent": self.ivc_extent,
         }
 
 
@@ -140,6 +159,10 @@ def gather_evidence(f: Findings, r: RuleResults, kb: KnowledgeBase) -> list[Evid
         b = _size_band(f.greatest_dimension_mm, kb)
         ev.append(Evidence("greatest_dimension_mm", f.greatest_dimension_mm, "size_band", b["id"],
                            f"greatest dimension {f.greatest_dimension_mm:g} mm ({b['label']})"))
+    if f.histology is not None:
+        key = f.histology if f.histology in kb.ids else OTHER_ID
+        label = FIELD_SPECS["histology"]["labels"][f.histology]
+        ev.append(Evidence("histology", f.histology, "histology", key, f"histology: {label}"))
     if f.grade is not None:
         ev.append(Evidence("grade", f.grade, "fnclcc_grade_given", True, f"FNCLCC grade {f.grade} from biopsy (a sarcoma)"))
     for field in ("enhancement_pattern", "growth_pattern"):
@@ -187,54 +210,133 @@ def _log_lr(e: Evidence, i: int, kb: KnowledgeBase) -> float:
     return kb.categorical[e.feature][e.key][i]
 
 
-def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None) -> tuple[Differential, ...]:
-    """Posterior over the differentials, best first (ties in the spec's order)."""
+@dataclass(frozen=True)
+class ModelParams:
+    """The global parameters of model.json ``parameters`` (fitted by benchmarks/calibration.py)."""
+
+    other_prior: float
+    evidence_weight: float
+    group_damping: float
+    smoothing: float
+
+    @classmethod
+    def from_kb(cls, kb: KnowledgeBase) -> "ModelParams":
+        p = kb.model["parameters"]
+        return cls(float(p["other_prior"]), float(p["evidence_weight"]), float(p["group_damping"]),
+                   float(p["smoothing"]))
+
+
+def _row(e: Evidence, kb: KnowledgeBase) -> tuple[float, ...]:
+    if e.feature == "histology":
+        lr = math.log(float(kb.model["histology"]["lr"]))
+        return tuple(lr if dx == e.key else 0.0 for dx in kb.ids)
+    if e.feature in kb.binary:
+        pos, neg = kb.binary[e.feature]
+        return pos if e.key else neg
+    return kb.categorical[e.feature][e.key]
+
+
+def _pool(xs: list[float], damping: float) -> list[float]:
+    """Weights for a group's log LRs: 1, damping, damping^2 ... by decreasing size."""
+    order = sorted(range(len(xs)), key=lambda k: -abs(xs[k]))
+    w = [0.0] * len(xs)
+    for rank_, k in enumerate(order):
+        w[k] = damping ** rank_
+    return w
+
+
+def likelihood_word(p: float, is_top: bool, kb: KnowledgeBase) -> str:
+    """"most likely" / "possible" / "less likely" / "unlikely" (model.json ``likelihood_words``)."""
+    words = kb.model["likelihood_words"]
+    if is_top and p >= float(words["most_likely"]["min_p"]):
+        return str(words["most_likely"]["word"])
+    for band in words["bands"]:
+        if p >= float(band["min_p"]):
+            return str(band["word"])
+    return str(words["bands"][-1]["word"])  # pragma: no cover
+
+
+def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
+         params: ModelParams | None = None) -> tuple[Differential, ...]:
+    """Posterior over the differentials and "other", best first (ties in the spec's order).
+
+    Evidence in one group of model.json is pooled (strongest full, next ones damped); staging items
+    weigh nothing; the summed evidence is tempered by ``evidence_weight``; "other" keeps its prior
+    with LR 1; the result is smoothed toward uniform so nothing reads 0 % or 100 %.
+    """
     kb = kb or load_knowledge()
+    prm = params or ModelParams.from_kb(kb)
     n = len(kb.ids)
-    logits = list(kb.log_priors)
-    contrib: list[list[tuple[float, Evidence]]] = [[] for _ in range(n)]
-    for e in evidence:
-        if e.feature in kb.binary:
-            pos, neg = kb.binary[e.feature]
-            row = pos if e.key else neg
-        else:
-            row = kb.categorical[e.feature][e.key]
+    ev = [e for e in evidence if e.feature not in kb.staging_only]
+    rows = [_row(e, kb) for e in ev]
+    groups: dict[str, list[int]] = {}
+    for j, e in enumerate(ev):
+        groups.setdefault(kb.group_of.get(e.feature, f"_{j}"), []).append(j)
+    weights = [[1.0] * len(ev) for _ in range(n)]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
         for i in range(n):
-            x = row[i]
-            logits[i] += x
-            contrib[i].append((x, e))
+            for j, w in zip(members, _pool([rows[j][i] for j in members], prm.group_damping)):
+                weights[i][j] = w
+    log_other_free = math.log(1.0 - prm.other_prior)
+    logits = [log_other_free + lp + prm.evidence_weight * math.fsum(weights[i][j] * rows[j][i] for j in range(len(ev)))
+              for i, lp in enumerate(kb.log_priors)]
+    logits.append(math.log(prm.other_prior))
     top = max(logits)
-    w = [math.exp(x - top) for x in logits]
-    tot = math.fsum(w)
-    probs = [x / tot for x in w]
+    w_ = [math.exp(x - top) for x in logits]
+    tot = math.fsum(w_)
+    k = len(logits)
+    probs = [(1 - prm.smoothing) * x / tot + prm.smoothing / k for x in w_]
     thr = kb.model["report_min_abs_log_lr"]
     out = []
     for i, dx in enumerate(kb.ids):
-        label = kb.labels[dx]
         reasons = []
-        for x, e in contrib[i]:
+        for j, e in enumerate(ev):
+            x = rows[j][i]
             if abs(x) < thr:
                 continue
             lr = math.exp(x)
-            entry = kb.entries[(e.feature, dx)]
-            text = f"{e.phrase} — {_wording(lr, kb)} {kb.text_labels[dx]} (LR {lr:.2g})"
-            source = entry.source if not entry.default else f"baseline rate (defaults.json, {entry.basis})"
-            reasons.append(Reason(e.finding, e.value, x, text, source, e.derived_from))
+            if e.feature == "histology":
+                text = f"{e.phrase} — strongly favours {kb.text_labels[dx]} (LR {lr:.2g})"
+                source = kb.model["histology"]["about"].split(":")[0]
+            else:
+                entry = kb.entries[(e.feature, dx)]
+                text = f"{e.phrase} — {_wording(lr, kb)} {kb.text_labels[dx]} (LR {lr:.2g})"
+                source = entry.source if not entry.default else f"baseline rate (defaults.json, {entry.basis})"
+            reasons.append(Reason(e.finding, e.value, x, text, source, e.derived_from,
+                                  weights[i][j], kb.group_of.get(e.feature)))
         reasons.sort(key=lambda r: (-abs(r.log_lr), r.finding))
         out.append(Differential(
-            dx, label, probs[i], logits[i],
+            dx, kb.labels[dx], probs[i], logits[i],
             tuple(r for r in reasons if r.log_lr > 0),
             tuple(r for r in reasons if r.log_lr < 0),
         ))
-    order = {dx: i for i, dx in enumerate(kb.ids)}
+    other = kb.model["other"]
+    out.append(Differential(OTHER_ID, other["label"], probs[n], logits[n], (), ()))
+    order = {dx: i for i, dx in enumerate((*kb.ids, OTHER_ID))}
     out.sort(key=lambda d: (-d.log_odds, order[d.id]))
-    return tuple(out)
+    return tuple(
+        Differential(d.id, d.label, d.probability, d.log_odds, d.raised_by, d.lowered_by,
+                     likelihood_word(d.probability, i == 0, kb))
+        for i, d in enumerate(out)
+    )
 
 
-def assess(findings: Findings | Mapping[str, Any]) -> Assessment:
-    """Rules and ranked differential for one findings document (validated if given as a dict)."""
+def assess(findings: Findings | Mapping[str, Any], params: ModelParams | None = None) -> Assessment:
+    """Rules, ranked differential, staging applicability, recommendations and IVC extent for one
+    findings document (validated if given as a dict). ``params`` overrides model.json's fitted
+    parameters (calibration only)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
     kb = load_knowledge()
     r = apply_rules(f)
-    diffs = rank(gather_evidence(f, r, kb), kb)
-    return Assessment(r.t_category, r.stage, r.ivc_segments, r.enhancement_call, r.thrombus_call, diffs)
+    diffs = rank(gather_evidence(f, r, kb), kb, params)
+    ranked = [(d.id, d.label, d.probability) for d in diffs]
+    staging = clinical_staging(f, r, ranked, kb)
+    extent = ivc_extent(f, r)
+    ctx = Context(f, {d.id: d.probability for d in diffs}, diffs[0].id, kb.sarcoma_ids,
+                  has_intravascular_tumour(f, r), None if extent is None else extent["level"])
+    labels = {**kb.labels, OTHER_ID: kb.model["other"]["label"]}
+    recs = recommend(ctx, labels)
+    return Assessment(r.t_category, r.stage, r.ivc_segments, r.enhancement_call, r.thrombus_call, diffs,
+                      staging, recs, extent)

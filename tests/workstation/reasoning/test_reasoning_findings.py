@@ -6,9 +6,9 @@ import pytest
 from workstation.errors import FindingsError, WorkstationError
 from workstation.reasoning.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
 
-from tests.conftest import SHARED
+from tests.conftest import ROOT
 
-SPEC = str(SHARED / "spec" / "findings-v1.md")
+SPEC = str(ROOT / "docs" / "findings.md")  # the project's own copy of the interface (never ../shared)
 
 
 def doc(**kw):
@@ -35,7 +35,8 @@ def test_spec_ids_match_the_checklist_resource():
     text = open(SPEC, encoding="utf-8").read()
     part = text.split("## Checklist ids")[1].split("## Differential ids")[0]
     spec_ids = [i for i in re.findall(r"`([a-z0-9_]+)`", part) if i != "findings"]
-    assert sorted(spec_ids) == sorted(CHECKLIST_IDS) and len(set(CHECKLIST_IDS)) == len(CHECKLIST_IDS) == 62
+    # 62 ids of version 1 and 5 added by 1.1
+    assert sorted(spec_ids) == sorted(CHECKLIST_IDS) and len(set(CHECKLIST_IDS)) == len(CHECKLIST_IDS) == 67
     dpart = text.split("## Differential ids")[1].split("## Rules")[0]
     assert re.findall(r"`([a-z0-9_]+)`", dpart) == list(DIFFERENTIAL_IDS)
 
@@ -63,6 +64,13 @@ def test_values_are_read():
     "d, field",
     [
         ({"schema": "rp-findings/2"}, "schema"),
+        ({"schema": "rp-findings/1.2"}, "schema"),
+        (doc(side="up"), "side"),
+        (doc(histology="sarcoma"), "histology"),
+        (doc(resected="yes"), "resected"),
+        (doc(resected=1), "resected"),
+        (doc(ivc={"hepatic_vein_z_mm": 50, "right_atrium_z_mm": 40}), "ivc.right_atrium_z_mm"),
+        (doc(ivc={"right_atrium_z_mm": "80"}), "ivc.right_atrium_z_mm"),
         ({}, "schema"),
         (doc(age=50), "age:"),
         (doc(findings={"fat": True}), "findings.fat"),

@@ -8,8 +8,8 @@ import pytest
 
 from workstation.cli import main
 from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings
-from workstation.reasoning.knowledge import load_knowledge
-from workstation.reasoning.ranking import assess
+from workstation.reasoning.knowledge import OTHER_ID, load_knowledge
+from workstation.reasoning.ranking import ModelParams, assess
 
 S = {"schema": "rp-findings/1"}
 LMS = {**S, "age_years": 58, "sex": "female", "greatest_dimension_mm": 123, "grade": 3,
@@ -25,12 +25,18 @@ def probs(a):
 
 
 def test_empty_document_gives_the_priors_in_order():
+    """Issue 10 changed this: "other" has its own prior mass and the result is smoothed toward
+    uniform, so the empty document gives (1 - smoothing) * prior + smoothing / 14."""
     a = assess(S)
     kb = load_knowledge()
-    prior = dict(zip(kb.ids, kb.priors))
-    assert [d.id for d in a.differentials] == sorted(kb.ids, key=lambda i: (-prior[i], kb.ids.index(i)))
+    prm = ModelParams.from_kb(kb)
+    prior = {i: (1 - prm.other_prior) * p for i, p in zip(kb.ids, kb.priors)}
+    prior[OTHER_ID] = prm.other_prior
+    ids = (*kb.ids, OTHER_ID)
+    assert [d.id for d in a.differentials] == sorted(ids, key=lambda i: (-prior[i], ids.index(i)))
     for d in a.differentials:
-        assert d.probability == pytest.approx(prior[d.id], abs=1e-12)
+        expected = (1 - prm.smoothing) * prior[d.id] + prm.smoothing / len(ids)
+        assert d.probability == pytest.approx(expected, abs=1e-12)
         assert d.raised_by == () and d.lowered_by == ()
 
 
@@ -38,10 +44,11 @@ def test_empty_document_gives_the_priors_in_order():
                                  {**S, "findings": {i: False for i in CHECKLIST_IDS}}])
 def test_probabilities_sum_to_one_and_cover_every_differential(doc):
     a = assess(doc)
-    assert sorted(d.id for d in a.differentials) == sorted(DIFFERENTIAL_IDS)
+    assert sorted(d.id for d in a.differentials) == sorted((*DIFFERENTIAL_IDS, OTHER_ID))
     assert abs(math.fsum(d.probability for d in a.differentials) - 1) < 1e-9
     ps = [d.probability for d in a.differentials]
-    assert ps == sorted(ps, reverse=True) and all(0 <= p <= 1 for p in ps)
+    # issue 10: never 0 % or 100 %, whatever the findings
+    assert ps == sorted(ps, reverse=True) and all(0.001 < p < 0.98 for p in ps)
 
 
 def test_unknown_weighs_nothing():
@@ -64,7 +71,8 @@ def test_deterministic_and_tie_break_by_spec_order():
     a1, a2 = assess(LMS).to_dict(), assess(json.loads(json.dumps(LMS))).to_dict()
     assert a1 == a2
     kb = load_knowledge()
-    eq = [d for d in assess(S).differentials if d.probability == pytest.approx(0.025)]
+    p_nf = next(d.probability for d in assess(S).differentials if d.id == "neurofibroma")
+    eq = [d for d in assess(S).differentials if d.probability == pytest.approx(p_nf)]
     assert [d.id for d in eq] == [i for i in kb.ids if i in {"neurofibroma", "ganglioneuroma"}]
 
 
@@ -86,12 +94,14 @@ def test_reasons_are_sorted_signed_and_worded():
 
 def test_to_dict_shape_matches_cli_spec():
     d = assess(LMS).to_dict()
+    # cli.md keys first, then the cli-v2 additions (issue 10)
     assert list(d) == ["t_category", "stage_group", "stage_missing", "stage_possible", "ivc_segments",
-                       "enhancement_call", "thrombus_call", "differentials"]
+                       "enhancement_call", "thrombus_call", "differentials", "staging", "recommendations",
+                       "ivc_extent"]
     assert d["t_category"] == "T3" and d["stage_group"] == "IIIB" and d["stage_missing"] == []
     assert d["ivc_segments"] == [2] and d["enhancement_call"] == "enhancing" and d["thrombus_call"] == "tumor_thrombus"
     for x in d["differentials"]:
-        assert set(x) == {"id", "label", "probability", "raised_by", "lowered_by"}
+        assert set(x) == {"id", "label", "probability", "likelihood_word", "raised_by", "lowered_by"}
         for r in x["raised_by"] + x["lowered_by"]:
             assert {"finding", "value", "log_lr", "text", "source"} <= set(r)
     json.dumps(d, allow_nan=False)

@@ -1,0 +1,123 @@
+"""Recommendations from ``resources/recommendations.json`` (issue 10, cli-v2 ``recommendations``).
+
+The rules are data with their sources; this module only evaluates their conditions against the
+findings and the ranked differential and fills the reason's placeholders. The first rule of an id
+whose conditions hold is used; the list is sorted by urgency (then file order), most urgent first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..resources import load_json
+from .findings import Findings
+
+_DOC: Mapping[str, Any] = load_json("recommendations.json")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    id: str
+    text: str
+    reason: str
+    source: str
+    urgency: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "reason": self.reason, "source": self.source,
+                "urgency": self.urgency}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conditions look at."""
+
+    f: Findings
+    probs: Mapping[str, float]        # differential id (and "other") -> probability
+    top: str                          # id of the top-ranked entry
+    sarcoma_ids: frozenset[str]
+    intravascular: bool
+    level: str | None
+
+
+def _p(ids: Sequence[str], c: Context) -> float:
+    total = 0.0
+    for i in ids:
+        if i == "sarcoma":
+            total += sum(c.probs.get(s, 0.0) for s in c.sarcoma_ids)
+        else:
+            total += c.probs.get(i, 0.0)
+    return total
+
+
+def _known(path: str, f: Findings) -> bool:
+    head, _, key = path.partition(".")
+    if head == "ivc" and key:
+        return f.ivc is not None and getattr(f.ivc, key, None) is not None
+    if head == "findings" and key:
+        return key in f.findings
+    return getattr(f, head, None) is not None
+
+
+def holds(cond: Mapping[str, Any], c: Context) -> bool:
+    """One condition of recommendations.json."""
+    f = c.f
+    if "p_at_least" in cond:
+        return _p(cond["p_at_least"]["ids"], c) >= float(cond["p_at_least"]["p"])
+    if "leads" in cond:
+        return c.top in cond["leads"]
+    if "finding" in cond:
+        return f.findings.get(cond["finding"]) is cond["is"]
+    if "field" in cond:
+        return getattr(f, cond["field"]) == cond["is"]
+    if "known" in cond:
+        return _known(cond["known"], f)
+    if "known_not" in cond:
+        return not _known(cond["known_not"], f)
+    if "histology_in" in cond:
+        return f.histology in cond["histology_in"]
+    if "age_below" in cond:
+        return f.age_years is not None and f.age_years < float(cond["age_below"])
+    if "intravascular" in cond:
+        return c.intravascular is bool(cond["intravascular"])
+    if "level_in" in cond:
+        return c.level in cond["level_in"]
+    raise ValueError(f"recommendations.json: unknown condition {sorted(cond)}")
+
+
+def _applies(rule: Mapping[str, Any], c: Context) -> bool:
+    if not all(holds(x, c) for x in rule.get("when", ())):
+        return False
+    any_of = rule.get("when_any")
+    if any_of and not any(holds(x, c) for x in any_of):
+        return False
+    return not any(holds(x, c) for x in rule.get("unless", ()))
+
+
+class _Fill(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _pct(p: float) -> str:
+    return f"{p * 100:.0f} %" if p >= 0.01 else "<1 %"
+
+
+def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ...]:
+    """Every recommendation whose rule holds, most urgent first (one per id)."""
+    fill = _Fill({f"{k}_pct": _pct(v) for k, v in c.probs.items()})
+    fill["sarcoma_pct"] = _pct(_p(["sarcoma"], c))
+    fill["top_label"] = labels.get(c.top, c.top)
+    fill["top_pct"] = _pct(c.probs.get(c.top, 0.0))
+    fill["level"] = c.level or "not known"
+    seen: set[str] = set()
+    out: list[tuple[int, int, Recommendation]] = []
+    for k, rule in enumerate(_DOC["rules"]):
+        if rule["id"] in seen or not _applies(rule, c):
+            continue
+        seen.add(rule["id"])
+        rec = Recommendation(rule["id"], rule["text"], rule["reason"].format_map(fill), rule["source"],
+                             int(rule["urgency"]))
+        out.append((rec.urgency, k, rec))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return tuple(r for _, _, r in out)
