@@ -3,7 +3,7 @@ code came from). Standard codes there are copies of ``pydicom.sr.codedict`` entr
 use the project's coding scheme ``99RPWS``, declared in every SR we write."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from pydicom.sr.coding import Code
@@ -17,7 +17,7 @@ def _code(d: dict[str, Any]) -> Code:
     return Code(value=str(d["value"]), scheme_designator=str(d["scheme"]), meaning=str(d["meaning"]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def table() -> dict[str, Any]:
     return load_json("codes.json")
 

@@ -1,10 +1,13 @@
-"""Every standard code in resources/codes.json is pydicom's (no invented SCT/DCM/UCUM codes)."""
+"""Every standard code in resources/codes.json is pydicom's (no invented SCT/DCM/UCUM/IBSI codes);
+the staging, grade, diagnosis and recommendation tables cover what the reasoning can produce."""
 from __future__ import annotations
 
 from pydicom.sr.codedict import codes
 
 from workstation.export import codes as C
 from workstation.resources import load_json
+
+STANDARD = ("SCT", "DCM", "UCUM", "IBSI", "LN")
 
 
 def _entries(node, path=""):
@@ -20,7 +23,7 @@ def test_standard_codes_match_pydicom_codedict():
     n = 0
     for path, e in _entries(C.table()):
         assert len(e["meaning"]) <= 64, path
-        if e["scheme"] in ("SCT", "DCM", "UCUM"):
+        if e["scheme"] in STANDARD:
             src = e["source"]
             assert src.startswith("pydicom.sr.codedict codes."), path
             scheme, kw = src.split("codes.", 1)[1].split(".")
@@ -32,7 +35,20 @@ def test_standard_codes_match_pydicom_codedict():
             assert "private" in e["source"], path
         else:
             assert e["scheme"] == "UMLS" and "TID 1500" in e["source"], path
-    assert n > 20
+    assert n > 40
+
+
+def test_no_private_code_where_the_issue_names_a_standard_one():
+    """Short axis, craniocaudal extent and the maximum 3D diameter have standard concepts (CID 7470)."""
+    cid7470 = {(getattr(codes.cid7470, k).scheme_designator, getattr(codes.cid7470, k).value)
+               for k in codes.cid7470.dir()}
+    for key in ("greatest_dimension", "axial_long", "axial_short", "craniocaudal"):
+        c = C.code("lesion", key)
+        assert (c.scheme_designator, c.value) in cid7470, key
+    assert C.code("lesion", "greatest_dimension") == codes.IBSI.Maximum3DDiameterOfAMesh
+    assert C.code("lesion", "axial_short") == codes.SCT.ShortAxis
+    assert C.code("seg", "property_category") == codes.SCT.MorphologicallyAbnormalStructure
+    assert C.code("seg", "algorithm_family") in [getattr(codes.cid7162, k) for k in codes.cid7162.dir()]
 
 
 def test_every_checklist_id_and_value_has_a_code():
@@ -47,3 +63,17 @@ def test_every_checklist_id_and_value_has_a_code():
         C.value_code("calls", call)
     for g in thr["stage_groups"]["order"] + [c["id"] for c in thr["t_category"]["categories"]]:
         C.value_code("staging", g)
+
+
+def test_every_differential_grade_and_recommendation_has_a_code():
+    for d in load_json("knowledge", "differentials.json")["differentials"]:
+        C.code("diagnosis", d["id"])
+    for g in ("1", "2", "3"):
+        C.code("grade", g)
+    for rid in ("sarcoma_team_referral", "percutaneous_core_biopsy", "metanephrines_before_biopsy",
+                "chest_ct_staging", "germ_cell_workup", "lymphoma_workup", "ivc_extent_imaging",
+                "hematoma_follow_up", "rpf_workup", "known_primary_correlation", "post_resection_surveillance"):
+        C.code("recommendation", rid)
+    for section in ("diagnosis", "recommendation"):
+        values = [d["value"] for d in C.table()[section].values()]
+        assert len(set(values)) == len(values), section
