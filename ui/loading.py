@@ -12,7 +12,7 @@ import time
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from workstation.errors import WorkstationError
+from workstation.errors import PASS_THROUGH, WorkstationError, report, user_line
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class LoadWorker(QObject):
             try:
                 sc = scan(self.path)
             except WorkstationError as exc:
-                self.failed.emit(str(exc))
+                self.failed.emit(user_line(exc))
                 return
             self.scanned.emit(sc)
             if not sc.series:
@@ -79,13 +79,16 @@ class LoadWorker(QObject):
                     vol = read_series(info, progress=on_progress, on_allocated=on_allocated)
                 except _Cancelled:
                     break
-                except WorkstationError as exc:
-                    self.series_failed.emit(getattr(info, "description", "") or info.series_uid, str(exc))
+                except Exception as exc:  # noqa: BLE001 - one series failing (MemoryError too) is that series'
+                    where = f"series {info.series_uid}"
+                    self.series_failed.emit(getattr(info, "description", "") or info.series_uid,
+                                            report(exc, where, "loader: read_series"))
                     continue
                 self.series_loaded.emit(vol)
-        except Exception as exc:  # never let the thread die silently
-            log.exception("loader crashed")
-            self.failed.emit(f"loading failed: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # noqa: BLE001 - the thread's boundary: a native panic too
+            if isinstance(exc, PASS_THROUGH):
+                raise
+            self.failed.emit(report(exc, str(self.path), "loader"))
         finally:
             self.finished.emit()
 

@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DicomError
 from .headers import Frame, stack_keys
+from .sources import limit
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +112,28 @@ def split_stacks(frames: list[Frame]) -> list[list[Frame]]:
 
 
 def split_at_breaks(frames: list[Frame]) -> list[list[Frame]]:
-    """Split a stack where slices are missing than a gap could plausibly fill (more than
-    ``max(4, n // 4)`` in a row): two separate stacks rather than invented slices."""
-    if len(frames) < 3 or any(f.position is None for f in frames):
+    """Split a stack where more slices are missing than a gap could plausibly fill (more than
+    ``max(4, n // 4)`` in a row), and at the widest gaps while the gaps together would invent more
+    slices than the stack holds: separate stacks rather than invented slices. Frames without
+    positions are placed as the layout places them (SliceLocation, InstanceNumber)."""
+    if len(frames) < 3:
         return [frames]
-    z = np.asarray([f.position for f in frames]) @ slice_normal(frames[0].orientation)
+    normal = slice_normal(frames[0].orientation)
+    z = _positions(frames, normal, []) @ normal
     order = np.argsort(z, kind="stable")
     d = np.diff(z[order])
     real = d[d > DUPLICATE_MM]
     if real.size == 0:
         return [frames]
-    missing = np.rint(d / float(np.median(real))) - 1
-    cuts = list(np.flatnonzero(missing > max(4, len(frames) // 4)) + 1)
+    with np.errstate(all="ignore"):
+        missing = np.nan_to_num(np.rint(d / float(np.median(real))) - 1, nan=0.0, posinf=1e18)
+    missing = np.clip(missing, 0, None)
+    cut = missing > max(4, len(frames) // 4)
+    for i in np.argsort(-missing, kind="stable"):  # widest gaps first
+        if missing[~cut].sum() <= max(4, len(frames) // 2) or missing[i] <= 0:
+            break
+        cut[i] = True
+    cuts = list(np.flatnonzero(cut) + 1)
     if not cuts:
         return [frames]
     log.info("stack split at %d break(s) in slice positions", len(cuts))
@@ -139,6 +152,29 @@ def split_series(frames: list[Frame]) -> list[tuple[str, list[Frame]]]:
 
 
 # -- layout ---------------------------------------------------------------------------------------
+def max_voxels() -> int:
+    """Voxels one series may have: ``max_voxels_per_series``, and at most a quarter of the
+    machine's memory in voxels (an int16 volume then fills half of it at most)."""
+    cap = limit("max_voxels_per_series")
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return cap
+    return min(cap, phys // 4) if phys > 0 else cap
+
+
+def _check_size(n_images: int, n_slices: int, first: Frame) -> None:
+    """Refuse a layout that would invent more slices than the series holds (positions far apart)
+    or exceed the voxel limit, before anything is allocated."""
+    if n_slices > 2 * n_images + 8:
+        raise DicomError(f"slice positions leave gaps for {n_slices - n_images} slices between "
+                         f"{n_images} images: not assembled (no slices are invented beyond the images held)")
+    voxels, cap = n_slices * first.rows * first.columns, max_voxels()
+    if voxels > cap:
+        raise DicomError(f"{n_slices} slices of {first.rows} x {first.columns} = {voxels} voxels, more than "
+                         f"the limit of {cap} (max_voxels_per_series or memory): not loaded")
+
+
 @dataclass(eq=False)
 class SliceLayout:
     """Frames in k order on a regular grid; ``slots[k]`` indexes ``frames`` or is None (a gap)."""
@@ -260,6 +296,7 @@ def layout_slices(frames: list[Frame]) -> SliceLayout:
     residual = np.linalg.norm(pos - (pos[0] + np.outer(grid, direction * dz)), axis=1).max()
     if residual > 0.5 * min(dx, dy) and "uneven" not in " ".join(warnings):
         warnings.append(f"slice positions deviate up to {residual:.2f} mm from a regular straight line")
+    _check_size(len(frames), int(grid[-1]) + 1, frames[0])
     slots: list[int | None] = [None] * (int(grid[-1]) + 1)
     for idx, g in enumerate(grid):
         slots[int(g)] = idx
