@@ -9,8 +9,6 @@ ports listen on every interface, which is why remote access stays refused.
 """
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import os
 import shutil
@@ -43,10 +41,12 @@ def dicomweb_plugin() -> Path:
 
 
 class OrthancServer:
-    def __init__(self, workdir: Path, *, aet: str = "WORKSTATION", aet_port: int = 11112) -> None:
+    def __init__(self, workdir: Path, *, aet: str = "WORKSTATION", aet_port: int = 11112,
+                 overrides: dict[str, object] | None = None) -> None:
         if not Path(ORTHANC).exists():
             raise RuntimeError(f"Orthanc not found at {ORTHANC}: run ./dev setup (Debian package orthanc)")
         self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.http_port = free_port()
         self.dicom_port = free_port()
         self.aet = ORTHANC_AET
@@ -76,6 +76,7 @@ class OrthancServer:
             "StableAge": 1,
             "ConcurrentJobs": 2,
         }
+        config.update(overrides or {})
         self.config_path.write_text(json.dumps(config, indent=2))
 
     # ---------------------------------------------------------------- addresses
@@ -102,9 +103,13 @@ class OrthancServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Orthanc exited with status {self.proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(OSError):
+            try:
                 self.get_json("/system")
                 return self
+            except urllib.error.HTTPError:  # it answers (e.g. 401 with authentication on)
+                return self
+            except OSError:
+                pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"Orthanc did not answer GET /system within {timeout_s:.0f} s; see {self.log_path}")
@@ -158,6 +163,3 @@ class OrthancServer:
         assert isinstance(stats, dict)
         return int(stats["CountInstances"])
 
-
-def basic_auth(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
