@@ -3,20 +3,21 @@ into one preallocated array.
 
 Uncompressed little- or big-endian data is read straight from the file at the offset found while
 reading the header (into the output slice itself when the stored type is 16-bit and the output is
-int16); everything else is decoded by pydicom (``pixel_array`` / ``iter_pixels`` with the pylibjpeg
-plugins: JPEG, JPEG-LS, JPEG 2000, RLE, deflate).
+int16); everything else is decoded through pydicom's pixel API with the fastest installed plugin
+(:mod:`.decoding`: CharLS for JPEG-LS, openjpeg, libjpeg, pylibjpeg-rle), in worker processes for the
+slow syntaxes (see :mod:`.series`).
 """
 from __future__ import annotations
 
 import bisect
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, iter_pixels
+from pydicom.pixels import apply_modality_lut
 
+from .decoding import decode_frames
 from .headers import Frame, _short
 from .sources import Source
 
@@ -207,19 +208,22 @@ def _put(arr: np.ndarray, k: int, fr: Frame, out: np.ndarray) -> tuple[int, str 
     return k, None
 
 
+def decode_source(source: Source, items: list[tuple[int, Frame]]) -> list[np.ndarray]:
+    """Stored values of ``items``' frames of one compressed file, decoded in this thread."""
+    fr = items[0][1]
+    src: str | bytes = source.path if source.path is not None else source.read_bytes()
+    indices = None if fr.frame_index is None else [f.frame_index for _, f in items]  # type: ignore[misc]
+    return decode_frames(src, indices, fr.transfer_syntax)  # type: ignore[arg-type]
+
+
+def put_decoded(items: list[tuple[int, Frame]], arrays: list[np.ndarray],
+                out: np.ndarray) -> list[tuple[int, str | None]]:
+    """Rescale decoded frames into ``out``: ``(k, None)`` or ``(k, reason)`` for each item."""
+    return [_put(arr, k, fr, out) for (k, fr), arr in zip(items, arrays, strict=False)]
+
+
 def _read_decoded(source: Source, items: list[tuple[int, Frame]], out: np.ndarray) -> list[tuple[int, str | None]]:
-    with source.open() as fp:
-        ds = pydicom.dcmread(fp, force=True)
-        if items[0][1].frame_index is None:
-            k, fr = items[0]
-            return [_put(ds.pixel_array, k, fr, out)]
-        by_index = {fr.frame_index: (k, fr) for k, fr in items}
-        wanted = sorted(by_index)
-        results = []
-        for idx, arr in zip(wanted, iter_pixels(ds, indices=wanted)):
-            k, fr = by_index[idx]
-            results.append(_put(arr, k, fr, out))
-        return results
+    return put_decoded(items, decode_source(source, items), out)
 
 
 def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
@@ -234,7 +238,10 @@ def read_slices(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
         done = _read_decoded(source, items, out)
         got = {k for k, _ in done}
         return done + [(k, "frame missing from the decoded pixel data") for k, _ in items if k not in got]
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 - a decoder's panic (BaseException), MemoryError: the file's
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        log.warning("%s: pixel data unreadable", source.label, exc_info=True)
         got = {k for k, _ in done}
         reason = f"pixel data unreadable ({type(exc).__name__}: {_short(exc)})"
         return done + [(k, reason) for k, _ in items if k not in got]
