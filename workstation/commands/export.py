@@ -2,7 +2,9 @@
 
 Writes ``findings.json``, ``report.txt`` and ``report-sr.dcm`` (TID 1500) into DIR, each atomically
 (cli.md). Measurement records in the findings' ``x_measurements`` extension (calipers, ellipses,
-landmarks, a grown lesion) go into the SR. Invalid findings: exit 2 with one line naming the field.
+landmarks, a grown lesion) go into the SR. Every grown lesion also goes into ``lesion-seg.dcm``
+(cli-v2.md): its mask as the app saved it for this study (the session store), or grown again from
+its recorded seed. Invalid findings: exit 2 with one line naming the field.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--series", required=True, help="folder or file with one series, or PATH#SERIES_UID")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--deidentify", action="store_true",
-                   help="remove patient name, ID and birth date and remap UIDs in every file")
+                   help="de-identify every file (PS3.15 basic profile by allow-list; UIDs remapped)")
+    p.add_argument("--force", action="store_true",
+                   help="replace another study's export in DIR (refused without it)")
     p.add_argument("--json", action="store_true", help="print the written paths as one JSON document")
 
 
@@ -31,12 +35,32 @@ def run(args: argparse.Namespace) -> int:
     measurements = [Measurement.from_dict(d) for d in findings.get("x_measurements") or []]
     volume = load_series(args.series)
     paths = export_study(findings, volume, args.out, measurements=measurements,
-                         deidentify=args.deidentify)
+                         deidentify=args.deidentify, masks=_saved_masks(volume), force=args.force)
     doc = {k: str(v) for k, v in paths.items()}
+    doc.setdefault("seg", None)
     doc["deidentified"] = bool(args.deidentify)
     if args.json:
         print_json(doc)
     else:
-        for k in ("findings", "report", "sr"):
-            print(doc[k], file=sys.stdout)
+        for k in ("findings", "report", "sr", "seg"):
+            if doc.get(k):
+                print(doc[k], file=sys.stdout)
     return 0
+
+
+def _saved_masks(volume) -> dict:
+    """The lesion masks the app saved for this study (session store), if any."""
+    import logging
+
+    from ..errors import WorkstationError
+    from ..session import SessionStore
+
+    uid = (volume.meta or {}).get("study_uid")
+    if not uid:
+        return {}
+    try:
+        state = SessionStore.for_study(uid).load()
+    except (WorkstationError, OSError) as exc:
+        logging.getLogger(__name__).warning("export: saved lesion masks not usable (%s); lesions grown again", exc)
+        return {}
+    return dict(state.masks) if state is not None else {}

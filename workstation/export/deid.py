@@ -1,11 +1,24 @@
-"""De-identification of an export: DICOM PS3.15 basic profile (subset) with consistent UID remapping.
+"""De-identification of an export set by allow-list (DICOM PS3.15 Basic Application Level
+Confidentiality Profile), with one salted UID map for every file of the set.
 
-One :class:`Deidentifier` serves one export: the same input UID always maps to the same output UID
-(``2.25.<digits>`` derived from the UID and the export's salt), so the SR's references to its
-evidence match the remapped evidence headers. Patient name and ID become one salted pseudonym,
-the birth date and other identifying attributes are emptied or removed (``resources/deid.json``),
-private tags are dropped, and PatientIdentityRemoved / DeidentificationMethod(CodeSequence) are
-set. :meth:`Deidentifier.scrub_text` does the same for text (findings.json, report.txt).
+One :class:`Deidentifier` serves one export. It first *learns* the identifying strings of the
+source headers (:meth:`Deidentifier.learn`: names and their parts, IDs, accession number, dates in
+DICOM and ISO spelling, institution, physicians, free-text descriptions); then
+
+* :func:`deidentify_dataset` (``ds``, ``ctx``) reduces every DICOM object the export writes (the SR,
+  the SEG, ...) to the root attributes its IOD needs (``resources/deid.json`` ``keep``, per SOP
+  class; an object of a SOP class without an allow-list is refused), applies the PS3.15 actions
+  (dummy pseudonym and dates, empty, cleaned, removed) also inside sequences, drops SR content items
+  that carry dates or person names, remaps every UID through the export's map and declares what
+  was applied (PatientIdentityRemoved, DeidentificationMethod, DeidentificationMethodCodeSequence
+  with the CID 7050 codes, LongitudinalTemporalInformationModified);
+* :meth:`Deidentifier.scrub_text` / :meth:`Deidentifier.scrub_findings` do the same for text
+  (``report.txt``, ``findings.json``): UIDs remapped with the same map, identifying strings and
+  dates replaced by ``[removed]``; :meth:`Deidentifier.leaks` is the post-check.
+
+The map is ``uid -> 2.25.<int>`` from a salted SHA-256 of the UID (PS3.5 B.2), so the SR's
+references to the series, the SEG's and ``findings.json``'s agree, and two exports with different
+salts cannot be linked. Applying the map twice changes nothing (outputs map to themselves).
 """
 from __future__ import annotations
 
@@ -13,137 +26,159 @@ import copy
 import hashlib
 import re
 import secrets
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
 
-from pydicom.dataset import Dataset
+from pydicom._uid_dict import UID_dictionary
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import UID_dictionary
 
+from ..errors import WorkstationError
 from ..resources import load_json
 
-_UID_RE = re.compile(r"\b[0-2](?:\.(?:0|[1-9][0-9]*))+\b")
+__all__ = ["Deidentifier", "deidentify_dataset", "REMOVED"]
+
+#: what replaces an identifying string in text
+REMOVED = "[removed]"
+_UID_RE = re.compile(r"(?<![0-9A-Za-z.])[0-2](?:\.(?:0|[1-9][0-9]*)){3,}(?![0-9A-Za-z]|\.[0-9])")
+_TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+_DATE_VRS = frozenset({"DA", "DT", "TM"})
+_MONTH = r"(?:0[1-9]|1[0-2])"
+_DAY = r"(?:0[1-9]|[12][0-9]|3[01])"
+_DATES = re.compile(
+    rf"(?<![0-9A-Za-z.])(?:(?:19|20)[0-9]{{2}}(?:{_MONTH}{_DAY}|-{_MONTH}-{_DAY}|/{_MONTH}/{_DAY}|\.{_MONTH}\.{_DAY})"
+    rf"|{_DAY}[./-]{_MONTH}[./-](?:19|20)[0-9]{{2}}|{_MONTH}/{_DAY}/(?:19|20)[0-9]{{2}})(?![0-9A-Za-z]|\.[0-9])")
+_DESCRIPTIVE = re.compile(r"Description|Comments|Protocol|Reason|Diagnos|History|Label")
 
 
+@lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
-    return load_json("deid.json")
+    t = load_json("deid.json")
+    return dict(t)
 
 
 class Deidentifier:
-    """Consistent de-identification for one export.
+    """Consistent de-identification for one export (one salt, one UID map, one pseudonym).
 
-    ``salt``: any string; the same salt gives the same UIDs and pseudonym (deterministic per export).
-    ``phi``: extra strings known to identify the patient (name, ID, birth date from the volume's
-    meta); they are also scrubbed from text.
+    ``salt``: any string; the same salt gives the same UIDs and pseudonym. ``phi``: more strings
+    known to identify the patient (they are scrubbed from text). ``sources``: headers to
+    :meth:`learn` from (the evidence series).
     """
 
-    def __init__(self, salt: str | None = None, phi: Iterable[str] = ()) -> None:
+    def __init__(self, salt: str | None = None, phi: Iterable[Any] = (),
+                 sources: Iterable[Dataset] = ()) -> None:
         self.salt = salt if salt is not None else secrets.token_hex(16)
         self.uid_map: dict[str, str] = {}
+        self._outputs: set[str] = set()
         self._phi: set[str] = set()
-        for s in phi:
-            self.add_phi(s)
+        self._patient_key: str | None = None
         t = _table()
         self.actions: dict[str, str] = dict(t["actions"])
         self.prefix = str(t.get("pseudonym_prefix", "ANON-"))
+        self._uid_keep = frozenset(t["uid_keep"])
+        self._pattern: re.Pattern[str] | None = None
+        for s in phi:
+            self.add_phi(s)
+        for ds in sources:
+            self.learn(ds)
 
-    # -- identifiers ------------------------------------------------------------------------
-    def add_phi(self, value: Any) -> None:
-        """Remember an identifying string (and, for a person name, its parts) to scrub from text."""
+    # -- what identifies the patient -------------------------------------------------------
+    def add_phi(self, value: Any, *, person: bool = False, descriptive: bool = False) -> None:
+        """Remember an identifying string to scrub from text. A person name also adds its parts;
+        a descriptive value (a description, a comment) only when it is distinctive (more than one
+        word, or digits or punctuation in it: a lone word such as ``ABDOMEN`` is not)."""
         if value is None:
             return
-        s = str(value).strip()
+        s = " ".join(str(value).split())
         if not s:
             return
-        for part in [s, *re.split(r"[\^=\s,]+", s)]:
-            # words of 3+ letters, or identifiers with 6+ characters (never a short number that
-            # could be a measurement)
-            if (re.search(r"[A-Za-z]", part) and len(part) >= 3) or len(part) >= 6:
+        parts = [s]
+        if person or "^" in s:
+            parts += [p for p in re.split(r"[\^=\s,]+", s) if p]
+        for part in parts:
+            if descriptive and part == s and re.fullmatch(r"[A-Za-z]+", part):
+                continue
+            if (re.search(r"[A-Za-z]", part) and len(part) >= 3) or len(re.sub(r"\W", "", part)) >= 6:
                 self._phi.add(part)
-        if re.fullmatch(r"\d{8}", s):  # a DA date: also its ISO spelling
-            self._phi.add(f"{s[:4]}-{s[4:6]}-{s[6:]}")
+        if re.fullmatch(r"(?:19|20)\d{6}", s):  # a DA date: its other spellings too
+            y, m, d = s[:4], s[4:6], s[6:]
+            self._phi.update({f"{y}-{m}-{d}", f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}", f"{y}/{m}/{d}"})
+        self._pattern = None
 
-    def pseudonym(self, value: Any) -> str:
-        h = hashlib.sha256(f"{self.salt}\0{value}".encode()).hexdigest()[:10].upper()
+    def learn(self, ds: Dataset) -> None:
+        """Collect the identifying values of a source header (every attribute PS3.15 removes,
+        empties or replaces, at any depth, and the free-text descriptions)."""
+        if self._patient_key is None:
+            key = str(ds.get("PatientID") or ds.get("PatientName") or "").strip()
+            self._patient_key = key or None
+        for elem in ds.iterall():
+            kw = elem.keyword
+            if not kw or elem.VR == "SQ" or elem.value in (None, "", b""):
+                continue
+            act = self.actions.get(kw)
+            descriptive = bool(_DESCRIPTIVE.search(kw))
+            identifying = act in ("X", "Z", "D") or (descriptive and act == "C")
+            if identifying and (elem.VR in _TEXT_VRS or elem.VR in _DATE_VRS or elem.VR == "PN"):
+                values = elem.value if elem.VM > 1 else [elem.value]
+                for v in values:
+                    self.add_phi(v, person=elem.VR == "PN", descriptive=descriptive and elem.VR != "PN")
+
+    @property
+    def phi(self) -> frozenset[str]:
+        return frozenset(self._phi)
+
+    def pseudonym(self, value: Any = None) -> str:
+        """The patient's pseudonym in this export (the same for every object of the set)."""
+        key = self._patient_key if value is None else value
+        h = hashlib.sha256(f"{self.salt}\0{key}".encode()).hexdigest()[:10].upper()
         return f"{self.prefix}{h}"
 
     def uid(self, uid: Any) -> str:
-        """The remapped UID (well-known DICOM UIDs such as SOP classes are kept)."""
-        u = str(uid).strip()
-        if not u or u in UID_dictionary:
+        """The remapped UID (well-known DICOM UIDs kept; an already remapped UID is returned as is)."""
+        u = str(uid).strip().rstrip("\0")
+        if not u or u in UID_dictionary or u in self._outputs:
             return u
-        if u not in self.uid_map:
-            # PS3.5 B.2: a 2.25 UID from a 128-bit integer, here a salted hash of the original
+        out = self.uid_map.get(u)
+        if out is None:
             digest = hashlib.sha256(f"{self.salt}\0{u}".encode()).digest()[:16]
-            self.uid_map[u] = f"2.25.{int.from_bytes(digest, 'big')}"
-        return self.uid_map[u]
-
-    # -- datasets ---------------------------------------------------------------------------
-    def dataset(self, ds: Dataset, *, mark: bool = True) -> Dataset:
-        """A de-identified copy of ``ds`` (file meta included)."""
-        out = copy.deepcopy(ds)
-        self.add_phi(out.get("PatientName"))
-        self.add_phi(out.get("PatientID"))
-        self.add_phi(out.get("PatientBirthDate"))
-        self._clean(out)
-        fm = getattr(out, "file_meta", None)
-        if fm is not None:
-            for elem in fm:
-                if elem.VR == "UI" and elem.value:
-                    elem.value = self.uid(elem.value)
-        if mark:
-            self.mark(out)
+            out = f"2.25.{int.from_bytes(digest, 'big')}"
+            self.uid_map[u] = out
+            self._outputs.add(out)
         return out
-
-    def _clean(self, ds: Dataset) -> None:
-        ds.remove_private_tags()
-        pid = ds.get("PatientID")
-        for elem in list(ds):
-            kw = elem.keyword
-            action = self.actions.get(kw)
-            if action == "X":
-                del ds[elem.tag]
-                continue
-            if action == "Z":
-                elem.value = None if elem.VR != "SQ" else []
-                continue
-            if action == "D":
-                elem.value = self.pseudonym(pid if pid else elem.value) + ("^" if elem.VR == "PN" else "")
-                continue
-            if elem.VR == "UI" and elem.value:
-                if elem.VM > 1:
-                    elem.value = [self.uid(v) for v in elem.value]
-                else:
-                    elem.value = self.uid(elem.value)
-            elif elem.VR == "SQ":
-                for item in elem.value:
-                    self._clean(item)
-
-    def mark(self, ds: Dataset) -> None:
-        t = _table()
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = str(t["method_text"])[:64]
-        items = []
-        for name in t["method_codes"]:
-            c = getattr(codes.DCM, name)
-            item = Dataset()
-            item.CodeValue = c.value
-            item.CodingSchemeDesignator = c.scheme_designator
-            item.CodeMeaning = c.meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = DicomSequence(items)
 
     # -- text -------------------------------------------------------------------------------
-    def scrub_text(self, text: str) -> str:
-        """Known UIDs -> remapped; identifying strings -> ``[removed]``."""
-        out = _UID_RE.sub(lambda m: self.uid_map.get(m.group(0), m.group(0)), text)
-        for s in sorted(self._phi, key=len, reverse=True):
-            out = re.sub(rf"(?<![0-9A-Za-z]){re.escape(s)}(?![0-9A-Za-z])", "[removed]", out, flags=re.I)
-        return out
+    def _phi_re(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._phi:
+            alts = "|".join(re.escape(s) for s in sorted(self._phi, key=len, reverse=True))
+            self._pattern = re.compile(rf"(?<![0-9A-Za-z.])(?:{alts})(?![0-9A-Za-z])", re.I)
+        return self._pattern
 
-    def scrub_findings(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A findings document fit for a de-identified export (free-text note dropped; UIDs and
-        identifying strings in extension fields scrubbed)."""
+    def scrub_text(self, text: str) -> str:
+        """UIDs remapped (the export's map), identifying strings and dates -> ``[removed]``."""
+        out = _UID_RE.sub(lambda m: self.uid(m.group(0)), text)
+        pat = self._phi_re()
+        if pat is not None:
+            out = pat.sub(REMOVED, out)
+        return _DATES.sub(REMOVED, out)
+
+    def leaks(self, text: str) -> list[str]:
+        """Post-check: which kinds of identifying content remain in ``text`` (never the values)."""
+        found = []
+        pat = self._phi_re()
+        if pat is not None and pat.search(text):
+            found.append("identifying string")
+        if _DATES.search(text):
+            found.append("date")
+        if any(u in text for u in self.uid_map):
+            found.append("original UID")
+        return found
+
+    def scrub_findings(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A findings document fit for a de-identified export: the free-text note dropped, every
+        string scrubbed (UIDs remapped, identifying strings and dates removed)."""
         def walk(v: Any) -> Any:
             if isinstance(v, str):
                 return self.scrub_text(v)
@@ -153,4 +188,160 @@ class Deidentifier:
                 return [walk(x) for x in v]
             return v
 
-        return walk({k: v for k, v in doc.items() if k != "x_note"})
+        out: dict[str, Any] = walk({k: v for k, v in doc.items() if k != "x_note"})
+        return out
+
+    # -- datasets ---------------------------------------------------------------------------
+    def dataset(self, ds: Dataset) -> Dataset:
+        """A de-identified copy of ``ds`` (see :func:`deidentify_dataset`)."""
+        return deidentify_dataset(copy.deepcopy(ds), self)
+
+    def apply(self, ds: Dataset) -> Dataset:
+        """De-identify ``ds`` in place (see :func:`deidentify_dataset`); returns it."""
+        return deidentify_dataset(ds, self)
+
+
+# ------------------------------------------------------------------------------------------ DICOM
+
+
+class _Applied:
+    """What one object's de-identification did (for the declared options)."""
+
+    def __init__(self) -> None:
+        self.characteristics = False
+        self.descriptors = False
+        self.structured = False
+
+
+def _allow_list(sop_class: str) -> frozenset[str]:
+    keep = _table()["keep"]
+    own = keep.get(sop_class)
+    if own is None:
+        raise WorkstationError(f"de-identification: no allow-list for SOP class {sop_class}; "
+                               "the object is not exported")
+    return frozenset(keep["common"]) | frozenset(own)
+
+
+def deidentify_dataset(ds: Dataset, ctx: Deidentifier) -> Dataset:
+    """De-identify one DICOM object of the export in place and return it.
+
+    Root attributes not in the allow-list of ``ds.SOPClassUID`` are removed (and private tags);
+    the kept ones and everything inside kept sequences get their PS3.15 action; UIDs are remapped
+    with ``ctx``'s map; the profile and options applied are declared. Raises
+    :class:`~workstation.errors.WorkstationError` for a SOP class without an allow-list.
+    """
+    allowed = _allow_list(str(ds.get("SOPClassUID", "")))
+    done = _Applied()
+    ds.remove_private_tags()
+    for elem in list(ds):
+        if elem.keyword not in allowed:
+            del ds[elem.tag]
+        else:
+            _element(ds, elem, ctx, done, nested=False)
+    _file_meta(ds, ctx)
+    _mark(ds, done)
+    return ds
+
+
+def _element(ds: Dataset, elem: DataElement, ctx: Deidentifier, done: _Applied, *, nested: bool) -> None:
+    t = _table()
+    kw, vr = elem.keyword, elem.VR
+    act = ctx.actions.get(kw)
+    if act == "X" or (nested and act is None and (vr in _DATE_VRS or vr == "PN")):
+        del ds[elem.tag]
+        return
+    if act == "Z":
+        elem.value = [] if vr == "SQ" else None
+        return
+    if act == "D":
+        if kw in ("PatientName", "PatientID"):
+            elem.value = ctx.pseudonym()
+        else:
+            elem.value = t["dummy"].get(vr, "0")
+        return
+    if vr == "SQ":
+        _sequence(elem, ctx, done)
+    elif vr == "UI":
+        if elem.value and kw not in ctx._uid_keep:
+            elem.value = [ctx.uid(v) for v in elem.value] if elem.VM > 1 else ctx.uid(elem.value)
+    elif kw == "PatientAge":
+        _age(elem)
+    elif elem.value not in (None, "") and (vr in _TEXT_VRS or act == "C"):
+        _clean(elem, ctx, done)
+    if kw in t["patient_characteristics"] and elem.value not in (None, ""):
+        done.characteristics = True
+
+
+def _sequence(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
+    drop = set(_table()["drop_content_value_types"])
+    items = []
+    for item in elem.value:
+        if item.get("ValueType") in drop:
+            done.structured = True
+            continue
+        item.remove_private_tags()
+        for sub in list(item):
+            _element(item, sub, ctx, done, nested=True)
+        items.append(item)
+    if len(items) != len(elem.value):
+        elem.value = DicomSequence(items)
+
+
+def _clean(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
+    values = list(elem.value) if elem.VM > 1 else [elem.value]
+    cleaned = []
+    for v in values:
+        c = ctx.scrub_text(str(v))
+        if elem.VR == "CS" and c != str(v):
+            c = "REMOVED"
+        cleaned.append(c)
+    if cleaned != [str(v) for v in values]:
+        elem.value = cleaned if elem.VM > 1 else cleaned[0]
+    if elem.keyword in _table()["descriptors_cleaned"]:
+        done.descriptors = True
+    if elem.keyword in ("TextValue", "TrackingID"):
+        done.structured = True
+
+
+def _age(elem: DataElement) -> None:
+    cap = _table()["age_cap"]
+    m = re.fullmatch(r"(\d{3})([DWMY])", str(elem.value or ""))
+    if m and m.group(2) == "Y" and int(m.group(1)) > int(cap["above_years"]):
+        elem.value = str(cap["value"])
+
+
+def _file_meta(ds: Dataset, ctx: Deidentifier) -> None:
+    fm = getattr(ds, "file_meta", None)
+    if not isinstance(fm, FileMetaDataset):
+        return
+    keep = set(_table()["file_meta_keep"])
+    for elem in list(fm):
+        if elem.keyword not in keep:
+            del fm[elem.tag]
+    if "MediaStorageSOPInstanceUID" in fm and "SOPInstanceUID" in ds:
+        fm.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+
+
+def _mark(ds: Dataset, done: _Applied) -> None:
+    """PatientIdentityRemoved, DeidentificationMethod(CodeSequence): the options actually applied."""
+    t = _table()
+    applied = ["profile"]
+    if done.characteristics:
+        applied.append("patient_characteristics")
+    if done.descriptors:
+        applied.append("clean_descriptors")
+    if done.structured and "ContentSequence" in ds:
+        applied.append("clean_structured_content")
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = [str(t["method_text"][k])[:64] for k in applied] + [str(t["method_text"]["uids"])[:64]]
+    items = []
+    for key in applied:
+        c = getattr(codes.DCM, t["method_codes"][key])
+        item = Dataset()
+        item.CodeValue = c.value
+        item.CodingSchemeDesignator = c.scheme_designator
+        item.CodeMeaning = c.meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = DicomSequence(items)
+    # dates were emptied or replaced by dummies, not shifted (no 113107 option)
+    ds.LongitudinalTemporalInformationModified = "REMOVED"
