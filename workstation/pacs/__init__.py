@@ -7,8 +7,7 @@ and the cause. :mod:`.cache` keeps retrieved studies for the app.
 """
 from __future__ import annotations
 
-from .base import (Cancelled, PacsClient, PacsError, SendResult, SeriesMatch, StudyMatch,
-                   StudyQuery, collect_files)
+from .base import Cancelled, PacsClient, PacsError, SendResult, SeriesMatch, StudyMatch, StudyQuery, collect_files
 from .config import ServerConfig, resolve, server_names
 
 __all__ = ["Cancelled", "PacsClient", "PacsError", "SendResult", "SeriesMatch", "ServerConfig",

@@ -11,9 +11,10 @@ import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..atomic import is_temp_name, temp_name_for
 from ..errors import WorkstationError
@@ -172,14 +173,27 @@ def remove_temp_files(root: Path) -> None:
                 p.unlink()
 
 
+def is_part10(path: Path) -> bool:
+    """True when the file starts with the DICOM preamble and ``DICM`` (PS3.10 section 7.1)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:] == b"DICM"
+
+
 def collect_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
-    """Every file under the given files and folders (sorted, hidden and temporary files skipped)."""
+    """The files to send: each file named as given, and the DICOM files (PS3.10) found under each
+    folder (an export folder's findings.json and report.txt are not sent); sorted, hidden and
+    temporary files skipped."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             found.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                                and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+                                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                                and is_part10(f)))
         elif p.is_file():
             found.append(p)
         else:

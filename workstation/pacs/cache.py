@@ -68,7 +68,7 @@ class StudyCache:
         return path
 
     def entries(self) -> list[CacheEntry]:
-        found = []
+        found: list[CacheEntry] = []
         if not self.root.is_dir():
             return found
         for meta in self.root.glob("*.json"):

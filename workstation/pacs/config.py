@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import tomllib
 
 from ..errors import WorkstationError
 from ..resources import load_json
@@ -115,7 +116,7 @@ def parse_dicomweb_url(url: str, name: str | None = None, **options: Any) -> Ser
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WorkstationError(f"{name or 'SERVER'}: expected http(s)://HOST:PORT/ROOT")
     try:
-        parts.port
+        _ = parts.port
     except ValueError:
         raise WorkstationError(f"{name or _display_url(url)}: port out of range") from None
     opts = {k: v for k, v in options.items() if v is not None}

@@ -15,9 +15,10 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pydicom
 import requests
@@ -25,8 +26,7 @@ import urllib3
 import urllib3.connection
 from requests.adapters import HTTPAdapter
 
-from .base import (Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch,
-                   StudyMatch, StudyQuery, check_uid)
+from .base import Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch, StudyMatch, StudyQuery, check_uid
 from .config import ServerConfig, pacs_default
 
 log = logging.getLogger(__name__)

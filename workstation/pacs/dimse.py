@@ -16,17 +16,17 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 
-from .base import (Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch,
-                   StudyMatch, StudyQuery, check_uid)
+from .base import Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch, StudyMatch, StudyQuery, check_uid
 from .config import ServerConfig, pacs_default
 
 _PYNETDICOM_LOG = logging.getLogger("pynetdicom")

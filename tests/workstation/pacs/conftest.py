@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
-
 from orthanc_server import OrthancServer, free_port
+
 from workstation.resources import SAMPLE_DICOM
 
 SAMPLE = SAMPLE_DICOM / "study"

@@ -93,12 +93,11 @@ class OrthancServer:
         return f"dicom://{self.aet}@127.0.0.1:{self.dicom_port}"
 
     # ---------------------------------------------------------------- life cycle
-    def start(self, timeout_s: float = 20.0) -> "OrthancServer":
+    def start(self, timeout_s: float = 20.0) -> OrthancServer:
         env = dict(os.environ, TCP_NODELAY="1")
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([ORTHANC, str(self.config_path)], cwd=self.workdir, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([ORTHANC, str(self.config_path)], cwd=self.workdir, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -125,7 +124,7 @@ class OrthancServer:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def __enter__(self) -> "OrthancServer":
+    def __enter__(self) -> OrthancServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

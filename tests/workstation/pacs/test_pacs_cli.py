@@ -109,10 +109,13 @@ def test_send_a_folder_reports_each_file(server_url, orthanc, sample, tmp_path, 
     img_uid = _new_instance(sample.files[0], folder / "image.dcm")
     (folder / "notes.txt").write_text("not DICOM")
     before = orthanc.instance_count()
-    assert main(["pacs", "send", server_url, str(folder), "--json"]) == 1  # one file failed
-    doc = json.loads(capsys.readouterr().out)
-    assert doc == {"stored": 2, "failed": [{"file": str(folder / "notes.txt"), "reason": "not a DICOM file"}]}
+    # a folder: its DICOM files are sent (an export's report.txt is not a file to store)
+    assert _json(capsys, ["pacs", "send", server_url, str(folder), "--json"]) == {"stored": 2, "failed": []}
     assert orthanc.instance_count() == before + 2
+    # a file named on the command line that is not DICOM is reported, and the exit status says so
+    assert main(["pacs", "send", server_url, str(folder / "notes.txt"), str(sr_copy), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {"stored": 1, "failed": [{"file": str(folder / "notes.txt"), "reason": "not a DICOM file"}]}
     for uid in (sr_uid, img_uid):
         assert _orthanc_has(orthanc, uid)
         _orthanc_delete(orthanc, uid)

@@ -4,11 +4,10 @@ credential ever printed."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-
 from conftest import run_cli, start_orthanc
 from orthanc_server import free_port
 

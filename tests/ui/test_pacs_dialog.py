@@ -1,0 +1,149 @@
+"""File › Open from PACS… and File › Send to PACS… driven through the real widgets against a real
+Orthanc (started for this module; see tests/workstation/pacs/orthanc_server.py)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from PyQt6.QtCore import Qt
+
+from viewer_helpers import STUDY, shown_window
+from workstation.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workstation" / "pacs"))
+from orthanc_server import OrthancServer, free_port  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    try:
+        server = OrthancServer(tmp_path_factory.mktemp("orthanc-ui"), aet_port=free_port()).start()
+    except RuntimeError as exc:
+        pytest.fail(f"the PACS tests need a real Orthanc: {exc}", pytrace=False)
+    try:
+        server.upload(sorted(f for f in STUDY.rglob("*") if f.is_file()))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sample_series() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in STUDY.rglob("*"):
+        if f.is_file():
+            uid = str(pydicom.dcmread(f, stop_before_pixels=True).SeriesInstanceUID)
+            counts[uid] = counts.get(uid, 0) + 1
+    return counts
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSTATION_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKSTATION_CONFIG_DIR", str(tmp_path / "config"))
+    w = shown_window(qtbot, modules=False)
+    yield w
+    w.study.close()
+
+
+def _open_dialog(win, qtbot, url: str):
+    assert win.act_open_pacs in win.file_menu.actions()
+    win.act_open_pacs.trigger()
+    dlg = win.pacs_dialog
+    qtbot.waitExposed(dlg)
+    dlg.server.setCurrentText(url)
+    return dlg
+
+
+def _search(dlg, qtbot, **fields: str) -> None:
+    for name, value in fields.items():
+        w = getattr(dlg, name)
+        (w.setCurrentText if hasattr(w, "setCurrentText") else w.setText)(value)
+    qtbot.mouseClick(dlg.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy() and dlg.series_list.count() > 0, timeout=15000)
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_search_retrieve_and_the_study_opens(win, qtbot, orthanc, sample_series, kind):
+    url = orthanc.dicomweb_url if kind == "dicomweb" else orthanc.dimse_url
+    dlg = _open_dialog(win, qtbot, url)
+    _search(dlg, qtbot, patient_name="SYNTH*^*", modality="CT", date_from="20240101", date_to="20241231")
+    assert dlg.results.rowCount() == 1
+    assert dlg.results.item(0, 7).text() == str(sum(sample_series.values()))
+    assert dlg.series_list.count() == len(sample_series)
+    assert dlg.chosen_series() is None  # all ticked: the whole study
+    with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
+        qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
+    opened = Path(win.study.path)
+    assert opened.parent == Path(dlg.cache().root)
+    assert set(win.study.volumes) == set(sample_series)
+    assert not dlg.isVisible()
+
+    # the same study again: it opens from the cache, no retrieval started
+    dlg2 = _open_dialog(win, qtbot, url)
+    _search(dlg2, qtbot, patient_id=dlg.studies[0].patient_id)
+    with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
+        qtbot.mouseClick(dlg2.retrieve_button, Qt.MouseButton.LeftButton)
+    assert dlg2.task is not None and dlg2.task.isFinished()  # only the series listing ran
+    assert Path(win.study.path) == opened
+
+
+def test_one_series_and_cancel(win, qtbot, orthanc, sample_series):
+    dlg = _open_dialog(win, qtbot, orthanc.dimse_url)
+    _search(dlg, qtbot, patient_name="SYNTH*")
+    for i in range(1, dlg.series_list.count()):
+        dlg.series_list.item(i).setCheckState(Qt.CheckState.Unchecked)
+    keep = dlg.chosen_series()
+    assert keep is not None and len(keep) == 1
+    qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
+    assert dlg.progress.isVisible()
+    dlg.task.progressed.connect(lambda done, total: dlg.cancel_button.click())  # cancel mid-way
+    qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
+    assert dlg.status.text() == "Cancelled"
+    assert win.study.path is None  # nothing opened
+    assert [p for p in Path(dlg.cache().root).iterdir()] == []  # nothing half-retrieved kept
+    # retrieve again to the end: only the ticked series opens
+    with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
+        qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
+    assert list(win.study.volumes) == keep
+
+
+def test_unreachable_server_is_one_line_in_the_dialog(win, qtbot):
+    port = free_port()
+    dlg = _open_dialog(win, qtbot, f"dicom://PACS@127.0.0.1:{port}")
+    qtbot.mouseClick(dlg.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy() and "connection refused" in dlg.status.text(), timeout=15000)
+    assert dlg.status.text() == f"server dicom://PACS@127.0.0.1:{port}: connection refused"
+    assert dlg.results.rowCount() == 0
+
+
+def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, capsys):
+    # a real export of the sample's post-contrast series: findings.json, report.txt, the SR
+    post = next(p for p in STUDY.iterdir() if "PORTAL" in p.name)
+    findings = tmp_path / "findings-in.json"
+    findings.write_text(json.dumps({"schema": "rp-findings/1", "age_years": 57, "sex": "female",
+                                    "greatest_dimension_mm": 118.0}))
+    out = tmp_path / "export"
+    assert main(["export", str(findings), "--series", str(post), "--out", str(out), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    dicom_files = sorted(Path(v).name for k, v in written.items() if k in ("sr", "seg") and v)
+    assert dicom_files
+    win.act_send_pacs.trigger()
+    dlg = win.pacs_send_dialog
+    qtbot.waitExposed(dlg)
+    dlg.server.setCurrentText(orthanc.dicomweb_url)
+    dlg.folder.setText(str(out))
+    before = orthanc.instance_count()
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy() and dlg.results.rowCount() > 0, timeout=15000)
+    assert dlg.file_results() == {name: "stored" for name in dicom_files}
+    assert dlg.status.text() == f"{len(dicom_files)} stored, 0 failed"
+    assert orthanc.instance_count() == before + len(dicom_files)
+    # to a server that refuses: the dialog says so in one line, nothing claimed stored
+    dlg.server.setCurrentText(f"http://127.0.0.1:{free_port()}/dicom-web")
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy() and "connection refused" in dlg.status.text(), timeout=15000)
+    assert dlg.results.rowCount() == 0

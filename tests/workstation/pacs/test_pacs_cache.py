@@ -1,0 +1,79 @@
+"""The retrieved-study cache (a study cached opens without retrieval; size cap, oldest evicted
+first) and aborted retrieves (no half-written or temporary file left)."""
+from __future__ import annotations
+
+import threading
+
+import pydicom
+import pytest
+from orthanc_server import free_port
+
+from workstation.atomic import is_temp_name
+from workstation.pacs import Cancelled, PacsError, connect
+from workstation.pacs.cache import StudyCache, default_cache
+
+
+def test_cache_hit_needs_no_server(server_url, sample, tmp_path):
+    cache = StudyCache(tmp_path / "cache", 1 << 30)
+    seen: list[int] = []
+    path = cache.retrieve(connect(server_url), sample.study_uid, progress=lambda d, t: seen.append(d))
+    assert len(list(path.rglob("*.dcm"))) == 190 and len(seen) == 190
+    assert cache.total_bytes() == sum(f.stat().st_size for f in path.rglob("*.dcm"))
+    # the second time the study opens from the cache: a server that refuses would fail otherwise
+    dead = connect(f"dicom://NOBODY@127.0.0.1:{free_port()}")
+    assert cache.retrieve(dead, sample.study_uid) == path
+    with pytest.raises(PacsError, match="connection refused"):
+        cache.retrieve(dead, sample.study_uid, series=[next(iter(sample.series))])
+
+
+def test_size_cap_evicts_the_oldest_first(orthanc, sample, tmp_path):
+    client = connect(orthanc.dicomweb_url)
+    by_size = sorted(sample.series, key=lambda u: len(sample.series[u]))
+    sizes = {u: sum(f.stat().st_size for f in sample.series[u]) for u in by_size}
+    # room for the two smaller series but not for all three
+    cap = sizes[by_size[0]] + sizes[by_size[1]] + sizes[by_size[2]] // 2
+    cache = StudyCache(tmp_path / "cache", cap)
+    first = cache.retrieve(client, sample.study_uid, [by_size[0]])
+    second = cache.retrieve(client, sample.study_uid, [by_size[1]])
+    assert cache.lookup(sample.study_uid, [by_size[0]]) == first  # used again: now the newest
+    third = cache.retrieve(client, sample.study_uid, [by_size[2]])
+    assert third.is_dir() and first.is_dir()
+    assert not second.exists() and cache.lookup(sample.study_uid, [by_size[1]]) is None
+    assert cache.total_bytes() <= cap
+
+
+def test_default_cache_folder_from_environment(tmp_path, config_dir, monkeypatch):
+    monkeypatch.setenv("WORKSTATION_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert default_cache().root == tmp_path / "elsewhere"
+
+
+def _cancel_after(n: int) -> tuple[threading.Event, object]:
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done >= n:
+            cancel.set()
+
+    return cancel, progress
+
+
+def test_cancelled_retrieve_leaves_only_whole_files(server_url, sample, tmp_path):
+    out = tmp_path / "out"
+    cancel, progress = _cancel_after(25)
+    with pytest.raises(Cancelled):
+        connect(server_url).retrieve(sample.study_uid, out, progress=progress, cancel=cancel)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert 25 <= len(files) < 190
+    assert not any(is_temp_name(p) for p in files)
+    for p in files:  # every file there is complete: it parses and its pixels equal the original
+        ds = pydicom.dcmread(p)
+        assert ds.PixelData == pydicom.dcmread(sample.sop_to_file[ds.SOPInstanceUID]).PixelData
+
+
+def test_cancelled_cache_retrieve_leaves_nothing(server_url, sample, tmp_path):
+    cache = StudyCache(tmp_path / "cache", 1 << 30)
+    cancel, progress = _cancel_after(10)
+    with pytest.raises(Cancelled):
+        cache.retrieve(connect(server_url), sample.study_uid, progress=progress, cancel=cancel)
+    assert list(cache.root.iterdir()) == []
+    assert cache.lookup(sample.study_uid) is None
