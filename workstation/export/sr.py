@@ -1,42 +1,49 @@
-"""DICOM Comprehensive 3D SR with a TID 1500 Measurement Report, written and read with highdicom.
+"""DICOM Comprehensive 3D SR with a TID 1500 Measurement Report (v2), written and read with highdicom.
 
 Content (every code from ``resources/codes.json``, which records its provenance):
 
-* one **lesion group** (TID 1501 Measurement Group; finding type SCT Mass, finding site SCT
-  Retroperitoneum and, for IVC involvement, SCT Inferior vena cava with a private segment modifier):
-  greatest dimension (SCT Long axis, mm) whose TID 300 measurement carries its two end points as a
-  SCOORD3D POLYLINE in the series' frame of reference; axial long/short and craniocaudal extents;
-  volume (SCT Volume, cm3 = ml); mean attenuation (DCM Attenuation Coefficient, derivation SCT Mean);
-  ROI means pre and post contrast and the delta ([hnsf'U]); the checklist answers, T category,
-  stage group (or the possible groups), enhancement / thrombus calls and patterns as coded
-  qualitative evaluations. TID 1501 (rather than TID 1410/1411) because the end points belong to
-  the greatest-dimension measurement itself (TID 300 "INFERRED FROM" SCOORD3D), which highdicom
-  (and the templates) allow only outside ROI groups.
-* each **caliper** as a TID 1501 group: SCT Length (mm) INFERRED FROM a SCOORD3D POLYLINE (TID 1410
-  regions must be closed shapes or points, so an open line cannot be a TID 1410 region);
-* each **ellipse ROI** as a TID 1410 group: SCOORD3D ELLIPSE (major axis end points, then minor)
-  + mean / SD / min / max (DCM Attenuation Coefficient with an SCT derivation) and SCT Area;
-* each **IVC landmark** as a TID 1410 group: SCOORD3D POINT, finding type = private landmark code;
-* the **findings document** (rp-findings/1 JSON) as a TEXT item (private concept 99RPWS
-  FINDINGS-JSON) in the TID 1500 "Qualitative Evaluations" container (UMLS C0034375). Viewers
-  that do not know it show it as text; :func:`read_sr` restores it.
+* **TID 1600 image library**: every instance of the measured series (highdicom builds the entries
+  from the header-only datasets).
+* per **lesion** (target first): a TID 1411 volumetric ROI group that references its segment in
+  ``lesion-seg.dcm`` (ReferencedSegment + source series), finding SCT Mass, sites SCT
+  Retroperitoneum (and SCT Inferior vena cava with a private segment modifier); IBSI Maximum 3D
+  diameter, SCT Long / Short axis (axial), DCM Height (craniocaudal extent), SCT Volume, mean and
+  SD (DCM Attenuation Coefficient with SCT Mean / Standard Deviation); on the target lesion also
+  the enhancement figures (pre / post means, SCT Difference in attenuation) and the checklist
+  answers, calls and, only when staging applies, the T category and stage group as coded
+  qualitative evaluations. TID 1411 refuses measurements with coordinates, so the end points of the
+  greatest dimension are a SCOORD3D POLYLINE in a TID 1501 group with the *same* tracking UID (a
+  viewer that merges groups by tracking UID sees one lesion). Without a SEG the lesion group is TID 1501.
+* each **caliper**: TID 1501 group, SCT Length INFERRED FROM a 2D SCOORD POLYLINE on the image it
+  was drawn on (SELECTED FROM the SOP instance, and frame for multi-frame images) and from a
+  SCOORD3D POLYLINE (TID 1410 regions must be closed shapes or points, so an open line cannot be one);
+* each **ellipse ROI** and **IVC landmark**: TID 1410 group whose region is a 2D SCOORD (ELLIPSE /
+  POINT) on its image (a SCOORD3D only when no source image can be named), with mean / SD / min /
+  max and SCT Area, or the landmark's private finding code;
+* the TID 1500 "Qualitative Evaluations" container (UMLS C0034375): DCM Impression (leading
+  diagnosis) and DCM Differential Diagnosis/Impression items, each with DCM Probability (%), SCT
+  Histologic grade, DCM Recommendation items (with their text), then two TEXT items: the findings
+  document (99RPWS FINDINGS-JSON) and the measurement records (99RPWS MEAS-JSON, exact float64
+  coordinates, ids, labels, target flag, seed) which :func:`read_sr` uses when the coded content
+  alone cannot place a measurement.
 
-Every tracking identifier reads ``<kind> <id>[: <label>]`` so that :func:`read_sr` restores the
-measurement records with their ids and labels. Evidence: the series' header-only datasets
-(``volume.meta['headers']``) -> CurrentRequestedProcedureEvidenceSequence; patient and study
-attributes are copied from them by highdicom.
+Tracking identifiers read ``<kind> <id>[: <label>]``; tracking UIDs derive from the study UID and the
+measurement id (:func:`workstation.export.seg.tracking_uid`), so they are the same at every export of
+the same read and follow-up reports can match lesions; the SEG segment of a lesion carries the same
+UID. Evidence: the series' header-only datasets (``volume.meta['headers']``) and the SEG.
 """
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import highdicom as hd
-from highdicom.coding_schemes import CodingSchemeIdentificationItem
 import numpy as np
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -45,11 +52,14 @@ from ..errors import InputError, WorkstationError
 from ..measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement
 from ..volume import Volume
 from . import codes as C
+from .seg import is_target, study_uid_of, tracking_uid
+from .sr_read_guard import guarded as guarded_sr_reader
 
 log = logging.getLogger(__name__)
 
 MANUFACTURER = "rp-workstation"
 SR_SERIES_NUMBER = 9901
+RECORDS_SCHEMA = "rp-sr-records/1"
 _TRACK_RE = re.compile(r"^(caliper|ellipse|landmark|lesion) ([0-9A-Za-z_-]+)(?:: (.*))?$", re.S)
 
 # ---------------------------------------------------------------------------------- inputs
@@ -68,9 +78,12 @@ class LesionFigures:
     mean_hu: float | None = None
     id: str | None = None
     label: str = ""
+    sd_hu: float | None = None
+    target: bool = False
+    seed: tuple[float, float, float] | None = None
 
     @classmethod
-    def from_any(cls, obj: Any) -> "LesionFigures | None":
+    def from_any(cls, obj: Any) -> LesionFigures | None:
         if obj is None:
             return None
         if isinstance(obj, LesionFigures):
@@ -80,6 +93,7 @@ class LesionFigures:
             d = dict(obj.figures)
             d["endpoints"] = obj.endpoints
             d["id"], d["label"] = obj.id, obj.label
+            d["seed"] = obj.seed
         elif isinstance(obj, Mapping):
             d = dict(obj)
         else:
@@ -91,7 +105,7 @@ class LesionFigures:
                     d[k] = getattr(obj, k)
         out = cls()
         for k in ("greatest_dimension_mm", "volume_ml", "axial_long_mm", "axial_short_mm",
-                  "craniocaudal_mm", "mean_hu"):
+                  "craniocaudal_mm", "mean_hu", "sd_hu"):
             v = d.get(k)
             setattr(out, k, None if v is None else float(v))
         ep = d.get("endpoints")
@@ -99,11 +113,16 @@ class LesionFigures:
             a = np.asarray(ep, dtype=float)
             if a.shape != (2, 3) or not np.all(np.isfinite(a)):
                 raise InputError(f"lesion.endpoints: expected two LPS points, got {ep!r}")
-            out.endpoints = (tuple(a[0]), tuple(a[1]))  # type: ignore[assignment]
+            out.endpoints = ((float(a[0, 0]), float(a[0, 1]), float(a[0, 2])),
+                             (float(a[1, 0]), float(a[1, 1]), float(a[1, 2])))
             if out.greatest_dimension_mm is None:
                 out.greatest_dimension_mm = float(np.linalg.norm(a[1] - a[0]))
         out.id = d.get("id")
         out.label = str(d.get("label") or "")
+        out.target = is_target(obj) or bool(d.get("target"))
+        seed = d.get("seed")
+        if seed is not None and np.asarray(seed, dtype=float).shape == (3,):
+            out.seed = tuple(float(v) for v in seed)  # type: ignore[assignment]
         return out
 
 
@@ -119,14 +138,17 @@ class EnhancementFigures:
     call: str | None = None
 
     @classmethod
-    def from_any(cls, obj: Any) -> "EnhancementFigures | None":
+    def from_any(cls, obj: Any) -> EnhancementFigures | None:
         if obj is None:
             return None
         if isinstance(obj, EnhancementFigures):
             return obj
         if not isinstance(obj, Mapping) and hasattr(obj, "to_json"):
             obj = obj.to_json()
-        get = (lambda k: obj.get(k)) if isinstance(obj, Mapping) else (lambda k: getattr(obj, k, None))
+        src = obj
+
+        def get(k: str) -> Any:
+            return src.get(k) if isinstance(src, Mapping) else getattr(src, k, None)
 
         def mean_of(side: str) -> float | None:
             v = get(side)
@@ -153,117 +175,260 @@ def _track(kind: str, mid: str, label: str = "") -> str:
     return f"{kind} {mid}" + (f": {label}" if label else "")
 
 
-def _tracking(kind: str, mid: str | None, label: str = "") -> hd.sr.TrackingIdentifier:
-    mid = re.sub(r"[^0-9A-Za-z_-]", "", mid or "") or generate_uid(prefix=None)[-12:]
-    return hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=_track(kind, mid, label))
+def _clean_id(mid: str | None, fallback: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_-]", "", mid or "") or fallback
 
 
-def _num(name, value: float, unit, **kw) -> hd.sr.Measurement:
+def _tracking(ctx: _Ctx, kind: str, mid: str | None, label: str = "") -> hd.sr.TrackingIdentifier:
+    """Tracking identifier ``<kind> <id>[: <label>]`` with a UID that is the same at every export
+    of the same measurement of the same study."""
+    mid = _clean_id(mid, kind)
+    return hd.sr.TrackingIdentifier(uid=tracking_uid(ctx.study_uid, kind, mid),
+                                    identifier=_track(kind, mid, label)[:64])
+
+
+def _num(name: Any, value: float, unit: Any, **kw: Any) -> hd.sr.Measurement:
     return hd.sr.Measurement(name=name, value=float(value), unit=unit, **kw)
 
 
-def _qual(name, value) -> hd.sr.QualitativeEvaluation:
+def _qual(name: Any, value: Any) -> hd.sr.QualitativeEvaluation:
     return hd.sr.QualitativeEvaluation(name=name, value=value)
 
 
-def _value_unit(volume: Volume):
+def _value_unit(volume: Volume) -> tuple[Any, Any]:
     """Name and unit of an intensity measurement on this volume (HU for CT, no units for MR)."""
     if volume.unit == "HU":
         return C.code("lesion", "attenuation"), C.code("units", "hu")
     return C.code("lesion", "signal"), C.code("units", "none")
 
 
-def _lesion_group(findings: Mapping[str, Any], assessment: Mapping[str, Any] | None,
-                  lesion: LesionFigures | None, enh: EnhancementFigures | None,
-                  volume: Volume, for_uid: str) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-    mm, hu = C.code("units", "mm"), C.code("units", "hu")
+@dataclass
+class _Ctx:
+    """What every group builder needs: the volume, its frame of reference, the evidence (possibly
+    de-identified) and the study UID the tracking UIDs derive from."""
+
+    volume: Volume
+    for_uid: str
+    evidence: list[Dataset]
+    study_uid: str
+
+    def image_ref(self, xyz: Sequence[float]) -> tuple[str, str, int | None, np.ndarray] | None:
+        """(SOP class, SOP instance, frame number or None, (col, row) pixel coordinates) of the
+        source image nearest to ``xyz`` (DICOM pixel coordinates: 0.5 is the first pixel's centre)."""
+        meta = self.volume.meta or {}
+        uids = meta.get("sop_instance_uids") or []
+        kji = np.asarray(self.volume.patient_to_index(xyz), dtype=float)
+        if not len(uids):
+            return None
+        k = int(np.clip(round(float(kji[0])), 0, len(uids) - 1))
+        avail = [i for i, u in enumerate(uids) if u]
+        if not avail:
+            return None
+        k = min(avail, key=lambda i: abs(i - k))
+        uid = self.remap(str(uids[k]))
+        frames = meta.get("frame_numbers")
+        frame = int(frames[k]) if frames and frames[k] else None
+        cls = str(meta.get("sop_class_uid") or getattr(self.evidence[0], "SOPClassUID", ""))
+        return cls, uid, frame, np.array([kji[2] + 0.5, kji[1] + 0.5])
+
+    def remap(self, uid: str) -> str:
+        """The evidence's UID for an original instance UID (evidence may be de-identified, in the
+        volume headers' order)."""
+        orig = [str(getattr(h, "SOPInstanceUID", "")) for h in (self.volume.meta or {}).get("headers") or ()]
+        if uid in orig and len(orig) == len(self.evidence):
+            return str(self.evidence[orig.index(uid)].SOPInstanceUID)
+        return uid
+
+    def pixels(self, points: np.ndarray) -> tuple[str, str, int | None, np.ndarray] | None:
+        """Pixel coordinates of ``points`` on the image nearest to their centre."""
+        ref = self.image_ref(np.mean(np.asarray(points, dtype=float), axis=0))
+        if ref is None:
+            return None
+        cols_rows = []
+        for p in points:
+            kji = np.asarray(self.volume.patient_to_index(p), dtype=float)
+            cols_rows.append([kji[2] + 0.5, kji[1] + 0.5])
+        return ref[0], ref[1], ref[2], np.asarray(cols_rows, dtype=float)
+
+
+def _figure_measurements(lf: LesionFigures, volume: Volume) -> list[hd.sr.Measurement]:
+    mm = C.code("units", "mm")
     ms: list[hd.sr.Measurement] = []
-    gd = lesion.greatest_dimension_mm if lesion and lesion.greatest_dimension_mm else findings.get("greatest_dimension_mm")
-    if gd is not None:
-        coords = None
-        if lesion is not None and lesion.endpoints is not None:
-            coords = [hd.sr.CoordinatesForMeasurement3D(
-                graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
-                graphic_data=np.asarray(lesion.endpoints, dtype=float),
-                frame_of_reference_uid=for_uid)]
-        ms.append(_num(C.code("lesion", "greatest_dimension"), gd, mm, referenced_coordinates=coords))
-    if lesion is not None:
-        for key, attr in (("axial_long", "axial_long_mm"), ("axial_short", "axial_short_mm"),
-                          ("craniocaudal", "craniocaudal_mm")):
-            v = getattr(lesion, attr)
-            if v is not None:
-                ms.append(_num(C.code("lesion", key), v, mm))
-        if lesion.volume_ml is not None:
-            ms.append(_num(C.code("lesion", "volume"), lesion.volume_ml, C.code("units", "ml")))
-        if lesion.mean_hu is not None:
-            name, unit = _value_unit(volume)
-            ms.append(_num(name, lesion.mean_hu, unit, derivation=C.code("derivation", "mean")))
+    if lf.greatest_dimension_mm is not None:
+        ms.append(_num(C.code("lesion", "greatest_dimension"), lf.greatest_dimension_mm, mm))
+    for key, attr in (("axial_long", "axial_long_mm"), ("axial_short", "axial_short_mm"),
+                      ("craniocaudal", "craniocaudal_mm")):
+        v = getattr(lf, attr)
+        if v is not None:
+            ms.append(_num(C.code("lesion", key), v, mm))
+    if lf.volume_ml is not None:
+        ms.append(_num(C.code("lesion", "volume"), lf.volume_ml, C.code("units", "ml")))
+    name, unit = _value_unit(volume)
+    if lf.mean_hu is not None:
+        ms.append(_num(name, lf.mean_hu, unit, derivation=C.code("derivation", "mean")))
+    if lf.sd_hu is not None:
+        ms.append(_num(name, lf.sd_hu, unit, derivation=C.code("derivation", "sd")))
+    return ms
+
+
+def _finding_measurements(findings: Mapping[str, Any], enh: EnhancementFigures | None,
+                          volume: Volume) -> list[hd.sr.Measurement]:
+    """Enhancement and thrombus figures (they belong to the mass as a whole: the target lesion)."""
+    hu = C.code("units", "hu")
+    ms: list[hd.sr.Measurement] = []
     delta = enh.delta_hu if enh and enh.delta_hu is not None else findings.get("enhancement_delta_hu")
     pct = enh.percent if enh and enh.percent is not None else findings.get("enhancement_percent")
     unit_i = hu if volume.unit == "HU" or delta is not None else C.code("units", "none")
     if enh is not None:
-        if enh.pre_mean is not None:
-            ms.append(_num(C.code("lesion", "mean_pre"), enh.pre_mean, unit_i, derivation=C.code("derivation", "mean")))
-        if enh.post_mean is not None:
-            ms.append(_num(C.code("lesion", "mean_post"), enh.post_mean, unit_i, derivation=C.code("derivation", "mean")))
+        for key, v in (("mean_pre", enh.pre_mean), ("mean_post", enh.post_mean)):
+            if v is not None:
+                ms.append(_num(C.code("lesion", key), v, unit_i, derivation=C.code("derivation", "mean")))
     if delta is not None:
         ms.append(_num(C.code("lesion", "enhancement_delta"), delta, hu))
     if pct is not None:
         ms.append(_num(C.code("lesion", "enhancement_percent"), pct, C.code("units", "percent")))
     if findings.get("thrombus_delta_hu") is not None:
         ms.append(_num(C.code("lesion", "thrombus_delta"), findings["thrombus_delta_hu"], hu))
+    return ms
 
+
+def staging_applies(findings: Mapping[str, Any], assessment: Mapping[str, Any]) -> bool:
+    """``assessment['staging']['applies']``; until the reasoning gives it: a sarcoma leads the
+    differential or the findings' histology names one (cli-v2.md)."""
+    st = assessment.get("staging")
+    if isinstance(st, Mapping) and "applies" in st:
+        return bool(st["applies"])
+    sarcomas = set(C.table()["diagnosis_groups"]["sarcoma"])
+    if findings.get("histology") in sarcomas:
+        return True
+    diffs = assessment.get("differentials") or []
+    return bool(diffs) and isinstance(diffs[0], Mapping) and diffs[0].get("id") in sarcomas
+
+
+def _qualitative(findings: Mapping[str, Any], a: Mapping[str, Any]) -> list[hd.sr.QualitativeEvaluation]:
     quals: list[hd.sr.QualitativeEvaluation] = []
     present, absent = C.code("lesion", "present"), C.code("lesion", "absent")
     for fid, val in (findings.get("findings") or {}).items():
         if val is None:
             continue
-        quals.append(_qual(C.code("checklist", fid), present if val else absent))
-    a = assessment or {}
-    if a.get("t_category"):
-        quals.append(_qual(C.code("staging", "t_category"), C.value_code("staging", a["t_category"])))
-    if a.get("stage_group"):
-        quals.append(_qual(C.code("staging", "stage_group"), C.value_code("staging", a["stage_group"])))
-    else:
-        for g in a.get("stage_possible") or ():
-            quals.append(_qual(C.code("staging", "stage_possible"), C.value_code("staging", g)))
+        try:
+            name = C.code("checklist", fid)
+        except KeyError:
+            log.info("SR export: checklist item %s has no code; left out of the SR", fid)
+            continue
+        quals.append(_qual(name, present if val else absent))
+    if staging_applies(findings, a):
+        if a.get("t_category"):
+            quals.append(_qual(C.code("staging", "t_category"), C.value_code("staging", a["t_category"])))
+        if a.get("stage_group"):
+            quals.append(_qual(C.code("staging", "stage_group"), C.value_code("staging", a["stage_group"])))
+        else:
+            for g in a.get("stage_possible") or ():
+                quals.append(_qual(C.code("staging", "stage_possible"), C.value_code("staging", g)))
     for key in ("enhancement_call", "thrombus_call"):
         if a.get(key):
             quals.append(_qual(C.code("calls", key), C.value_code("calls", a[key])))
     for key in ("growth_pattern", "enhancement_pattern"):
         if findings.get(key):
             quals.append(_qual(C.code("calls", key), C.value_code("calls", findings[key])))
+    return quals
 
+
+def _sites(a: Mapping[str, Any]) -> list[hd.sr.FindingSite]:
     sites = [hd.sr.FindingSite(anatomic_location=C.code("lesion", "site_retroperitoneum"))]
     for seg in a.get("ivc_segments") or ():
         sites.append(hd.sr.FindingSite(anatomic_location=C.code("lesion", "site_ivc"),
                                        topographical_modifier=C.code("ivc_segment", str(seg))))
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("lesion", lesion.id if lesion else "mass", lesion.label if lesion else "mass"),
-        finding_type=C.code("lesion", "finding_type"),
-        finding_sites=sites,
-        measurements=ms or None,
-        qualitative_evaluations=quals or None,
-    )
+    return sites
 
 
-def _caliper_group(m: Caliper, for_uid: str):
-    """TID 1501 group: SCT Length whose TID 300 measurement is INFERRED FROM its SCOORD3D POLYLINE
-    (TID 1410 regions must be closed shapes or points, so an open line lives here)."""
-    coords = hd.sr.CoordinatesForMeasurement3D(graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
-                                               graphic_data=np.asarray([m.p1, m.p2], float),
-                                               frame_of_reference_uid=for_uid)
+def _segment_of(segmentation: Dataset | None, uid: str) -> int | None:
+    if segmentation is None:
+        return None
+    for item in segmentation.SegmentSequence:
+        if str(item.get("TrackingUID", "")) == uid:
+            return int(item.SegmentNumber)
+    return None
+
+
+def _lesion_groups(ctx: _Ctx, lf: LesionFigures | None, first: bool, findings: Mapping[str, Any],
+                   assessment: Mapping[str, Any], enh: EnhancementFigures | None,
+                   segmentation: Dataset | None) -> list[Any]:
+    """A lesion: TID 1411 volumetric group referencing its segment (TID 1501 when there is no SEG),
+    and a TID 1501 group with the same tracking UID holding the greatest dimension's end points
+    (TID 1411 refuses measurements with coordinates)."""
+    if lf is None:
+        lf = LesionFigures(greatest_dimension_mm=findings.get("greatest_dimension_mm"), id="mass")
+    tracking = _tracking(ctx, "lesion", lf.id or "mass", lf.label)
+    ms = _figure_measurements(lf, ctx.volume)
+    if first:
+        ms += _finding_measurements(findings, enh, ctx.volume)
+    quals = _qualitative(findings, assessment) if first else []
+    common: dict[str, Any] = {"finding_type": C.code("lesion", "finding_type"), "finding_sites": _sites(assessment),
+                              "measurements": ms or None, "qualitative_evaluations": quals or None}
+    seg_no = _segment_of(segmentation, tracking[1].value)
+    groups: list[Any] = []
+    if seg_no is not None and segmentation is not None:
+        ref = hd.sr.ReferencedSegment(
+            sop_class_uid=str(segmentation.SOPClassUID), sop_instance_uid=str(segmentation.SOPInstanceUID),
+            segment_number=seg_no,
+            source_series=hd.sr.SourceSeriesForSegmentation(str(ctx.evidence[0].SeriesInstanceUID)))
+        groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking, referenced_segment=ref, **common))
+    else:
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(tracking_identifier=tracking, **common))
+    if lf.endpoints is not None and lf.greatest_dimension_mm is not None:
+        coords = hd.sr.CoordinatesForMeasurement3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE, graphic_data=np.asarray(lf.endpoints, dtype=float),
+            frame_of_reference_uid=ctx.for_uid)
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=_tracking(ctx, "lesion", lf.id or "mass", lf.label),
+            finding_type=C.code("lesion", "finding_type"),
+            measurements=[_num(C.code("lesion", "greatest_dimension"), lf.greatest_dimension_mm,
+                               C.code("units", "mm"), referenced_coordinates=[coords])]))
+    return groups
+
+
+def _coords_2d(ctx: _Ctx, points: np.ndarray, graphic_type: Any,
+               cls: type) -> Any | None:
+    """A 2D SCOORD of ``points`` on the image they were drawn on (``cls``: CoordinatesForMeasurement
+    or ImageRegion), or None when no source image can be named."""
+    px = ctx.pixels(points)
+    if px is None:
+        return None
+    sop_class, sop_uid, frame, cr = px
+    src = hd.sr.SourceImageForRegion(referenced_sop_class_uid=sop_class, referenced_sop_instance_uid=sop_uid,
+                  referenced_frame_numbers=[frame] if frame else None)
+    return cls(graphic_type=graphic_type, graphic_data=cr, source_image=src)
+
+
+def _caliper_group(ctx: _Ctx, m: Caliper) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """TID 1501 group: SCT Length INFERRED FROM a 2D SCOORD POLYLINE on the image it was drawn on
+    (what OHIF and dcmjs draw) and from a SCOORD3D POLYLINE (its exact patient points). TID 1410
+    regions must be closed shapes or points, so an open line cannot be a TID 1410 region."""
+    pts = np.asarray([m.p1, m.p2], float)
+    coords: list[Any] = []
+    c2 = _coords_2d(ctx, pts, hd.sr.GraphicTypeValues.POLYLINE, hd.sr.CoordinatesForMeasurement)
+    if c2 is not None:
+        coords.append(c2)
+    coords.append(hd.sr.CoordinatesForMeasurement3D(graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+                                                    graphic_data=pts, frame_of_reference_uid=ctx.for_uid))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("caliper", m.id, m.label),
+        tracking_identifier=_tracking(ctx, "caliper", m.id, m.label),
         measurements=[_num(C.code("measurements", "length"), m.length_mm, C.code("units", "mm"),
-                           referenced_coordinates=[coords])])
+                           referenced_coordinates=coords)])
 
 
-def _ellipse_group(m: EllipseROI, volume: Volume, for_uid: str):
+def _region(ctx: _Ctx, pts: np.ndarray, gt2: Any, gt3: Any) -> Any:
+    region = _coords_2d(ctx, pts, gt2, hd.sr.ImageRegion)
+    if region is None:
+        region = hd.sr.ImageRegion3D(graphic_type=gt3, graphic_data=pts, frame_of_reference_uid=ctx.for_uid)
+    return region
+
+
+def _ellipse_group(ctx: _Ctx, m: EllipseROI) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
     pts = np.asarray([m.major[0], m.major[1], m.minor[0], m.minor[1]], float)
-    region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D.ELLIPSE, graphic_data=pts,
-                                 frame_of_reference_uid=for_uid)
-    name, unit = _value_unit(volume)
+    name, unit = _value_unit(ctx.volume)
     ms = []
     for key in ("mean", "sd", "min", "max"):
         if m.stats.get(key) is not None:
@@ -275,21 +440,23 @@ def _ellipse_group(m: EllipseROI, volume: Volume, for_uid: str):
         area = float(np.pi * a * b)
     ms.append(_num(C.code("measurements", "area"), area, C.code("units", "mm2")))
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("ellipse", m.id, m.label), referenced_region=region, measurements=ms)
+        tracking_identifier=_tracking(ctx, "ellipse", m.id, m.label),
+        referenced_region=_region(ctx, pts, hd.sr.GraphicTypeValues.ELLIPSE, hd.sr.GraphicTypeValues3D.ELLIPSE),
+        measurements=ms)
 
 
-def _landmark_group(m: Landmark, for_uid: str):
-    region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D.POINT,
-                                 graphic_data=np.asarray([m.point], float), frame_of_reference_uid=for_uid)
+def _landmark_group(ctx: _Ctx, m: Landmark) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+    pts = np.asarray([m.point], float)
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("landmark", m.id, m.label), referenced_region=region,
+        tracking_identifier=_tracking(ctx, "landmark", m.id, m.label),
+        referenced_region=_region(ctx, pts, hd.sr.GraphicTypeValues.POINT, hd.sr.GraphicTypeValues3D.POINT),
         finding_type=C.code("landmark", m.landmark),
         finding_sites=[hd.sr.FindingSite(anatomic_location=C.code("measurements", "landmark_site"))])
 
 
 def _device_observer() -> hd.sr.ObserverContext:
     return hd.sr.ObserverContext(
-        observer_type=C.code("report", "observer_type_device"),
+        observer_type=hd.sr.CodedConcept.from_code(C.code("report", "observer_type_device")),
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
             uid=generate_uid(entropy_srcs=["rp-workstation", __version__]),
             name="rp-workstation", manufacturer_name=MANUFACTURER,
@@ -303,59 +470,153 @@ def evidence_of(volume: Volume) -> list[Dataset]:
     return list(headers)
 
 
+def lesion_list(measurements: Sequence[Measurement], lesion: Any = None,
+                stats: Mapping[str, Mapping[str, float]] | None = None) -> list[LesionFigures]:
+    """The lesions to report, target first: every Lesion3D record (the ``lesion`` figures replace
+    those of the record with the same id, or of the first record), plus ``lesion`` when no record
+    matches. ``stats``: mean / sd / volume from the masks, by lesion id."""
+    records = [m for m in measurements if isinstance(m, Lesion3D)]
+    given = LesionFigures.from_any(lesion)
+    out: list[LesionFigures] = []
+    used = False
+    for i, rec in enumerate(records):
+        fig = LesionFigures.from_any(rec)
+        assert fig is not None
+        if given is not None and not used and (given.id == rec.id or (given.id is None and i == 0)):
+            merged = LesionFigures(**{k: v for k, v in vars(given).items()})
+            merged.id, merged.label = rec.id, given.label or rec.label
+            merged.endpoints = merged.endpoints or fig.endpoints
+            merged.seed = merged.seed or fig.seed
+            merged.target = merged.target or fig.target
+            fig, used = merged, True
+        out.append(fig)
+    if given is not None and not used:
+        out.append(given)
+    for fig in out:
+        st = (stats or {}).get(fig.id or "")
+        if st:
+            fig.mean_hu = st.get("mean", fig.mean_hu) if fig.mean_hu is None else fig.mean_hu
+            fig.sd_hu = st.get("sd", fig.sd_hu) if fig.sd_hu is None else fig.sd_hu
+            fig.volume_ml = st.get("volume_ml") if fig.volume_ml is None else fig.volume_ml
+    return sorted(out, key=lambda f: 0 if f.target else 1)
+
+
+def _coded(name: Any, value: Any, children: Sequence[Any] = ()) -> hd.sr.CodeContentItem:
+    item = hd.sr.CodeContentItem(name=name, value=value, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+    if children:
+        item.ContentSequence = hd.sr.ContentSequence(list(children))
+    return item
+
+
+def _probability(p: Any) -> list[hd.sr.NumContentItem]:
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        return []
+    return [hd.sr.NumContentItem(name=C.code("report", "probability"), value=round(float(p) * 100.0, 3),
+                                 unit=C.code("units", "percent"),
+                                 relationship_type=hd.sr.RelationshipTypeValues.HAS_PROPERTIES)]
+
+
+def _diagnosis_code(did: Any) -> Any:
+    try:
+        return C.code("diagnosis", str(did))
+    except KeyError:
+        return C.code("diagnosis", "other")
+
+
+def _diagnostic_items(findings: Mapping[str, Any], a: Mapping[str, Any]) -> list[Any]:
+    """Leading diagnosis and differential with probabilities, grade, recommendations (coded)."""
+    items: list[Any] = []
+    diffs = [d for d in a.get("differentials") or () if isinstance(d, Mapping)]
+    for i, d in enumerate(diffs):
+        name = C.code("report", "impression" if i == 0 else "differential")
+        items.append(_coded(name, _diagnosis_code(d.get("id")), _probability(d.get("probability"))))
+    grade = findings.get("grade")
+    if grade is not None and str(grade) in C.table()["grade"]:
+        items.append(_coded(C.code("report", "histologic_grade"), C.code("grade", str(grade))))
+    for r in a.get("recommendations") or ():
+        if not isinstance(r, Mapping):
+            continue
+        text = str(r.get("text") or "")
+        child = [hd.sr.TextContentItem(name=C.code("report", "recommendation_text"), value=text[:1024],
+                                       relationship_type=hd.sr.RelationshipTypeValues.HAS_PROPERTIES)] if text else []
+        try:
+            code = C.code("recommendation", str(r.get("id")))
+        except KeyError:
+            if text:
+                items.append(hd.sr.TextContentItem(name=C.code("report", "recommendation"), value=text[:1024],
+                                                   relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+            continue
+        items.append(_coded(C.code("report", "recommendation"), code, child))
+    return items
+
+
+def _records_json(measurements: Sequence[Measurement], lesions: Sequence[LesionFigures]) -> str:
+    recs: list[dict[str, Any]] = [m.to_dict() for m in measurements if not isinstance(m, Lesion3D)]
+    for lf in lesions:
+        d = {k: v for k, v in vars(lf).items() if v is not None}
+        recs.append({"kind": "lesion", **d})
+    return json.dumps({"schema": RECORDS_SCHEMA, "measurements": recs}, separators=(",", ":"),
+                      allow_nan=False, default=list)
+
+
 def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable[Measurement] = (),
              lesion: Any = None, enhancement: Any = None, assessment: Mapping[str, Any] | None = None,
              *, evidence: Sequence[Dataset] | None = None, frame_of_reference_uid: str | None = None,
-             series_instance_uid: str | None = None, sop_instance_uid: str | None = None) -> hd.sr.Comprehensive3DSR:
+             series_instance_uid: str | None = None, sop_instance_uid: str | None = None,
+             segmentation: Dataset | None = None,
+             lesion_stats: Mapping[str, Mapping[str, float]] | None = None) -> hd.sr.Comprehensive3DSR:
     """The SR dataset (not yet written). ``evidence`` / ``frame_of_reference_uid`` default to the
-    volume's headers and frame of reference (de-identification passes remapped ones)."""
+    volume's headers and frame of reference (de-identification passes remapped ones, in the same
+    order). ``segmentation``: the lesion SEG written beside it (its segments are referenced by the
+    volumetric groups with the same tracking UID, and it joins the evidence)."""
     evidence = list(evidence) if evidence is not None else evidence_of(volume)
     for_uid = frame_of_reference_uid or volume.meta.get("frame_of_reference_uid") \
         or getattr(evidence[0], "FrameOfReferenceUID", None)
     if not for_uid:
         raise InputError("volume: no FrameOfReferenceUID; 3D coordinates cannot be referenced")
+    ctx = _Ctx(volume, str(for_uid), evidence, study_uid_of(evidence, volume))
     measurements = list(measurements)
-    lesion_fig = LesionFigures.from_any(lesion)
-    if lesion_fig is None:
-        first = next((m for m in measurements if isinstance(m, Lesion3D)), None)
-        lesion_fig = LesionFigures.from_any(first)
+    a = dict(assessment or {})
+    lesions = lesion_list(measurements, lesion, lesion_stats)
     enh = EnhancementFigures.from_any(enhancement)
-    groups: list[Any] = [_lesion_group(findings, assessment, lesion_fig, enh, volume, for_uid)]
+    groups: list[Any] = []
+    for i, lf in enumerate(lesions or [None]):
+        groups += _lesion_groups(ctx, lf, i == 0, findings, a, enh, segmentation)
     for m in measurements:
         if isinstance(m, Caliper):
-            groups.append(_caliper_group(m, for_uid))
+            groups.append(_caliper_group(ctx, m))
         elif isinstance(m, EllipseROI):
-            groups.append(_ellipse_group(m, volume, for_uid))
+            groups.append(_ellipse_group(ctx, m))
         elif isinstance(m, Landmark):
-            groups.append(_landmark_group(m, for_uid))
-        elif isinstance(m, Lesion3D):
-            continue  # the lesion group above carries it
-        else:
+            groups.append(_landmark_group(ctx, m))
+        elif not isinstance(m, Lesion3D):
             log.info("SR export: %s measurements are not written to the SR", m.kind)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=_device_observer()),
         procedure_reported=C.code("report", "procedure_reported"),
-        imaging_measurements=groups,
-        title=C.code("report", "title"),
-    )
+        imaging_measurements=groups, title=C.code("report", "title"), referenced_images=evidence)
     # TID 1500 row 12 (qualitative evaluations), which highdicom's MeasurementReport does not build:
-    # a container with one TEXT item holding the findings document.
+    # the diagnostic content as coded items, then the findings document and the measurement records.
     qe = hd.sr.ContainerContentItem(name=C.code("report", "qualitative_evaluations"),
                                     relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
-    qe.ContentSequence = hd.sr.ContentSequence([hd.sr.TextContentItem(
-        name=C.code("report", "findings_document"),
-        value=json.dumps(dict(findings), separators=(",", ":"), allow_nan=False),
-        relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)])
+    qe.ContentSequence = hd.sr.ContentSequence(_diagnostic_items(findings, a) + [
+        hd.sr.TextContentItem(name=C.code("report", "findings_document"),
+                              value=json.dumps(dict(findings), separators=(",", ":"), allow_nan=False),
+                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
+        hd.sr.TextContentItem(name=C.code("report", "measurement_records"),
+                              value=_records_json(measurements, lesions),
+                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)])
     report[0].ContentSequence.append(qe)
     ps = C.private_scheme()
     schemes = [CodingSchemeIdentificationItem(
         designator=ps["designator"], name=ps["name"], version=ps["version"],
-        responsible_organization=ps["responsible_organization"])]
-    schemes.append(CodingSchemeIdentificationItem(designator="UMLS", name="Unified Medical Language System",
-                                                        uid="2.16.840.1.113883.6.86"))
+        responsible_organization=ps["responsible_organization"]),
+        CodingSchemeIdentificationItem(designator="UMLS", name="Unified Medical Language System",
+                                       uid="2.16.840.1.113883.6.86")]
+    all_evidence = evidence + ([segmentation] if segmentation is not None else [])
     try:
         sr = hd.sr.Comprehensive3DSR(
-            evidence=evidence, content=report[0],
+            evidence=all_evidence, content=report[0],
             series_instance_uid=series_instance_uid or generate_uid(), series_number=SR_SERIES_NUMBER,
             sop_instance_uid=sop_instance_uid or generate_uid(), instance_number=1,
             manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
@@ -381,10 +642,66 @@ def _parse_track(text: str | None) -> tuple[str, str, str] | None:
     return (m.group(1), m.group(2), m.group(3) or "") if m else None
 
 
-def read_sr(path) -> tuple[dict[str, Any] | None, list[Measurement]]:
-    """Findings document and measurement records (calipers, ellipses, landmarks, the lesion's
-    greatest-dimension line) from an SR this module wrote. ROIs without our tracking identifiers
-    are restored too, with new ids."""
+class _Reader:
+    """Rebuilds measurement records from the coded content (and the embedded records where the
+    coded content has only image coordinates and no images are at hand)."""
+
+    def __init__(self, sr: Dataset, volume: Volume | None) -> None:
+        self.sr = sr
+        self.volume = volume
+        ev = sr.get_evidence() if hasattr(sr, "get_evidence") else []
+        images = [e for e in ev if str(e[3]) not in hd.seg.SOP_CLASS_UIDS]
+        self.series_uid = str(images[0][1]) if images else ""
+        self.records = _embedded_records(sr)
+        self.lesions: dict[str, dict[str, Any]] = {}
+
+    def record(self, kind: str, mid: str) -> dict[str, Any] | None:
+        for r in self.records:
+            if r.get("kind") == kind and str(r.get("id")) == mid:
+                return r
+        return None
+
+    def exact(self, kind: str, mid: str | None, keys: Sequence[str], pts: np.ndarray) -> np.ndarray:
+        """The record's own (float64) points when they agree with the coded ones (SCOORD3D is
+        float32: ~0.01 mm at 200 mm from the origin), else the coded points."""
+        rec = self.record(kind, mid) if mid else None
+        if rec is None:
+            return pts
+        try:
+            mine = np.asarray([p for k in keys for p in (rec[k] if k in ("major", "minor", "endpoints")
+                                                         else [rec[k]])], dtype=float).reshape(-1, 3)
+        except (KeyError, TypeError, ValueError):
+            return pts
+        if mine.shape == pts.shape and np.allclose(mine, pts, atol=0.05):
+            return mine
+        return pts
+
+    def points(self, item: Any) -> np.ndarray | None:
+        """Patient points of a SCOORD3D, or of a 2D SCOORD on an image of ``volume``."""
+        if isinstance(item, hd.sr.Scoord3DContentItem) or item.get("ValueType") == "SCOORD3D":
+            return np.asarray(item.GraphicData, dtype=float).reshape(-1, 3)
+        if self.volume is None:
+            return None
+        try:
+            ref = item.ContentSequence[0].ReferencedSOPSequence[0]
+        except (AttributeError, IndexError):
+            return None
+        uids = [str(u) if u else "" for u in (self.volume.meta or {}).get("sop_instance_uids") or []]
+        uid = str(ref.ReferencedSOPInstanceUID)
+        if uid not in uids:
+            return None
+        k = uids.index(uid)
+        cr = np.asarray(item.GraphicData, dtype=float).reshape(-1, 2)
+        return np.asarray([self.volume.index_to_patient((k, r - 0.5, c - 0.5)) for c, r in cr], dtype=float)
+
+
+@guarded_sr_reader  # checks the file first; any failure becomes one InputError line (sr_read_guard)
+def read_sr(path: Any, volume: Volume | None = None) -> tuple[dict[str, Any] | None, list[Measurement]]:
+    """Findings document and measurement records (calipers, ellipses, landmarks, lesions with their
+    figures, end points and target flag) from an SR this module wrote. Coordinates come from the
+    coded content: SCOORD3D, or 2D SCOORD mapped through ``volume`` when it holds the referenced
+    image; otherwise from the embedded records. ROIs of other writers are restored when their
+    coordinates can be placed, with new ids."""
     try:
         sr = hd.sr.srread(path)
     except Exception as exc:  # pydicom/highdicom raise many kinds on a bad file
@@ -393,79 +710,165 @@ def read_sr(path) -> tuple[dict[str, Any] | None, list[Measurement]]:
         report = hd.sr.MeasurementReport.from_sequence(sr.content)
     except (ValueError, AttributeError, IndexError) as exc:
         raise InputError(f"{path}: not a TID 1500 measurement report ({exc})") from None
-    series_uid = ""
-    with_ev = sr.get_evidence() if hasattr(sr, "get_evidence") else []
-    if with_ev:
-        series_uid = str(with_ev[0][1])
+    rd = _Reader(sr, volume)
     out: list[Measurement] = []
-    lm_rev = C.reverse("landmark")
-    for g in report.get_planar_roi_measurement_groups():
-        roi = g.roi
-        if roi is None or not hasattr(roi, "graphic_type") or not isinstance(roi, hd.sr.Scoord3DContentItem):
-            continue
-        pts = np.asarray(roi.value, dtype=float).reshape(-1, 3)
-        gt = roi.graphic_type
-        tr = _parse_track(g.tracking_identifier)
-        kw: dict[str, Any] = {"series_uid": series_uid}
-        if tr:
-            kw["id"], kw["label"] = tr[1], tr[2]
-        if gt == hd.sr.GraphicTypeValues3D.ELLIPSE and len(pts) == 4:
-            stats: dict[str, float] = {}
-            der_rev = C.reverse("derivation")
-            for meas in g.get_measurements():
-                d = meas.derivation
-                if d is not None and (d.scheme_designator, d.value) in der_rev:
-                    stats[der_rev[(d.scheme_designator, d.value)]] = float(meas.value)
-                elif meas.name == C.code("measurements", "area"):
-                    stats["area_mm2"] = float(meas.value)
-            out.append(EllipseROI(major=(tuple(pts[0]), tuple(pts[1])), minor=(tuple(pts[2]), tuple(pts[3])),
-                                  stats=stats, **kw))
-        elif gt == hd.sr.GraphicTypeValues3D.POINT and len(pts) == 1:
-            ft = g.finding_type
-            kind = lm_rev.get((ft.scheme_designator, ft.value)) if ft is not None else None
-            if kind:
-                out.append(Landmark(landmark=kind, point=tuple(pts[0]), **kw))
-    for g in report.get_image_measurement_groups():
-        tr = _parse_track(g.tracking_identifier)
-        kw = {"series_uid": series_uid}
-        for meas in g.get_measurements(name=C.code("measurements", "length")):
-            for c in meas.referenced_coordinates:
-                pts = np.asarray(c.value, dtype=float).reshape(-1, 3)
-                if len(pts) == 2:
-                    if tr and tr[0] == "caliper":
-                        kw["id"], kw["label"] = tr[1], tr[2]
-                    out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **kw))
+    for pg in report.get_planar_roi_measurement_groups():
+        m = _planar(rd, pg)
+        if m is not None:
+            out.append(m)
+    for vg in report.get_volumetric_roi_measurement_groups():
+        _lesion_figures(rd, vg)
+    for ig in report.get_image_measurement_groups():
+        out += _image_group(rd, ig)
+    out += [rec for mid, acc in rd.lesions.items() if (rec := _lesion_record(rd, mid, acc)) is not None]
+    return _embedded_findings(sr), out
+
+
+def _kw(rd: _Reader, tr: tuple[str, str, str] | None, kind: str) -> dict[str, Any]:
+    kw: dict[str, Any] = {"series_uid": rd.series_uid}
+    if tr and tr[0] == kind:
+        kw["id"], kw["label"] = tr[1], tr[2]
+    return kw
+
+
+def _planar(rd: _Reader, g: Any) -> Measurement | None:
+    roi = g.roi
+    if roi is None or roi.get("ValueType") not in ("SCOORD", "SCOORD3D"):
+        return None
+    tr = _parse_track(g.tracking_identifier)
+    gt = str(roi.GraphicType)
+    kind = {"ELLIPSE": "ellipse", "POINT": "landmark"}.get(gt)
+    if kind is None:
+        return None
+    pts = rd.points(roi)
+    rec = rd.record(kind, tr[1]) if tr else None
+    if pts is None and rec is not None:
+        pts = np.asarray([*rec["major"], *rec["minor"]] if kind == "ellipse" else [rec["point"]], dtype=float)
+    if pts is None:
+        return None
+    pts = rd.exact(kind, tr[1] if tr else None, ("major", "minor") if kind == "ellipse" else ("point",), pts)
+    kw = _kw(rd, tr, kind)
+    if kind == "ellipse" and len(pts) == 4:
+        stats: dict[str, float] = {}
+        der_rev = C.reverse("derivation")
+        for meas in g.get_measurements():
+            d = meas.derivation
+            if d is not None and (d.scheme_designator, d.value) in der_rev:
+                stats[der_rev[(d.scheme_designator, d.value)]] = float(meas.value)
+            elif meas.name == C.code("measurements", "area"):
+                stats["area_mm2"] = float(meas.value)
+        return EllipseROI(major=(tuple(pts[0]), tuple(pts[1])), minor=(tuple(pts[2]), tuple(pts[3])),
+                          stats=stats, **kw)
+    ft = g.finding_type
+    lm = C.reverse("landmark").get((ft.scheme_designator, ft.value)) if ft is not None else None
+    if kind == "landmark" and lm and len(pts) == 1:
+        return Landmark(landmark=lm, point=tuple(pts[0]), **kw)
+    return None
+
+
+def _lesion_acc(rd: _Reader, g: Any) -> dict[str, Any] | None:
+    tr = _parse_track(g.tracking_identifier)
+    if not tr or tr[0] != "lesion":
+        return None
+    acc = rd.lesions.setdefault(tr[1], {"label": tr[2], "figures": {}, "endpoints": None})
+    return acc
+
+
+_FIGURE_KEYS = (("greatest_dimension", "greatest_dimension_mm"), ("axial_long", "axial_long_mm"),
+                ("axial_short", "axial_short_mm"), ("craniocaudal", "craniocaudal_mm"), ("volume", "volume_ml"))
+
+
+def _lesion_figures(rd: _Reader, g: Any) -> None:
+    acc = _lesion_acc(rd, g)
+    if acc is None:
+        return
+    fig = acc["figures"]
+    for key, out in _FIGURE_KEYS:
+        for meas in g.get_measurements(name=C.code("lesion", key)):
+            if not meas.referenced_coordinates:
+                fig[out] = float(meas.value)
+    for name in (C.code("lesion", "attenuation"), C.code("lesion", "signal")):
+        for meas in g.get_measurements(name=name):
+            d = meas.derivation
+            if d == C.code("derivation", "mean"):
+                fig["mean_hu"] = float(meas.value)
+            elif d == C.code("derivation", "sd"):
+                fig["sd_hu"] = float(meas.value)
+
+
+def _image_group(rd: _Reader, g: Any) -> list[Measurement]:
+    tr = _parse_track(g.tracking_identifier)
+    out: list[Measurement] = []
+    for meas in g.get_measurements(name=C.code("measurements", "length")):
+        for c in meas.referenced_coordinates:
+            pts = rd.points(c)
+            if pts is not None and len(pts) == 2:
+                pts = rd.exact("caliper", tr[1] if tr else None, ("p1", "p2"), pts)
+                out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **_kw(rd, tr, "caliper")))
+                break
+    acc = _lesion_acc(rd, g)
+    if acc is not None:
+        _lesion_figures(rd, g)
         for meas in g.get_measurements(name=C.code("lesion", "greatest_dimension")):
             for c in meas.referenced_coordinates:
-                pts = np.asarray(c.value, dtype=float).reshape(-1, 3)
-                if len(pts) == 2:
-                    if tr and tr[0] == "lesion":
-                        kw["id"], kw["label"] = tr[1], tr[2]
-                    figures = {"greatest_dimension_mm": float(meas.value)}
-                    vol = g.get_measurements(name=C.code("lesion", "volume"))
-                    if vol:
-                        figures["volume_ml"] = float(vol[0].value)
-                    out.append(Lesion3D(seed=tuple((pts[0] + pts[1]) / 2), endpoints=(tuple(pts[0]), tuple(pts[1])),
-                                        figures=figures, **kw))
-    findings = _embedded_findings(sr)
-    return findings, out
+                pts = rd.points(c)
+                if pts is not None and len(pts) == 2:
+                    pts = rd.exact("lesion", tr[1] if tr else None, ("endpoints",), pts)
+                    acc["endpoints"] = (tuple(pts[0]), tuple(pts[1]))
+                    acc["figures"].setdefault("greatest_dimension_mm", float(meas.value))
+    return out
 
 
-def _embedded_findings(sr: Dataset) -> dict[str, Any] | None:
-    target = C.code("report", "findings_document")
+def _lesion_record(rd: _Reader, mid: str, acc: dict[str, Any]) -> Lesion3D | None:
+    """A lesion measurement record, when the SR places the lesion (its greatest-dimension line)."""
+    rec = rd.record("lesion", mid) or {}
+    ep = acc["endpoints"] or rec.get("endpoints")
+    if ep is None:
+        return None
+    figures = dict(acc["figures"])
+    seed = rec.get("seed")
+    if seed is None:
+        seed = tuple((np.asarray(ep[0]) + np.asarray(ep[1])) / 2)
+    kw: dict[str, Any] = {"series_uid": rd.series_uid, "id": mid, "label": acc["label"], "seed": seed,
+                          "endpoints": ep, "figures": figures}
+    target = bool(rec.get("target"))
+    if "target" in getattr(Lesion3D, "__dataclass_fields__", {}):
+        kw["target"] = target
+    elif target:
+        figures["target"] = 1.0
+    return Lesion3D(**kw)
 
-    def walk(items):
+
+def _find_text(sr: Dataset, target: Any) -> str | None:
+    def walk(items: Any) -> str | None:
         for it in items or ():
             cn = it.get("ConceptNameCodeSequence")
             if it.get("ValueType") == "TEXT" and cn and cn[0].CodeValue == target.value \
                     and cn[0].CodingSchemeDesignator == target.scheme_designator:
-                return it.TextValue
+                return str(it.TextValue)
             found = walk(it.get("ContentSequence"))
             if found is not None:
                 return found
         return None
 
-    text = walk(sr.ContentSequence)
+    return walk(sr.ContentSequence)
+
+
+def _embedded_records(sr: Dataset) -> list[dict[str, Any]]:
+    text = _find_text(sr, C.code("report", "measurement_records"))
+    if text is None:
+        return []
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        log.warning("SR: the embedded measurement records are not valid JSON; ignored")
+        return []
+    recs = doc.get("measurements") if isinstance(doc, dict) else None
+    return [r for r in recs or [] if isinstance(r, dict)]
+
+
+def _embedded_findings(sr: Dataset) -> dict[str, Any] | None:
+    text = _find_text(sr, C.code("report", "findings_document"))
     if text is None:
         return None
     try:
