@@ -159,6 +159,9 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_open)
         menu.addAction(self.act_open_file)
         self.addAction(self.act_open)  # the shortcut works with the menu bar hidden too
+        from .pacs_dialog import add_pacs_actions  # File › Open from PACS…, Send to PACS…
+
+        self.act_open_pacs, self.act_send_pacs = add_pacs_actions(self, menu)
 
     def _action(self, text, shortcut, tip, slot, checkable=False) -> QAction:
         act = QAction(text, self)
