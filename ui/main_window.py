@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
         """Stop loading, tell the modules (``host.study_closing``, state still intact), then empty
         the host: views, series browser, problems, volumes, windows, measurements and undo."""
         self.study.close()
-        self.host.study_closing.emit()
+        self.host.close_study_hooks()  # the modules' close hooks in order, then host.study_closing
         self.study.reset()
         self.viewer.clear()
         self.browser.clear_series()
@@ -274,6 +274,7 @@ class MainWindow(QMainWindow):
     def _cursor_moved(self, xyz) -> None:
         self.status_area.cursor_label.setText(f"Crosshair ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm LPS")
 
-    def closeEvent(self, ev):  # noqa: N802
+    def closeEvent(self, ev):
         self.study.close()
+        self.host.window_closing.emit()
         super().closeEvent(ev)
