@@ -15,16 +15,16 @@
 """
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QObject, QSettings, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
                              QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from workstation.errors import WorkstationError
+from workstation.errors import report as report_error
 from workstation.export import FILES, export_study
 from workstation.export import render_report as _render_report
 from workstation.export.sr import LesionFigures, read_sr
@@ -33,17 +33,9 @@ from workstation.volume import Volume
 
 from .tools_lesion import Worker
 
-__all__ = ["install", "export_tools", "ExportTools", "ExportDialog", "render_report"]
+__all__ = ["ExportTools", "ExportDialog", "render_report"]
 
-_BY_HOST: "weakref.WeakKeyDictionary[Any, ExportTools]" = weakref.WeakKeyDictionary()
 SETTINGS_FOLDER = "review/export_folder"
-
-
-def export_tools(host) -> "ExportTools | None":
-    try:
-        return _BY_HOST.get(host)
-    except TypeError:
-        return None
 
 
 def render_report(findings: dict[str, Any], volume: Volume | None, lesion: Any = None,
@@ -61,33 +53,24 @@ class ExportTools(QObject):
     report_copied = pyqtSignal(str)
     sr_opened = pyqtSignal(int)
 
-    def __init__(self, host, controller=None) -> None:
-        super().__init__(host.main_window)
+    def __init__(self, host, controller=None, lesions=None, enhancement=None) -> None:
+        """``lesions``, ``enhancement``: the review's lesion and enhancement tools (what is exported)."""
+        super().__init__(host)
         self.host, self.controller = host, controller
+        self.lesions, self.enhancement = lesions, enhancement
         self.worker = Worker(self)
         self.dialog: ExportDialog | None = None
-        win = host.main_window
         self.act_export = self._action("Export…", "Ctrl+E", "Export findings.json, report.txt and the DICOM SR (Ctrl+E)",
                                        self.show_dialog)
         self.act_copy = self._action("Copy report", "Ctrl+Shift+C", "Copy the plain-text report to the clipboard "
                                      "(Ctrl+Shift+C)", self.copy_report)
         self.act_open_sr = self._action("Open SR…", "Ctrl+Shift+O", "Re-open an exported SR: its measurements and "
                                         "findings (Ctrl+Shift+O)", self.ask_open_sr)
-        try:
-            menu = win.menuBar().addMenu("&Review")
-            for a in (self.act_export, self.act_copy, self.act_open_sr):
-                menu.addAction(a)
-        except Exception:  # a host without a menu bar: the shortcuts still work
-            pass
+        for a in (self.act_export, self.act_copy, self.act_open_sr):
+            host.add_menu_action("&Review", a)
 
     def _action(self, text, key, tip, slot) -> QAction:
-        win = self.host.main_window
-        act = QAction(text, win)
-        act.setShortcut(QKeySequence(key))
-        act.setToolTip(tip)
-        act.triggered.connect(lambda _=False: slot())
-        win.addAction(act)
-        return act
+        return self.host.new_action(text, key, tip=tip, slot=slot)
 
     def close_study(self) -> None:
         """Another study is being opened: an open export dialog closes (it lists the old series;
@@ -99,14 +82,10 @@ class ExportTools(QObject):
 
     # -- what is exported ------------------------------------------------------------------------
     def _lesion_tools(self):
-        from .tools_lesion import lesion_tools
-
-        return lesion_tools(self.host)
+        return self.lesions
 
     def _enhancement(self) -> dict[str, Any] | None:
-        from .tools_enhancement import enhancement_tools
-
-        t = enhancement_tools(self.host)
+        t = self.enhancement
         return t.last() if t is not None else None
 
     def measured_series(self) -> Volume | None:
@@ -154,12 +133,13 @@ class ExportTools(QObject):
         return {"findings": self.controller.findings_dict() if self.controller else {"schema": "rp-findings/1"},
                 "volume": volume, "measurements": self.measurements_for(volume),
                 "lesion": self.lesion_for(volume), "enhancement": enh["result"] if enh else None,
-                "pre_volume": pre if (pre is not None and pre is not volume) else None}
+                "pre_volume": pre if (pre is not None and pre is not volume) else None,
+                "masks": lt.masks() if (lt := self._lesion_tools()) is not None else None}
 
     # -- actions --------------------------------------------------------------------------------
     def show_dialog(self) -> "ExportDialog":
         if self.dialog is None:
-            self.dialog = ExportDialog(self, self.host.main_window)
+            self.dialog = ExportDialog(self, self.host.dialog_parent())
         self.dialog.refresh()
         self.dialog.show()
         self.dialog.raise_()
@@ -174,7 +154,8 @@ class ExportTools(QObject):
         self.host.status(f"Exporting to {out_dir} …")
         self.worker.run(lambda: export_study(args["findings"], volume, out_dir, measurements=args["measurements"],
                                              lesion=args["lesion"], enhancement=args["enhancement"],
-                                             deidentify=deidentify, pre_volume=args["pre_volume"]),
+                                             deidentify=deidentify, pre_volume=args["pre_volume"],
+                                             masks=args["masks"]),
                         self._done, self._failed)
 
     def _done(self, paths: dict) -> None:
@@ -205,7 +186,7 @@ class ExportTools(QObject):
         return text
 
     def ask_open_sr(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.host.main_window, "Open an exported SR",
+        path, _ = QFileDialog.getOpenFileName(self.host.dialog_parent(), "Open an exported SR",
                                               str(self._folder()), "DICOM SR (*.dcm);;All files (*)")
         if path:
             self.open_sr(path)
@@ -213,9 +194,9 @@ class ExportTools(QObject):
     def open_sr(self, path) -> int:
         """Restore the measurements and findings of an SR; returns the number of measurements."""
         try:
-            findings, ms = read_sr(path)
-        except WorkstationError as exc:
-            self.host.status(f"Open SR: {exc}", 15000)
+            findings, ms = read_sr(path, list(self.host.volumes().values()))
+        except Exception as exc:  # noqa: BLE001 - the GUI boundary: one line, never a traceback
+            self.host.status(f"Open SR: {report_error(exc, str(path), 'Open SR')}", 15000)
             return 0
         store = self.host.measurements
         shown = self.host.current_volume()
@@ -232,9 +213,13 @@ class ExportTools(QObject):
                     store.add(m)
         finally:
             store.undo_stack.endMacro()
+        from .open_sr import restore_lesion_masks  # the lesion masks from the SEG beside the SR
+
+        n_masks = restore_lesion_masks(self.host, path, ms)
         if findings is not None and self.controller is not None:
             self.controller.set_document(findings)
         note = f"; {mapped} placed on the series shown (its UIDs are not in this study)" if mapped else ""
+        note += f"; {n_masks} lesion mask(s) from the SEG" if n_masks else ""
         self.host.status(f"Opened {Path(path).name}: {len(ms)} measurements"
                          + (" and the findings" if findings else "") + note, 10000)
         self.sr_opened.emit(len(ms))
@@ -346,13 +331,3 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         self.result.setText("")
         self.error.setText(line)
-
-
-def install(host, controller=None) -> ExportTools:
-    """Add Export…, Copy report and Open SR… (called by the review module)."""
-    existing = export_tools(host)
-    if existing is not None:
-        return existing
-    t = ExportTools(host, controller)
-    _BY_HOST[host] = t
-    return t

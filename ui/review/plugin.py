@@ -1,12 +1,15 @@
 """``ReviewModule``: the RP mass review plugin (entry point ``workstation.modules: rp_review``).
 
 ``activate(host)`` builds the :class:`~ui.review.controller.ReviewController` and the side panel,
-links the host's measurements to the findings (:class:`MeasurementLink`) and then calls
-``install(host, controller)`` of the review tools when they are present (lesion, enhancement, IVC,
-export, session). A tool module that is missing is skipped; one that fails is reported through
-``host.report_problem`` and the rest of the review keeps working. On ``host.study_closing`` (another
-study is opened in the window) the module closes the old study in order — autosave first, then the
-tools, then the findings — and the next ``study_loaded`` starts afresh (see ``_study_closing``).
+links the host's measurements to the findings (:class:`MeasurementLink`) and creates its tools
+directly, keeping a reference to each: ``lesion_tools``, ``enhancement_tools``, ``ivc_tools``,
+``export_tools`` and ``session`` (the autosave). A tool that fails to start is reported through
+``host.report_problem`` (its attribute stays None) and the rest of the review keeps working. Other
+code reaches them through the module object: ``host.module("rp_review").lesion_tools``.
+
+When the open study closes (File › Open study…, File › Start a new read) the module's close hook
+(``host.add_close_hook``) closes it in order — autosave first, then the tools, then the findings —
+and the next ``study_loaded`` starts afresh (see ``_study_closing``).
 
 How measurements fill fields (the rule is shown in the panel next to each value):
 
@@ -22,25 +25,16 @@ How measurements fill fields (the rule is shown in the panel next to each value)
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import re
-from typing import Any, Iterable
+from collections.abc import Callable
+from typing import Any
 
 from workstation.measure.model import Caliper, Landmark, LandmarkKind, Lesion3D, Measurement
 
 from .controller import ReviewController
 
 log = logging.getLogger(__name__)
-
-#: the other review modules, each exposing ``install(host, controller)``; imported if present
-TOOL_MODULES = (
-    "ui.review.tools_lesion",
-    "ui.review.tools_enhancement",
-    "ui.review.tools_ivc",
-    "ui.review.export_dialog",
-    "ui.review.session",
-)
 
 #: ``x_sources`` ``method`` values written by the link; a field with another (or no) source is the reader's
 AUTO_METHODS = ("caliper", "lesion", "landmark")
@@ -189,70 +183,26 @@ def prefill_from_header(controller: ReviewController, volume) -> None:
             controller.set_field("sex", sex, source="DICOM header (Patient's Sex)")
 
 
-#: each tool module's accessor for the object its ``install`` made for a host
-_ACCESSORS = {
-    "ui.review.tools_lesion": "lesion_tools",
-    "ui.review.tools_enhancement": "enhancement_tools",
-    "ui.review.tools_ivc": "ivc_tools",
-    "ui.review.export_dialog": "export_tools",
-    "ui.review.session": "session_autosave",
-}
-
-
-def close_study_of(host, name: str):
-    """The ``close_study`` method of the tool object module ``name`` installed on ``host``, if any."""
-    accessor = _ACCESSORS.get(name)
-    if accessor is None:
-        return None
-    try:
-        obj = getattr(importlib.import_module(name), accessor)(host)
-    except Exception:
-        return None
-    return getattr(obj, "close_study", None)
-
-
-def install_tools(host, controller: ReviewController, names: Iterable[str] = TOOL_MODULES) -> list[str]:
-    """Import each tool module and call its ``install(host, controller)``; names installed."""
-    done = []
-    for name in names:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # not written yet: skip quietly
-                continue
-            host.report_problem(f"review: {name} could not be imported: {exc}")
-            continue
-        except Exception as exc:  # a broken tool must not take the review down
-            host.report_problem(f"review: {name} could not be imported: {type(exc).__name__}: {exc}")
-            continue
-        install = getattr(mod, "install", None)
-        if not callable(install):
-            host.report_problem(f"review: {name} has no install(host, controller)")
-            continue
-        try:
-            install(host, controller)
-        except Exception as exc:
-            log.exception("review tool %s failed to install", name)
-            host.report_problem(f"review: {name} failed to install: {type(exc).__name__}: {exc}")
-            continue
-        done.append(name)
-    return done
-
-
 class ReviewModule:
     """The plugin object the host activates."""
 
     id = "rp_review"
     title = "RP mass review"
     panel_title = "RP review"
+    #: the order parts close the study in (the autosave first: it saves before anything resets)
+    CLOSE_ORDER = ("session", "lesion_tools", "enhancement_tools", "ivc_tools", "export_tools")
 
     def __init__(self) -> None:
-        self.host = None
+        self.host: Any = None
         self.controller: ReviewController | None = None
-        self.panel = None
-        self.dock = None
+        self.panel: Any = None
+        self.dock: Any = None
         self.link: MeasurementLink | None = None
-        self.installed: list[str] = []
+        self.lesion_tools: Any = None
+        self.enhancement_tools: Any = None
+        self.ivc_tools: Any = None
+        self.export_tools: Any = None
+        self.session: Any = None
         self._header_done: set[str] = set()
 
     def activate(self, host) -> None:
@@ -266,23 +216,64 @@ class ReviewModule:
         self._arrange_dock()
         c.problem.connect(lambda text: host.status(f"Findings: {text}", 10000))
         host.series_loaded.connect(self._series_loaded)
-        if hasattr(host, "study_closing"):
-            host.study_closing.connect(self._study_closing)
+        host.add_close_hook(self._study_closing, order=0, name="review")
         for vol in host.volumes().values():
             self._series_loaded(vol)
-        self.installed = install_tools(host, c)
+        self._create_tools()
+
+    # -- the tools --------------------------------------------------------------------------
+    def _start(self, what: str, make: Callable[[], Any]) -> Any:
+        """``make()``, or None with the failure reported (one broken tool never stops the review)."""
+        try:
+            return make()
+        except Exception as exc:
+            log.exception("review: %s failed to start", what)
+            self.host.report_problem(f"review: {what} failed to start: {type(exc).__name__}: {exc}")
+            return None
+
+    def _create_tools(self) -> None:
+        h, c = self.host, self.controller
+
+        def lesion() -> Any:
+            from .tools_lesion import LesionTools
+            return LesionTools(h, c)
+
+        def enhancement() -> Any:
+            from .tools_enhancement import EnhancementTools
+            return EnhancementTools(h, c)
+
+        def ivc() -> Any:
+            from .tools_ivc import IvcTools
+            return IvcTools(h, c)
+
+        def export() -> Any:
+            from .export_dialog import ExportTools
+            return ExportTools(h, c, lesions=self.lesion_tools, enhancement=self.enhancement_tools)
+
+        def session() -> Any:
+            from .session import SessionAutosave
+            return SessionAutosave(h, c, lesions=self.lesion_tools)
+
+        self.lesion_tools = self._start("lesion tools", lesion)
+        self.enhancement_tools = self._start("enhancement tool", enhancement)
+        self.ivc_tools = self._start("IVC tools", ivc)
+        self.export_tools = self._start("export", export)
+        self.session = self._start("autosave", session)
+
+    def parts(self) -> dict[str, Any]:
+        """The tools that started, in closing order."""
+        return {name: getattr(self, name) for name in self.CLOSE_ORDER if getattr(self, name) is not None}
 
     def _study_closing(self) -> None:
-        """Another study is being opened (the old one's volumes and measurements are still there).
+        """The open study is closing (its volumes and measurements are still there).
 
         In this order: the autosave flushes the old study's state and marks it closed cleanly, then
         detaches (before anything is reset, so the reset is never saved over the old study's work);
         the tools drop their per-study state (lesion masks and overlays, enhancement results, an
         open export dialog); the findings go back to an empty document; the header prefill will run
         again for the next study."""
-        first = "ui.review.session"
-        for name in (first, *(n for n in TOOL_MODULES if n != first)):
-            close = close_study_of(self.host, name) if name in self.installed else None
+        for name, part in self.parts().items():
+            close = getattr(part, "close_study", None)
             if close is None:
                 continue
             try:
@@ -303,20 +294,10 @@ class ReviewModule:
 
     def _arrange_dock(self) -> None:
         """Give the review panel most of the right column, at a width it reads well at."""
-        from PyQt6.QtCore import Qt
-
         from PyQt6.QtCore import QTimer
 
-        win = self.host.main_window
-        other = getattr(win, "measure_dock", None)
-
         def arrange() -> None:
-            try:
-                if other is not None:
-                    win.resizeDocks([other, self.dock], [170, 830], Qt.Orientation.Vertical)
-                win.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
-            except RuntimeError:  # window already gone
-                pass
+            self.host.size_panel(self.dock, width=400, height_share=0.83)
 
         arrange()
         QTimer.singleShot(0, arrange)  # again once the window has its real size

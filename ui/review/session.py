@@ -22,54 +22,25 @@ from __future__ import annotations
 
 import os
 import time
-import weakref
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QApplication, QLabel, QPushButton, QToolBar, QWidget
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QApplication
 
 from workstation.errors import WorkstationError
 from workstation.measure.model import Lesion3D
 from workstation.session import SessionState, SessionStore, study_key
 
-__all__ = ["install", "session_autosave", "SessionAutosave", "AUTOSAVE_DELAY_MS", "AUTORESTORE_ENV"]
+__all__ = ["SessionAutosave", "AUTOSAVE_DELAY_MS", "AUTORESTORE_ENV"]
 
 AUTOSAVE_DELAY_MS = 400
 AUTORESTORE_ENV = "WORKSTATION_AUTORESTORE"
 #: findings keys that the app fills by itself on opening (header prefill): not "work" to restore
 _AUTOMATIC_KEYS = {"schema", "age_years", "sex", "x_sources"}
 
-_BY_HOST: "weakref.WeakKeyDictionary[Any, SessionAutosave]" = weakref.WeakKeyDictionary()
-
-
-def session_autosave(host) -> "SessionAutosave | None":
-    try:
-        return _BY_HOST.get(host)
-    except TypeError:
-        return None
-
-
 def has_work(state: SessionState) -> bool:
     """True when a saved state holds something the reader did (not only the header prefill)."""
     return bool(state.measurements or state.masks or (set(state.findings or {}) - _AUTOMATIC_KEYS))
-
-
-class RestoreBar(QToolBar):
-    """"Unsaved work was found for this study — Restore / Discard" above the views."""
-
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__("Restore session", parent)
-        self.setObjectName("restore_session_bar")
-        self.setMovable(False)
-        self.setStyleSheet("QToolBar { background: #4a3b12; } QLabel { color: #ffe7a0; padding: 2px 8px; }")
-        self.label = QLabel(text)
-        self.addWidget(self.label)
-        self.restore_button = QPushButton("Restore")
-        self.restore_button.setObjectName("restore_session")
-        self.discard_button = QPushButton("Discard")
-        self.discard_button.setObjectName("discard_session")
-        self.addWidget(self.restore_button)
-        self.addWidget(self.discard_button)
 
 
 class SessionAutosave(QObject):
@@ -83,14 +54,15 @@ class SessionAutosave(QObject):
 
     IDLE, OFFERING, ACTIVE = "idle", "offering", "active"
 
-    def __init__(self, host, controller=None) -> None:
-        super().__init__(host.main_window)
-        self.host, self.controller = host, controller
+    def __init__(self, host, controller=None, lesions=None) -> None:
+        """``lesions``: the review's lesion tools (their masks are saved and restored)."""
+        super().__init__(host)
+        self.host, self.controller, self.lesions = host, controller, lesions
         self.store: SessionStore | None = None
         self.state = self.IDLE
         self.dirty = False
         self.masks_dirty = False
-        self.bar: RestoreBar | None = None
+        self.bar: Any = None  # the host banner of the restore offer
         self.pending_state: SessionState | None = None
         self.last_error: str | None = None
         self.saves = 0  # saves written by this window
@@ -106,7 +78,7 @@ class SessionAutosave(QObject):
         for sig in (ms.added, ms.changed, ms.removed):
             sig.connect(lambda *_: self.touch())
         host.study_loaded.connect(self._study_loaded)
-        host.main_window.installEventFilter(self)
+        host.window_closing.connect(self.close_clean)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close_clean)
@@ -114,9 +86,7 @@ class SessionAutosave(QObject):
 
     # -- change tracking ------------------------------------------------------------------------
     def _lesion_tools(self):
-        from .tools_lesion import lesion_tools
-
-        return lesion_tools(self.host)
+        return self.lesions
 
     def _connect_lesions(self) -> None:
         if self._lesions_connected:
@@ -186,19 +156,14 @@ class SessionAutosave(QObject):
         if choice == "0":
             self.discard()
             return
-        win = self.host.main_window
-        self.bar = RestoreBar(text, win)
-        self.bar.restore_button.clicked.connect(self.restore)
-        self.bar.discard_button.clicked.connect(self.discard)
-        win.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
-        win.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.bar)
-        self.bar.show()  # added to a window already on screen
+        self.bar = self.host.show_banner(text, "warning", name="restore_session_bar",
+                                         buttons=(("Restore", "restore_session", self.restore),
+                                                  ("Discard", "discard_session", self.discard)))
         self.host.status("Unsaved work was found for this study: Restore or Discard (bar above the images)", 15000)
 
     def _close_bar(self) -> None:
         if self.bar is not None:
-            self.host.main_window.removeToolBar(self.bar)
-            self.bar.deleteLater()
+            self.bar.dismiss()
             self.bar = None
 
     def restore(self) -> None:
@@ -303,18 +268,3 @@ class SessionAutosave(QObject):
         self.dirty = False
         self.masks_dirty = False
         self._closed = False  # changes from now on belong to the next study (saved once it is loaded)
-
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
-        if obj is self.host.main_window and ev.type() == QEvent.Type.Close:
-            self.close_clean()
-        return False
-
-
-def install(host, controller=None) -> SessionAutosave:
-    """Start autosaving this host's review (called by the review module)."""
-    existing = session_autosave(host)
-    if existing is not None:
-        return existing
-    s = SessionAutosave(host, controller)
-    _BY_HOST[host] = s
-    return s

@@ -19,11 +19,9 @@ to pre around the point), and the result goes
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from PyQt6.QtCore import QObject, QPoint, QTimer, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
 
 from workstation.measure.enhancement import EnhancementResult, measure_enhancement
@@ -33,21 +31,12 @@ from ..display import contrast_phase, hanging_pair, is_ct
 from ..tools import Tool
 from .tools_lesion import Worker
 
-__all__ = ["install", "enhancement_tools", "EnhancementTools", "EnhancementTool", "find_pair",
+__all__ = ["EnhancementTools", "EnhancementTool", "find_pair",
            "PairDialog", "MASS", "DEFECT"]
 
 MASS, DEFECT = "mass", "defect"
 RADIUS_MM = (3.0, 10.0, 30.0)  # min, default, max
 CARD_MS = 12000
-
-_BY_HOST: "weakref.WeakKeyDictionary[Any, EnhancementTools]" = weakref.WeakKeyDictionary()
-
-
-def enhancement_tools(host) -> "EnhancementTools | None":
-    try:
-        return _BY_HOST.get(host)
-    except TypeError:
-        return None
 
 
 def find_pair(host, clicked: Volume | None) -> tuple[Volume, Volume] | None:
@@ -56,7 +45,7 @@ def find_pair(host, clicked: Volume | None) -> tuple[Volume, Volume] | None:
     loaded = set(host.loaded_series())
     vols = [v for uid, v in host.volumes().items() if uid in loaded]
     if clicked is None or is_ct(clicked):
-        pair = getattr(host.study, "pair", None) or hanging_pair(vols)
+        pair = host.study_pair() or hanging_pair(vols)
         if pair is not None:
             return pair
         if clicked is None:
@@ -127,7 +116,7 @@ class EnhancementTools(QObject):
     failed = pyqtSignal(str)
 
     def __init__(self, host, controller=None) -> None:
-        super().__init__(host.main_window)
+        super().__init__(host)
         self.host, self.controller = host, controller
         self.worker = Worker(self)
         self.radius_mm = RADIUS_MM[1]
@@ -141,14 +130,11 @@ class EnhancementTools(QObject):
         self._card_timer.timeout.connect(self._hide_card)
         self.tool = EnhancementTool(self)
         host.add_tool(self.tool)
-        win = host.main_window
-        self.act_target = QAction("Enhancement target: intraluminal defect", win)
-        self.act_target.setCheckable(True)
-        self.act_target.setShortcut(QKeySequence("Shift+H"))
-        self.act_target.setToolTip("Enhancement tool measures an intraluminal filling defect "
-                                   "(thrombus_delta_hu) instead of the mass (Shift+H)")
+        self.act_target = host.new_action("Enhancement target: intraluminal defect", "Shift+H",
+                                          tip="Enhancement tool measures an intraluminal filling defect "
+                                              "(thrombus_delta_hu) instead of the mass (Shift+H)",
+                                          checkable=True)
         self.act_target.toggled.connect(lambda on: self.set_target(DEFECT if on else MASS))
-        win.addAction(self.act_target)
 
     # -- options -----------------------------------------------------------------------------
     def set_radius(self, r: float) -> None:
@@ -188,7 +174,7 @@ class EnhancementTools(QObject):
         vols = [v for uid, v in self.host.volumes().items() if uid in loaded]
         if len(vols) < 2:
             return None
-        dlg = PairDialog(vols, self.host.main_window)
+        dlg = PairDialog(vols, self.host.dialog_parent())
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         pair = dlg.chosen()
@@ -307,13 +293,3 @@ class EnhancementTools(QObject):
 
     def card_text(self) -> str:
         return self._card.text() if self._card is not None else ""
-
-
-def install(host, controller=None) -> EnhancementTools:
-    """Add the enhancement tool to the host (called by the review module)."""
-    existing = enhancement_tools(host)
-    if existing is not None:
-        return existing
-    t = EnhancementTools(host, controller)
-    _BY_HOST[host] = t
-    return t

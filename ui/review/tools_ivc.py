@@ -14,9 +14,6 @@ drawn by the host's measurement layer on its slice.
 """
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QObject, Qt
@@ -25,7 +22,7 @@ from workstation.measure.model import Landmark, LandmarkKind
 
 from ..tools import PointTool
 
-__all__ = ["install", "ivc_tools", "IvcTools", "IVC_TOOLS"]
+__all__ = ["IVC_TOOLS", "IvcTools"]
 
 #: kind -> (tool id, title, shortcut, colour)
 IVC_TOOLS: dict[str, tuple[str, str, str, tuple[int, int, int]]] = {
@@ -40,15 +37,6 @@ _TIPS = {
     LandmarkKind.TUMOR_CAUDAL.value: "IVC: click the caudal end of the intraluminal tumour",
     LandmarkKind.TUMOR_CRANIAL.value: "IVC: click the cranial end of the intraluminal tumour",
 }
-
-_BY_HOST: "weakref.WeakKeyDictionary[Any, IvcTools]" = weakref.WeakKeyDictionary()
-
-
-def ivc_tools(host) -> "IvcTools | None":
-    try:
-        return _BY_HOST.get(host)
-    except TypeError:
-        return None
 
 
 class IvcOverlay:
@@ -113,7 +101,7 @@ class IvcOverlay:
 
 class IvcTools(QObject):
     def __init__(self, host, controller=None) -> None:
-        super().__init__(host.main_window)
+        super().__init__(host)
         self.host, self.controller = host, controller
         self.store = host.measurements
         self.tools: dict[str, PointTool] = {}
@@ -174,13 +162,3 @@ class IvcTools(QObject):
         if isinstance(m, Landmark):
             for ov in self.overlays.values():
                 ov.update()
-
-
-def install(host, controller=None) -> IvcTools:
-    """Add the four IVC landmark tools to the host (called by the review module)."""
-    existing = ivc_tools(host)
-    if existing is not None:
-        return existing
-    t = IvcTools(host, controller)
-    _BY_HOST[host] = t
-    return t

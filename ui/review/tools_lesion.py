@@ -15,20 +15,20 @@
   (Ctrl+Z): the changed plane is kept, not the whole mask.
 * **Go to lesion** (Shift+G): puts the crosshair on the middle of the greatest-dimension line.
 
-Other review modules reach the lesions through :func:`lesion_tools(host) <lesion_tools>` (the
-session autosave saves the masks; the export dialog exports the active lesion's figures).
+The review module creates :class:`LesionTools` and hands it to the parts that need the lesions
+(the session autosave saves the masks; the export dialog exports the active lesion's figures);
+elsewhere it is ``host.module("rp_review").lesion_tools``.
 """
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QObject, QRectF, QRunnable, QThreadPool, QTimer, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence, QUndoCommand
+from PyQt6.QtGui import QUndoCommand
 from PyQt6.QtWidgets import QGraphicsEllipseItem
 
 from workstation.errors import WorkstationError
@@ -38,7 +38,7 @@ from workstation.volume import Volume
 
 from ..tools import Tool
 
-__all__ = ["install", "lesion_tools", "LesionTools", "LesionEntry", "GrowLesionTool", "BrushTool",
+__all__ = ["LesionTools", "LesionEntry", "GrowLesionTool", "BrushTool",
            "Worker", "GROW_SOURCE", "BRUSH_SOURCE"]
 
 GROW_SOURCE = "3D lesion growing"
@@ -47,16 +47,6 @@ MASK_RGBA = (255, 120, 30, 105)        # semi-transparent orange: visible over s
 LINE_RGB = (255, 235, 60)
 BRUSH_RADIUS_MM = (1.0, 5.0, 40.0)     # min, default, max
 REMEASURE_DELAY_MS = 300
-
-_BY_HOST: "weakref.WeakKeyDictionary[Any, LesionTools]" = weakref.WeakKeyDictionary()
-
-
-def lesion_tools(host) -> "LesionTools | None":
-    """The lesion tools installed on ``host`` (None when the module was not installed)."""
-    try:
-        return _BY_HOST.get(host)
-    except TypeError:
-        return None
 
 
 # ---------------------------------------------------------------------------------- worker
@@ -324,7 +314,7 @@ class LesionTools(QObject):
     masks_changed = pyqtSignal()
 
     def __init__(self, host, controller=None) -> None:
-        super().__init__(host.main_window)
+        super().__init__(host)
         self.host, self.controller = host, controller
         self.store = host.measurements
         self.entries: dict[str, LesionEntry] = {}
@@ -351,19 +341,9 @@ class LesionTools(QObject):
         self.eraser_tool = BrushTool(self, erase=True)
         for t in (self.grow_tool, self.brush_tool, self.eraser_tool):
             host.add_tool(t)
-        win = host.main_window
-        self.act_smaller = self._action(win, "Smaller brush / ROI", "[", lambda: self._adjust(-1))
-        self.act_larger = self._action(win, "Larger brush / ROI", "]", lambda: self._adjust(+1))
-        self.act_goto = self._action(win, "Go to lesion", "Shift+G", self.go_to_lesion)
-
-    @staticmethod
-    def _action(win, text: str, key: str, slot) -> QAction:
-        act = QAction(text, win)
-        act.setShortcut(QKeySequence(key))
-        act.setToolTip(f"{text} ({key})")
-        act.triggered.connect(lambda _=False: slot())
-        win.addAction(act)
-        return act
+        self.act_smaller = host.new_action("Smaller brush / ROI", "[", slot=lambda: self._adjust(-1))
+        self.act_larger = host.new_action("Larger brush / ROI", "]", slot=lambda: self._adjust(+1))
+        self.act_goto = host.new_action("Go to lesion", "Shift+G", slot=self.go_to_lesion)
 
     def _adjust(self, step: int) -> None:
         tool = self.host.tools.current_tool()
@@ -640,13 +620,3 @@ class LesionTools(QObject):
             return
         mid = (np.asarray(e.result.endpoints[0]) + np.asarray(e.result.endpoints[1])) / 2
         self.host.viewer.jump_to(mid, e.volume.series_uid, self.host.volumes())
-
-
-def install(host, controller=None) -> LesionTools:
-    """Add the grow / brush / eraser tools to the host (called by the review module)."""
-    existing = lesion_tools(host)
-    if existing is not None:
-        return existing
-    tools = LesionTools(host, controller)
-    _BY_HOST[host] = tools
-    return tools

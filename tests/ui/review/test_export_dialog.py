@@ -12,17 +12,15 @@ from test_tools_support import click_at, review_window, show_series, state_dir, 
 
 def _measure(qtbot, win, truth):
     """Grow the lesion, measure enhancement and mark the IVC levels through the tools."""
-    from ui.review.tools_enhancement import enhancement_tools
     from ui.review.tools_ivc import IVC_TOOLS
-    from ui.review.tools_lesion import lesion_tools
 
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     win.host.select_tool("grow_lesion")
-    with qtbot.waitSignal(lesion_tools(win.host).grown, timeout=60000):
+    with qtbot.waitSignal(win.host.module("rp_review").lesion_tools.grown, timeout=60000):
         click_at(win, win.viewer.axial, truth["mass"]["seed_mm"])
     win.host.select_tool("enhancement")
-    with qtbot.waitSignal(enhancement_tools(win.host).measured, timeout=60000):
+    with qtbot.waitSignal(win.host.module("rp_review").enhancement_tools.measured, timeout=60000):
         click_at(win, win.viewer.axial, truth["mass"]["solid_roi_point_mm"])
     ivc = truth["ivc"]
     x, y = ivc["tumor_thrombus_point_mm"][:2]
@@ -35,11 +33,10 @@ def _measure(qtbot, win, truth):
 
 
 def test_export_dialog_writes_three_files_and_copy_report(qtbot, review_window, truth, tmp_path):
-    from ui.review.export_dialog import export_tools
 
     win = review_window
     pre = _measure(qtbot, win, truth)
-    tools = export_tools(win.host)
+    tools = win.host.module("rp_review").export_tools
     win.activateWindow()
     tools.act_export.trigger()  # Ctrl+E
     dlg = tools.dialog
@@ -77,11 +74,10 @@ def test_export_dialog_writes_three_files_and_copy_report(qtbot, review_window, 
 
 
 def test_deidentified_export_has_no_patient_name(qtbot, review_window, truth, tmp_path):
-    from ui.review.export_dialog import export_tools
 
     win = review_window
     _measure(qtbot, win, truth)
-    tools = export_tools(win.host)
+    tools = win.host.module("rp_review").export_tools
     dlg = tools.show_dialog()
     dlg.folder.setText(str(tmp_path / "deid"))
     qtbot.mouseClick(dlg.deidentify, Qt.MouseButton.LeftButton)
@@ -97,11 +93,10 @@ def test_deidentified_export_has_no_patient_name(qtbot, review_window, truth, tm
 
 
 def test_open_sr_restores_measurements_and_findings(qtbot, review_window, truth, tmp_path):
-    from ui.review.export_dialog import export_tools
 
     win = review_window
     pre = _measure(qtbot, win, truth)
-    tools = export_tools(win.host)
+    tools = win.host.module("rp_review").export_tools
     store = win.host.measurements
     sr_able = {m.id: m for m in store.items() if m.kind in ("lesion", "landmark", "caliper", "ellipse")}
     assert len(sr_able) == 5
@@ -123,9 +118,8 @@ def test_open_sr_restores_measurements_and_findings(qtbot, review_window, truth,
         if m.kind == "lesion":
             assert np.allclose(r.endpoints, m.endpoints, atol=1e-3)
     # drawn on the images: the landmarks' level lines are back on the coronal view
-    from ui.review.tools_ivc import ivc_tools
 
-    assert len(ivc_tools(win.host).overlays[id(win.viewer.coronal)].items) == 4
+    assert len(win.host.module("rp_review").ivc_tools.overlays[id(win.viewer.coronal)].items) == 4
     got = win.controller.findings_dict()
     for k in ("greatest_dimension_mm", "ivc", "enhancement_delta_hu"):
         assert got.get(k) == findings.get(k), k

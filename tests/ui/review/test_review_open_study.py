@@ -43,11 +43,9 @@ def _fresh_ranking(doc) -> list[str]:
 
 def test_open_another_study_resets_the_review_and_keeps_the_work(qtbot, review_window, truth, tmp_path):
     from ui.review.plugin import header_age_years
-    from ui.review.session import session_autosave
-    from ui.review.tools_lesion import lesion_tools
 
     win = review_window
-    c, panel, auto, lt = win.controller, _module(win).panel, session_autosave(win.host), lesion_tools(win.host)
+    c, panel, auto, lt = win.controller, _module(win).panel, win.host.module("rp_review").session, win.host.module("rp_review").lesion_tools
     store = win.host.measurements
     first_key = study_key([truth["study_uid"]])
     assert auto.state == auto.ACTIVE

@@ -56,16 +56,13 @@ CHILD = textwrap.dedent(r'''
     truth = json.load(open({truth!r}))
     bot = Bot()
     win, c = open_review_window(bot)
-    from ui.review.session import session_autosave
-    from ui.review.tools_lesion import lesion_tools
     from ui.review.tools_ivc import IVC_TOOLS
-    from ui.review.tools_enhancement import enhancement_tools
     host = win.host
-    auto = session_autosave(host)
+    auto = host.module("rp_review").session
     assert auto is not None and auto.state == auto.ACTIVE, "autosave not active"
     pre = volume_of(win, "ct_pre", truth)
     win.study.show_series(pre.series_uid)
-    lt = lesion_tools(host)
+    lt = host.module("rp_review").lesion_tools
     host.select_tool("grow_lesion")
     with bot.waitSignal(lt.grown):
         click_at(win, win.viewer.axial, truth["mass"]["seed_mm"])
@@ -83,7 +80,7 @@ CHILD = textwrap.dedent(r'''
         host.select_tool(IVC_TOOLS[kind][0])
         click_at(win, cor, (x, y, z))
     host.select_tool("enhancement")
-    with bot.waitSignal(enhancement_tools(host).measured):
+    with bot.waitSignal(host.module("rp_review").enhancement_tools.measured):
         click_at(win, win.viewer.axial, truth["mass"]["solid_roi_point_mm"])
     c.set_finding("necrosis", True, source="reader")
     c.set_finding("lymph_node_metastases", False)
@@ -149,8 +146,6 @@ def test_killed_session_is_restored_exactly(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKSTATION_STATE_DIR", str(state_dir))
     monkeypatch.setenv("WORKSTATION_AUTORESTORE", "1")
     from ui.app import create_window, make_app
-    from ui.review.session import session_autosave
-    from ui.review.tools_lesion import lesion_tools
     from test_tools_support import install_review
 
     make_app()
@@ -159,7 +154,7 @@ def test_killed_session_is_restored_exactly(qtbot, tmp_path, monkeypatch):
     win.resize(1400, 900)
     win.show()
     c = install_review(win.host)
-    auto = session_autosave(win.host)
+    auto = win.host.module("rp_review").session
     with qtbot.waitSignals([win.study.study_loaded, auto.restored], timeout=60000):
         win.study.open(STUDY)
     try:
@@ -167,7 +162,7 @@ def test_killed_session_is_restored_exactly(qtbot, tmp_path, monkeypatch):
         assert got_findings == saved["findings"]
         got = [json.loads(json.dumps(m.to_dict())) for m in win.host.measurements.items()]
         assert sorted(got, key=lambda d: d["id"]) == sorted(saved["measurements"], key=lambda d: d["id"])
-        lt = lesion_tools(win.host)
+        lt = win.host.module("rp_review").lesion_tools
         assert {k: int(m.sum()) for k, m in lt.masks().items()} == saved["mask_voxels"]
         # what the reader sees: the overlay on the restored mask, the segment call, the T category
         vp = win.viewer.axial

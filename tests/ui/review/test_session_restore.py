@@ -17,11 +17,10 @@ def _store_for(win):
 
 
 def test_changes_are_autosaved_debounced(qtbot, review_window, truth):
-    from ui.review.session import session_autosave
     from ui.review.tools_ivc import IVC_TOOLS
 
     win = review_window
-    auto = session_autosave(win.host)
+    auto = win.host.module("rp_review").session
     assert auto.state == auto.ACTIVE
     c = win.controller
     n0 = auto.saves
@@ -62,11 +61,10 @@ def _crashed_session(truth):
 
 
 def test_restore_bar_restores(qtbot, state_dir, truth):
-    from ui.review.session import session_autosave
 
     findings, lm = _crashed_session(truth)
     win, c = open_review_window(qtbot)
-    auto = session_autosave(win.host)
+    auto = win.host.module("rp_review").session
     try:
         assert auto.state == auto.OFFERING and auto.bar is not None and auto.bar.isVisible()
         assert "1 measurement" in auto.bar.label.text()
@@ -75,15 +73,14 @@ def test_restore_bar_restores(qtbot, state_dir, truth):
         qtbot.wait(600)
         assert _store_for(win).load().findings == findings
         with qtbot.waitSignal(auto.restored, timeout=5000):
-            qtbot.mouseClick(auto.bar.restore_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(auto.bar.buttons["restore_session"], Qt.MouseButton.LeftButton)
         assert auto.bar is None and auto.state == auto.ACTIVE
         assert c.findings_dict() == findings
         got = win.host.measurements.get(lm.id)
         assert got is not None and got.to_dict() == lm.to_dict()
         # the restored landmark is drawn: its level line in the coronal view
-        from ui.review.tools_ivc import ivc_tools
 
-        assert lm.id in ivc_tools(win.host).overlays[id(win.viewer.coronal)].items
+        assert lm.id in win.host.module("rp_review").ivc_tools.overlays[id(win.viewer.coronal)].items
         # and from now on changes are saved again
         with qtbot.waitSignal(auto.saved, timeout=5000):
             c.set_field("grade", 2)
@@ -93,31 +90,28 @@ def test_restore_bar_restores(qtbot, state_dir, truth):
 
 
 def test_discard_and_clean_close_offer_nothing(qtbot, state_dir, truth):
-    from ui.review.session import session_autosave
 
     _crashed_session(truth)
     win, c = open_review_window(qtbot)
-    auto = session_autosave(win.host)
+    auto = win.host.module("rp_review").session
     with qtbot.waitSignal(auto.discarded, timeout=5000):
-        qtbot.mouseClick(auto.bar.discard_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(auto.bar.buttons["discard_session"], Qt.MouseButton.LeftButton)
     assert len(win.host.measurements) == 0 and "greatest_dimension_mm" not in c.findings_dict()
     win.close()
     QApplication.processEvents()
     win2, _ = open_review_window(qtbot)
     try:
-        auto2 = session_autosave(win2.host)
+        auto2 = win2.host.module("rp_review").session
         assert auto2.state == auto2.ACTIVE and auto2.bar is None
     finally:
         win2.close()
 
 
 def test_lesion_mask_edits_are_saved(qtbot, review_window, truth):
-    from ui.review.session import session_autosave
-    from ui.review.tools_lesion import lesion_tools
 
     win = review_window
-    auto = session_autosave(win.host)
-    lt = lesion_tools(win.host)
+    auto = win.host.module("rp_review").session
+    lt = win.host.module("rp_review").lesion_tools
     show_series(win, volume_of(win, "ct_pre", truth))
     win.host.select_tool("grow_lesion")
     with qtbot.waitSignal(lt.grown, timeout=60000):

@@ -22,10 +22,10 @@ def _click(win, vp, xyz, mods=Qt.KeyboardModifier.NoModifier):
 
 
 def test_enhancement_of_the_solid_mass(qtbot, review_window, truth):
-    from ui.review.tools_enhancement import enhancement_tools, find_pair
+    from ui.review.tools_enhancement import find_pair
 
     win = review_window
-    tools = enhancement_tools(win.host)
+    tools = win.host.module("rp_review").enhancement_tools
     pre = volume_of(win, "ct_pre", truth)
     post = volume_of(win, "ct_post", truth)
     assert find_pair(win.host, pre) == (pre, post)
@@ -59,10 +59,9 @@ def test_enhancement_of_the_solid_mass(qtbot, review_window, truth):
 
 
 def test_shift_click_measures_the_intraluminal_defect(qtbot, review_window, truth):
-    from ui.review.tools_enhancement import enhancement_tools
 
     win = review_window
-    tools = enhancement_tools(win.host)
+    tools = win.host.module("rp_review").enhancement_tools
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     win.host.select_tool("enhancement")

@@ -8,10 +8,10 @@ from test_tools_support import click_at, review_window, show_series, state_dir, 
 
 
 def test_ivc_landmarks_give_the_segment_and_level_lines(qtbot, review_window, truth):
-    from ui.review.tools_ivc import IVC_TOOLS, ivc_tools
+    from ui.review.tools_ivc import IVC_TOOLS
 
     win = review_window
-    tools = ivc_tools(win.host)
+    tools = win.host.module("rp_review").ivc_tools
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     ivc = truth["ivc"]

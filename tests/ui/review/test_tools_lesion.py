@@ -9,9 +9,8 @@ from viewer_helpers import drag
 
 
 def _grow(qtbot, win, truth):
-    from ui.review.tools_lesion import lesion_tools
 
-    tools = lesion_tools(win.host)
+    tools = win.host.module("rp_review").lesion_tools
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     win.host.select_tool("grow_lesion")
@@ -65,10 +64,9 @@ def test_grow_shows_overlay_line_and_fills_greatest_dimension(qtbot, review_wind
 
 
 def test_bad_seed_reports_in_status_bar(qtbot, review_window, truth):
-    from ui.review.tools_lesion import lesion_tools
 
     win = review_window
-    tools = lesion_tools(win.host)
+    tools = win.host.module("rp_review").lesion_tools
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     win.host.select_tool("grow_lesion")

@@ -1,9 +1,10 @@
 """Shared fixtures and helpers for the review tools' tests (no tests here).
 
 ``review_window``: the main window on the sample study with the review module as the app has it:
-the ``rp_review`` entry point when the review plugin activates (it calls each tool module's
-``install``), otherwise a ``ReviewController`` and the tool modules installed directly, so the
-tools are tested the same way either way. Autosave goes to a per-test folder.
+the ``rp_review`` entry point when the review plugin activates (it creates its tools), otherwise
+a ``ReviewModule`` activated on the host directly, so the tools are tested the same way either
+way; the tools are reached through the module (``host.module("rp_review").lesion_tools``).
+Autosave goes to a per-test folder.
 """
 from __future__ import annotations
 
@@ -17,9 +18,6 @@ from PyQt6.QtWidgets import QApplication
 
 from viewer_helpers import STUDY, TRUTH, click, shown_window
 
-TOOL_MODULES = ("tools_lesion", "tools_enhancement", "tools_ivc", "export_dialog", "session")
-
-
 def find_controller(host):
     for mod in getattr(host, "modules", []):
         c = getattr(mod, "controller", None)
@@ -28,25 +26,21 @@ def find_controller(host):
     return None
 
 
+def review_module(host):
+    """The activated review module of ``host`` (None when it is not activated)."""
+    return host.module("rp_review")
+
+
 def install_review(host):
-    """The controller of the activated review module, or a new one with our modules installed."""
-    import importlib
+    """The controller of the activated review module (activating one when the host has none)."""
+    mod = review_module(host)
+    if mod is None:
+        from ui.review.plugin import ReviewModule
 
-    from ui.review import tools_lesion
-
-    c = find_controller(host)
-    if c is not None and tools_lesion.lesion_tools(host) is not None:
-        return c
-    from ui.review.controller import ReviewController
-
-    c = c or ReviewController(host.main_window)
-    for name in TOOL_MODULES:
-        try:
-            mod = importlib.import_module(f"ui.review.{name}")
-        except ImportError:
-            continue
-        mod.install(host, c)
-    return c
+        mod = ReviewModule()
+        mod.activate(host)
+        host.modules.append(mod)
+    return mod.controller
 
 
 def open_review_window(qtbot, modules: bool = True):
@@ -72,9 +66,7 @@ def review_window(qtbot, state_dir):
     win, controller = open_review_window(qtbot)
     win.controller = controller  # for the tests
     yield win
-    from ui.review import tools_lesion
-
-    t = tools_lesion.lesion_tools(win.host)
+    t = review_module(win.host).lesion_tools
     if t is not None:
         t.worker.wait(30000)
     win.study.close()
