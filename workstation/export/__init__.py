@@ -257,8 +257,36 @@ def export_study(findings: Any, volume: Volume, out_dir: str | os.PathLike[str],
 
 def _deidentified_report(deid: Deidentifier, doc: Mapping[str, Any], volume: Volume, lesion: Any,
                          enhancement: Any, pre_volume: Volume | None) -> str:
-    text = render_report(doc, _report_view(volume), lesion, enhancement, pre_volume=_report_view(pre_volume))
+    views = [_report_view(volume), _report_view(pre_volume)]
+    text = render_report(doc, views[0], lesion, enhancement, pre_volume=views[1])
+    for v in views:  # the stand-in description repeats the phase the report names anyway
+        if v is not None and v.description:
+            text = _drop_from_item(text, f'"{v.description}", ')
     return deid.scrub_text(text)
+
+
+def _drop_from_item(text: str, words: str) -> str:
+    """``text`` with ``words`` taken out of the report item that holds them (the item rewrapped)."""
+    import textwrap
+
+    from ..resources import load_json
+
+    width = int(load_json("report.json").get("width", 78))
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and lines[j].startswith("  ") and lines[i] and not lines[i].startswith(" "):
+            j += 1
+        item = " ".join(ln.strip() for ln in lines[i:j])
+        if words in item and j > i:
+            out += textwrap.wrap(item.replace(words, ""), width=width, subsequent_indent="  ",
+                                 break_on_hyphens=False, break_long_words=False)
+        else:
+            out += lines[i:j]
+        i = j
+    return "\n".join(out)
 
 
 def _post_check(deid: Deidentifier, payload: Mapping[str, bytes]) -> None:

@@ -236,8 +236,12 @@ def deidentify_dataset(ds: Dataset, ctx: Deidentifier) -> Dataset:
     for elem in list(ds):
         if elem.keyword not in allowed:
             del ds[elem.tag]
-        else:
-            _element(ds, elem, ctx, done, nested=False)
+            continue
+        # builders may share element objects with the source headers (highdicom copies the
+        # patient and study modules by reference): work on a copy, never on the source's
+        own = elem if elem.keyword == "PixelData" else copy.deepcopy(elem)
+        ds[elem.tag] = own
+        _element(ds, own, ctx, done, nested=False)
     _file_meta(ds, ctx)
     _mark(ds, done)
     return ds
@@ -255,7 +259,7 @@ def _element(ds: Dataset, elem: DataElement, ctx: Deidentifier, done: _Applied, 
         return
     if act == "D":
         if kw in ("PatientName", "PatientID"):
-            elem.value = ctx.pseudonym()
+            elem.value = ctx.pseudonym() + ("^" if vr == "PN" else "")
         else:
             elem.value = t["dummy"].get(vr, "0")
         return
@@ -266,6 +270,9 @@ def _element(ds: Dataset, elem: DataElement, ctx: Deidentifier, done: _Applied, 
             elem.value = [ctx.uid(v) for v in elem.value] if elem.VM > 1 else ctx.uid(elem.value)
     elif kw == "PatientAge":
         _age(elem)
+    elif kw in ("PatientSize", "PatientWeight") and not _positive(elem.value):
+        del ds[elem.tag]          # 0 means "not recorded": nothing to retain
+        return
     elif elem.value not in (None, "") and (vr in _TEXT_VRS or act == "C"):
         _clean(elem, ctx, done)
     if kw in t["patient_characteristics"] and elem.value not in (None, ""):
@@ -301,6 +308,13 @@ def _clean(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
         done.descriptors = True
     if elem.keyword in ("TextValue", "TrackingID"):
         done.structured = True
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 def _age(elem: DataElement) -> None:
