@@ -37,10 +37,9 @@ def test_crash_between_write_and_rename_keeps_old_file(tmp_path, monkeypatch):
 def test_atomic_open_exception_leaves_target_untouched(tmp_path):
     p = tmp_path / "x.bin"
     p.write_bytes(b"keep")
-    with pytest.raises(RuntimeError):
-        with atomic.atomic_open(p, "wb") as fh:
-            fh.write(b"partial")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic.atomic_open(p, "wb") as fh:
+        fh.write(b"partial")
+        raise RuntimeError("interrupted")
     assert p.read_bytes() == b"keep"
     assert sorted(f.name for f in tmp_path.iterdir()) == ["x.bin"]
     with atomic.atomic_open(p, "w") as fh:
@@ -89,3 +88,99 @@ def test_sigkill_during_writes_never_leaves_a_partial_file(tmp_path):
     assert len(data) == 2_000_000 and len(set(data)) == 1
     for f in tmp_path.iterdir():
         assert f.name == "big.bin" or atomic.is_temp_name(f.name)
+
+
+# ---------------------------------------------------------------------------------- file sets
+
+
+def _folder_names(folder):
+    return sorted(f.name for f in folder.iterdir())
+
+
+def test_commit_set_writes_a_manifest_and_replaces_the_previous_set(tmp_path):
+    out = tmp_path / "set"
+    atomic.commit_set(out, {"a.txt": b"A1", "b.dcm": b"B1", "old-only.bin": b"O"}, key="study-1")
+    doc = atomic.read_set(out)
+    assert doc["key"] == "study-1"
+    assert {e["name"]: e["size"] for e in doc["files"]} == {"a.txt": 2, "b.dcm": 2, "old-only.bin": 1}
+    atomic.commit_set(out, {"a.txt": b"A2", "b.dcm": b"B2"}, key="study-1", meta={"note": "second"})
+    assert _folder_names(out) == ["a.txt", "b.dcm", "manifest.json"]   # the old set's extra file went with it
+    doc = atomic.read_set(out)
+    assert doc["note"] == "second" and (out / "a.txt").read_bytes() == b"A2"
+
+
+def test_commit_set_refuses_another_owner_unless_forced(tmp_path):
+    out = tmp_path / "set"
+    atomic.commit_set(out, {"a.txt": b"A1"}, key="study-1")
+    with pytest.raises(atomic.SetConflict, match="without confirmation"):
+        atomic.commit_set(out, {"a.txt": b"X"}, key="study-2")
+    assert (out / "a.txt").read_bytes() == b"A1" and _folder_names(out) == ["a.txt", "manifest.json"]
+    atomic.commit_set(out, {"a.txt": b"X"}, key="study-2", force=True)
+    assert atomic.read_set(out)["key"] == "study-2"
+    # files of ours without a manifest: the caller tells their owner ("" = cannot be told)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "a.txt").write_text("old")
+    with pytest.raises(atomic.SetConflict):
+        atomic.commit_set(legacy, {"a.txt": b"new"}, key="k", owner_of=lambda f: "")
+    atomic.commit_set(legacy, {"a.txt": b"new"}, key="k", owner_of=lambda f: "k")
+    assert (legacy / "a.txt").read_bytes() == b"new"
+
+
+def test_reader_refuses_a_changed_or_missing_file(tmp_path):
+    out = tmp_path / "set"
+    atomic.commit_set(out, {"a.txt": b"A1", "b.txt": b"B1"}, key="k")
+    (out / "b.txt").write_bytes(b"B-edited")
+    with pytest.raises(atomic.SetError, match="b.txt"):
+        atomic.read_set(out)
+    (out / "b.txt").unlink()
+    with pytest.raises(atomic.SetError, match="b.txt"):
+        atomic.read_set(out)
+    with pytest.raises(atomic.SetError, match="manifest"):
+        atomic.read_set(tmp_path)
+
+
+def test_killed_before_the_commit_point_keeps_the_old_set(tmp_path):
+    """A staging folder left by a kill (half-written) is removed; the old set stays."""
+    out = tmp_path / "set"
+    atomic.commit_set(out, {"a.txt": b"A1", "b.txt": b"B1"}, key="k")
+    stale = out / f"{atomic.SET_PREFIX}dead01.tmp"
+    stale.mkdir()
+    (stale / "a.txt").write_bytes(b"A2-half")
+    atomic.recover_set(out)
+    assert _folder_names(out) == ["a.txt", "b.txt", "manifest.json"]
+    assert (out / "a.txt").read_bytes() == b"A1"
+    atomic.read_set(out)
+
+
+def test_killed_after_the_commit_point_is_rolled_forward(tmp_path, monkeypatch):
+    """The process dies after moving one file of the new set: the folder is mixed until the
+    next export or reader rolls the commit forward to the whole new set."""
+    out = tmp_path / "set"
+    atomic.commit_set(out, {"a.txt": b"A1", "b.txt": b"B1", "c.txt": b"C1"}, key="k")
+    real = os.replace
+    calls = []
+
+    def die_on_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise SystemExit("killed")       # nothing after this runs, as after a kill
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", die_on_second)
+    with pytest.raises(SystemExit):
+        atomic.commit_set(out, {"a.txt": b"A2", "b.txt": b"B2"}, key="k")
+    monkeypatch.setattr(atomic.os, "replace", real)
+    assert any(n.endswith(".commit") for n in _folder_names(out))
+    with pytest.raises(atomic.SetError):                # without recovery the mix is not trusted
+        atomic.read_set(out, recover=False)
+    doc = atomic.read_set(out)                           # recovery finishes the new set
+    assert {e["name"] for e in doc["files"]} == {"a.txt", "b.txt"}
+    assert _folder_names(out) == ["a.txt", "b.txt", "manifest.json"]
+    assert (out / "b.txt").read_bytes() == b"B2"
+
+
+def test_commit_set_rejects_names_that_leave_the_folder(tmp_path):
+    for bad in ("../x", "a/b", ".hidden", "manifest.json", ""):
+        with pytest.raises(ValueError):
+            atomic.commit_set(tmp_path / "s", {bad: b"x"}, key="k")
