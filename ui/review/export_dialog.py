@@ -215,7 +215,7 @@ class ExportTools(QObject):
             store.undo_stack.endMacro()
         from .open_sr import restore_lesion_masks  # the lesion masks from the SEG beside the SR
 
-        n_masks = restore_lesion_masks(self.host, path, ms)
+        n_masks = restore_lesion_masks(self.host, self._lesion_tools(), path, ms)
         if findings is not None and self.controller is not None:
             self.controller.set_document(findings)
         note = f"; {mapped} placed on the series shown (its UIDs are not in this study)" if mapped else ""

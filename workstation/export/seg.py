@@ -14,12 +14,15 @@ Lesion3D record id; a record without a usable mask is grown again from its recor
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import highdicom as hd
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -247,10 +250,9 @@ def read_seg_masks(seg_path: Any, volume: Volume) -> dict[str, np.ndarray]:
         tid = getattr(desc, "tracking_id", None) or f"segment {n}"
         mask = np.zeros(volume.shape, dtype=bool)
         for f in range(1, int(seg.NumberOfFrames) + 1):
-            fg = seg.PerFrameFunctionalGroupsSequence[f - 1]
-            if int(fg.SegmentIdentificationSequence[0].ReferencedSegmentNumber) != n:
+            if int(_group(seg, f, "SegmentIdentificationSequence").ReferencedSegmentNumber) != n:
                 continue
-            ipp = [float(v) for v in fg.PlanePositionSequence[0].ImagePositionPatient]
+            ipp = [float(v) for v in _group(seg, f, "PlanePositionSequence").ImagePositionPatient]
             kji = volume.patient_to_index(ipp)
             k = int(round(float(kji[0])))
             if not (0 <= k < volume.shape[0]) or abs(float(kji[1])) > 0.5 or abs(float(kji[2])) > 0.5:
@@ -258,6 +260,15 @@ def read_seg_masks(seg_path: Any, volume: Volume) -> dict[str, np.ndarray]:
             mask[k] |= _frame(seg, f).astype(bool)
         out[tid] = mask
     return out
+
+
+def _group(seg: Any, f: int, name: str) -> Any:
+    """A functional group of frame ``f``: per frame, else shared (a one-segment SEG keeps its
+    segment identification in the shared groups)."""
+    per = seg.PerFrameFunctionalGroupsSequence[f - 1]
+    if name in per:
+        return per[name].value[0]
+    return seg.SharedFunctionalGroupsSequence[0][name].value[0]
 
 
 def _frame(seg: Any, f: int) -> np.ndarray:
@@ -277,5 +288,23 @@ def export_seg(volume: Volume, measurements: Iterable[Measurement],
     return build_seg(volume, lms, source_images=source_images), stats
 
 
+def seg_beside(sr_path: str | os.PathLike[str]) -> Path | None:
+    """The ``lesion-seg.dcm`` next to an SR when the SR lists it in its evidence (a SEG left from an
+    older export of the folder is not the SR's), else None."""
+    p = Path(sr_path).with_name(SEG_FILE)
+    if not p.is_file():
+        return None
+    try:
+        sr = pydicom.dcmread(sr_path, stop_before_pixels=True)
+        seg_uid = str(pydicom.dcmread(p, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+    except Exception:  # noqa: BLE001 - unreadable: treated as absent
+        return None
+    for study in sr.get("CurrentRequestedProcedureEvidenceSequence", []):
+        for series in study.get("ReferencedSeriesSequence", []):
+            if any(str(it.ReferencedSOPInstanceUID) == seg_uid for it in series.get("ReferencedSOPSequence", [])):
+                return p
+    return None
+
+
 __all__ = ["LesionMask", "lesion_masks", "build_seg", "export_seg", "SEG_FILE", "seg_bytes", "read_seg_masks",
-           "mask_stats", "tracking_uid", "is_target", "target_first"]
+           "mask_stats", "tracking_uid", "is_target", "target_first", "seg_beside"]

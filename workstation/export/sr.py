@@ -646,9 +646,9 @@ class _Reader:
     """Rebuilds measurement records from the coded content (and the embedded records where the
     coded content has only image coordinates and no images are at hand)."""
 
-    def __init__(self, sr: Dataset, volume: Volume | None) -> None:
+    def __init__(self, sr: Dataset, volume: Volume | Sequence[Volume] | None) -> None:
         self.sr = sr
-        self.volume = volume
+        self.volumes = [] if volume is None else [volume] if isinstance(volume, Volume) else list(volume)
         ev = sr.get_evidence() if hasattr(sr, "get_evidence") else []
         images = [e for e in ev if str(e[3]) not in hd.seg.SOP_CLASS_UIDS]
         self.series_uid = str(images[0][1]) if images else ""
@@ -680,27 +680,27 @@ class _Reader:
         """Patient points of a SCOORD3D, or of a 2D SCOORD on an image of ``volume``."""
         if isinstance(item, hd.sr.Scoord3DContentItem) or item.get("ValueType") == "SCOORD3D":
             return np.asarray(item.GraphicData, dtype=float).reshape(-1, 3)
-        if self.volume is None:
-            return None
         try:
             ref = item.ContentSequence[0].ReferencedSOPSequence[0]
         except (AttributeError, IndexError):
             return None
-        uids = [str(u) if u else "" for u in (self.volume.meta or {}).get("sop_instance_uids") or []]
         uid = str(ref.ReferencedSOPInstanceUID)
-        if uid not in uids:
-            return None
-        k = uids.index(uid)
-        cr = np.asarray(item.GraphicData, dtype=float).reshape(-1, 2)
-        return np.asarray([self.volume.index_to_patient((k, r - 0.5, c - 0.5)) for c, r in cr], dtype=float)
+        for vol in self.volumes:
+            uids = [str(u) if u else "" for u in (vol.meta or {}).get("sop_instance_uids") or []]
+            if uid in uids:
+                k = uids.index(uid)
+                cr = np.asarray(item.GraphicData, dtype=float).reshape(-1, 2)
+                return np.asarray([vol.index_to_patient((k, r - 0.5, c - 0.5)) for c, r in cr], dtype=float)
+        return None
 
 
 @guarded_sr_reader  # checks the file first; any failure becomes one InputError line (sr_read_guard)
-def read_sr(path: Any, volume: Volume | None = None) -> tuple[dict[str, Any] | None, list[Measurement]]:
+def read_sr(path: Any, volume: Volume | Sequence[Volume] | None = None
+            ) -> tuple[dict[str, Any] | None, list[Measurement]]:
     """Findings document and measurement records (calipers, ellipses, landmarks, lesions with their
     figures, end points and target flag) from an SR this module wrote. Coordinates come from the
-    coded content: SCOORD3D, or 2D SCOORD mapped through ``volume`` when it holds the referenced
-    image; otherwise from the embedded records. ROIs of other writers are restored when their
+    coded content: SCOORD3D, or 2D SCOORD mapped through ``volume`` (one or several loaded series)
+    when it holds the referenced image; otherwise from the embedded records. ROIs of other writers are restored when their
     coordinates can be placed, with new ids."""
     try:
         sr = hd.sr.srread(path)
