@@ -7,13 +7,18 @@ with ``QT_QPA_PLATFORM=offscreen``.
 """
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 from workstation.resources import sample_study
 
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_S = 300
+#: with this variable set, the app prints ``first-image <epoch seconds>`` when the first slice of
+#: the study has been painted with its pixels, then quits (benchmarks/first_image.py)
+FIRST_IMAGE_ENV = "WORKSTATION_FIRST_IMAGE_EXIT"
 
 
 def dark_palette(app) -> None:
@@ -71,16 +76,75 @@ def make_app(argv=None):
     return app
 
 
-def create_window(path=None, modules: bool = True):
-    """Main window with the modules activated and the study loading (for the app and tests)."""
+def create_window(path=None, modules: bool = True, defer_modules: bool = False):
+    """Main window with the modules activated and the study loading (for the app and tests).
+
+    ``defer_modules`` (the app's launch): the study starts loading first and the modules are
+    activated once its first image has been painted (their imports -- scipy, scikit-image,
+    highdicom -- take about a second the first image does not need), or earlier when the loader
+    reports a finished series or a failure, so that no module misses ``study_loaded``."""
     from .main_window import MainWindow
 
     win = MainWindow()
-    if modules:
+    if modules and not (defer_modules and path is not None):
         win.host.load_modules()
     if path is not None:
         win.study.open(path)
+        if modules and defer_modules:
+            _activate_modules_after_first_image(win)
     return win
+
+
+def on_first_image(win, callback, now: bool = False) -> None:
+    """Call ``callback()`` once the axial view has been painted with the slice it shows loaded
+    (the loader reads that slice first): ``now`` -- at once, as soon as that paint has finished
+    (the paint is done inside the filter); else from the event loop right after it."""
+    from PyQt6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+
+    axial = win.viewer.axial
+    state = {"loaded": False, "done": False}
+
+    def shown_index() -> int:
+        return -1 if axial.mapping is None else int(axial.mapping.slice_to_index(axial.slice))
+
+    def progress(volume, k, *_rest) -> None:
+        if axial.volume is volume and k == shown_index():
+            state["loaded"] = True
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+            if ev.type() == QEvent.Type.Paint and state["loaded"] and not state["done"]:
+                state["done"] = True
+                obj.removeEventFilter(self)
+                if now:
+                    QCoreApplication.sendEvent(obj, ev)  # the paint itself, then the callback
+                    callback()
+                    return True
+                QTimer.singleShot(0, callback)  # once this paint is on screen
+            return False
+
+    watch = FirstPaint(axial)
+    axial.viewport().installEventFilter(watch)
+    worker = win.study.loader.worker
+    if worker is not None:
+        worker.progress.connect(progress)
+        worker.series_loaded.connect(lambda vol: progress(vol, shown_index()))
+
+
+def _activate_modules_after_first_image(win) -> None:
+    done = {"v": False}
+
+    def activate(*_args) -> None:
+        if not done["v"]:
+            done["v"] = True
+            win.viewer.axial.viewport().repaint()  # the first image first, if it is not painted yet
+            win.host.load_modules()
+
+    on_first_image(win, activate)
+    worker = win.study.loader.worker
+    if worker is not None:  # a finished series or a failure activates them at the latest
+        worker.series_loaded.connect(activate)
+        worker.failed.connect(activate)
 
 
 def _resolve(path) -> Path:
@@ -100,9 +164,11 @@ def run_app(path=None, screenshot=None) -> int:
     app = make_app()
     from PyQt6.QtCore import QTimer
 
-    win = create_window(p)
+    win = create_window(p, defer_modules=True)
     win.resize(*SCREENSHOT_SIZE)
     win.show()
+    if os.environ.get(FIRST_IMAGE_ENV):
+        return _first_image_then_quit(app, win)
     if not screenshot:
         return int(app.exec())
 
@@ -141,3 +207,22 @@ def run_app(path=None, screenshot=None) -> int:
     win.study.close()
     win.close()
     return result["code"]
+
+
+def _first_image_then_quit(app, win) -> int:
+    """Print the time the axial view was first painted with its shown slice loaded, and quit."""
+    from PyQt6.QtCore import QTimer
+
+    done = {"v": False}
+
+    def report() -> None:
+        if not done["v"]:
+            done["v"] = True
+            print(f"first-image {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, app.quit)
+
+    on_first_image(win, report, now=True)
+    win.study.load_failed.connect(lambda msg: (print(f"workstation: {msg}", file=sys.stderr), app.quit()))
+    app.exec()
+    win.study.close()
+    return 0 if done["v"] else 1

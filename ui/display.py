@@ -7,6 +7,7 @@ series uses the same width/level, and changing it in one view changes it in all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -84,8 +85,47 @@ def thumbnail_window(volume: Volume, image: np.ndarray) -> Window:
     return auto_window(volume, image)
 
 
+@lru_cache(maxsize=16)
+def window_lut(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """The grey level (uint8) of every value of an integer ``dtype`` for the levels ``(lo, hi)``,
+    indexed by the value's bit pattern read as unsigned (int16 v -> index v + 32768, see
+    :func:`lut_index`). 65536 entries for 16-bit data: built in ~0.3 ms, applied with one
+    ``np.take`` per frame instead of rescaling the image."""
+    dt = np.dtype(dtype)
+    n = 1 << (8 * dt.itemsize)
+    values = np.arange(n, dtype=np.float32)
+    if dt.kind == "i":
+        values -= n // 2
+    scale = 255.0 / max(hi - lo, 1e-6)
+    return np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=16)
+def window_lut_rgb32(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """:func:`window_lut` as opaque grey 0xFFgggggg pixels (Qt draws a scaled RGB32 image 2-3x
+    faster than a Grayscale8 one, which it converts on every draw)."""
+    g = window_lut(dtype, lo, hi).astype(np.uint32)
+    return np.uint32(0xFF000000) | (g * np.uint32(0x010101))
+
+
+def lut_index(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Indices into :func:`window_lut` for an 8/16-bit integer image (unsigned bit pattern, the
+    sign bit flipped for signed data so that the index grows with the value)."""
+    if image.dtype.kind == "u":
+        return image
+    unsigned = image.view(np.dtype(f"u{image.dtype.itemsize}"))
+    flip = np.array(1 << (8 * image.dtype.itemsize - 1), dtype=unsigned.dtype)
+    return np.bitwise_xor(unsigned, flip, out=out)
+
+
+def lut_supported(image: np.ndarray) -> bool:
+    return image.ndim == 2 and image.dtype.kind in "iu" and image.dtype.itemsize <= 2
+
+
 def to_uint8(image: np.ndarray, window: Window) -> np.ndarray:
     lo, hi = window.levels
+    if lut_supported(image):
+        return window_lut(image.dtype.str, lo, hi).take(lut_index(image))
     a = (np.asarray(image, dtype=np.float32) - lo) * (255.0 / max(hi - lo, 1e-6))
     return np.clip(a, 0, 255).astype(np.uint8)
 

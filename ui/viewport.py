@@ -8,18 +8,18 @@ context menu are switched off.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter, QPen
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QGraphicsSimpleTextItem
 
 from workstation.volume import Volume
 
-from .display import Window, WindowState, drag_sensitivity
+from .display import Window, WindowState, drag_sensitivity, lut_index, lut_supported, window_lut_rgb32
 from .geometry import PlaneMapping, plane_mapping
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -29,13 +29,15 @@ VIEW_COLORS = {"axial": (230, 80, 80), "coronal": (90, 200, 90), "sagittal": (23
 OVERLAY_COLOR = QColor(225, 225, 225)
 LETTER_COLOR = QColor(255, 190, 60)
 _AXIS_NAME = {"axial": "Z", "coronal": "Y", "sagittal": "X"}
+#: bilinear display interpolation comes back this long after the last scroll or window change
+SMOOTH_AFTER_MS = 150
 
 
 @dataclass
 class PointerEvent:
     """A left-button event in a viewport, in every coordinate a tool may want."""
 
-    viewport: "SliceViewport"
+    viewport: SliceViewport
     phase: str                 # "click", "start", "move", "finish"
     scene: tuple[float, float]  # mm in the displayed plane
     index: np.ndarray          # fractional (k, j, i)
@@ -61,7 +63,7 @@ def display_person_name(value) -> str:
 class _SliceBox(pg.ViewBox):
     """ViewBox whose mouse handling is the viewport's (no pyqtgraph zoom/pan/menu)."""
 
-    def __init__(self, owner: "SliceViewport") -> None:
+    def __init__(self, owner: SliceViewport) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.0)
         self.owner = owner
         self.setMouseEnabled(False, False)
@@ -75,6 +77,35 @@ class _SliceBox(pg.ViewBox):
 
     def mouseClickEvent(self, ev):  # noqa: N802
         self.owner._on_click(ev)
+
+
+class WindowedImageItem(pg.ImageItem):
+    """An ``ImageItem`` that keeps the slice's own values (``image``) and the window (``levels``),
+    and renders 8/16-bit integer slices through a cached lookup table: one ``np.take`` into a
+    reused uint8 buffer shown as a Grayscale8 QImage, instead of pyqtgraph rescaling the image on
+    each change. Anything else (float volumes) renders as pyqtgraph does. Rendering happens once,
+    at the next paint, however many times the image or the levels changed before it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._index_buf: np.ndarray | None = None
+        self._grey_buf: np.ndarray | None = None
+
+    def render(self) -> None:
+        img, levels = self.image, self.levels
+        if img is None or levels is None or self.lut is not None or not lut_supported(img) \
+                or np.ndim(levels) != 1:
+            super().render()
+            return
+        lut = window_lut_rgb32(img.dtype.str, float(levels[0]), float(levels[1]))
+        if self._grey_buf is None or self._grey_buf.shape != img.shape:
+            self._grey_buf = np.empty(img.shape, np.uint32)
+            self._index_buf = np.empty(img.shape, np.uint16)
+        reuse = img.dtype.kind == "i" and img.dtype.itemsize == 2
+        np.take(lut, lut_index(img, out=self._index_buf if reuse else None), out=self._grey_buf)
+        self.qimage = pg.functions.ndarray_to_qimage(self._grey_buf, QImage.Format.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
 
 
 def _text_item(scene, size: int, color: QColor, bold: bool = False) -> QGraphicsSimpleTextItem:
@@ -117,7 +148,12 @@ class SliceViewport(pg.GraphicsView):
         self._wheel_accum = 0.0
         self._drag_window: tuple[Window, float] | None = None
         self._hover_scene: QPointF | None = None
-        self._dirty = False
+        # while the user drags or scrolls, slices are drawn nearest-neighbour (Qt's bilinear scaling
+        # of a 512^2 image costs ~3 ms a view in software); bilinear again this long after the last change
+        self._smooth_timer = QTimer(self)
+        self._smooth_timer.setSingleShot(True)
+        self._smooth_timer.setInterval(SMOOTH_AFTER_MS)
+        self._smooth_timer.timeout.connect(self._smooth_again)
 
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(120, 120)
@@ -125,7 +161,7 @@ class SliceViewport(pg.GraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.vb = _SliceBox(self)
         self.setCentralItem(self.vb)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = WindowedImageItem(axisOrder="row-major")
         self.image.setAutoDownsample(False)
         self.vb.addItem(self.image)
         color = VIEW_COLORS.get(view, (200, 200, 200))
@@ -173,19 +209,23 @@ class SliceViewport(pg.GraphicsView):
         if point is None:
             point = volume.index_to_patient((np.asarray(volume.shape) - 1) // 2)
         self.point = np.asarray(point, dtype=float)
-        self.slice = self._slice_of_point(self.point)
+        kji = volume.patient_to_index(self.point)
+        self.slice = self._slice_of_index(kji)
         self._render()
         self.image.setRect(QRectF(*self.mapping.image_rect()))
-        self._place_letters()
+        for edge, text in self.mapping.edge_letters().items():
+            self.letters[edge].setText(text)
         self.fit()
-        self._update_crosshair()
+        self._update_crosshair(kji)
         self._update_overlay()
         for layer in self.layers:
             layer.volume_changed(self)
 
     def _slice_of_point(self, xyz) -> int:
+        return self._slice_of_index(self.volume.patient_to_index(xyz))
+
+    def _slice_of_index(self, kji: np.ndarray) -> int:
         m = self.mapping
-        kji = self.volume.patient_to_index(xyz)
         d = m.index_to_slice(float(kji[m.slice_axis]))
         return int(np.clip(np.rint(d), 0, m.n_slices - 1))
 
@@ -194,13 +234,17 @@ class SliceViewport(pg.GraphicsView):
         if self.volume is None:
             return
         self.point = np.asarray(xyz, dtype=float)
-        d = self._slice_of_point(self.point)
-        if d != self.slice:
+        kji = self.volume.patient_to_index(self.point)  # the one patient -> index conversion
+        d = self._slice_of_index(kji)
+        changed = d != self.slice
+        if changed:
             self.slice = d
+            self._interacting()
             self._render()
-            self._after_slice_change()
-        self._update_crosshair()
+        self._update_crosshair(kji)
         self._update_overlay()
+        if changed:
+            self._after_slice_change()
 
     def set_slice(self, d: int) -> None:
         """Show display slice ``d``; asks the viewer to move the shared point there."""
@@ -257,8 +301,24 @@ class SliceViewport(pg.GraphicsView):
 
     def _on_window_changed(self, uid: str) -> None:
         if self.volume is not None and self.volume.series_uid == uid:
-            self.image.setLevels(self.windows.get(uid).levels)
+            self._interacting()
+            self.image.setLevels(self.windows.get(uid).levels)  # rendered once, at the next paint
             self._update_overlay()
+
+    # ------------------------------------------------------------------------- render quality
+    def _interacting(self) -> None:
+        """A change the user is driving: draw nearest-neighbour until it pauses."""
+        if self.renderHints() & QPainter.RenderHint.SmoothPixmapTransform:
+            self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self._smooth_timer.start()
+
+    def _smooth_again(self) -> None:
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.viewport().update()
+
+    def smooth(self) -> bool:
+        """Whether slices are drawn with bilinear interpolation now (False while interacting)."""
+        return bool(self.renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
 
     # ------------------------------------------------------------------------- view
     def fit(self) -> None:
@@ -297,10 +357,12 @@ class SliceViewport(pg.GraphicsView):
         return None if self.volume is None else self.volume.value_at(xyz)
 
     # ------------------------------------------------------------------------- overlays
-    def _update_crosshair(self) -> None:
+    def _update_crosshair(self, kji: np.ndarray | None = None) -> None:
         if self.volume is None:
             return
-        s = self.patient_to_scene(self.point)
+        if kji is None:
+            kji = self.volume.patient_to_index(self.point)
+        s = self.mapping.index_to_scene(kji)
         self.vline.setPos(float(s[0]))
         self.hline.setPos(float(s[1]))
         self.vline.setVisible(self.crosshair_visible)
@@ -335,9 +397,11 @@ class SliceViewport(pg.GraphicsView):
         sn = meta.get("series_number")
         self.t_topright.setText(f"{v.modality}  {self.name.capitalize()}" + (f"\nSe {sn}" if sn not in (None, "") else ""))
         k = m.slice_to_index(self.slice)
-        pos = float(np.dot(self.volume.index_to_patient(self._slice_centre(k)), np.asarray(self.volume.direction[:, m.slice_axis])))
         if m.slice_axis == 0:
             pos = v.slice_position_mm(k)
+        else:
+            centre = self.volume.index_to_patient(self._slice_centre(k))
+            pos = float(np.dot(centre, np.asarray(self.volume.direction[:, m.slice_axis])))
         lines = [f"Im {self.slice + 1}/{m.n_slices}   {_AXIS_NAME.get(self.view, 'Pos')} {pos:.1f} mm"
                  f"   {m.slice_spacing:.2f} mm"]
         lines.append(self._hover_text())

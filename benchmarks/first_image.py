@@ -1,0 +1,132 @@
+"""Launch-to-first-image: our app against a minimal quick-look script, same series, same run.
+
+The quick-look (the peer) is what a developer would write to glance at a series: PyQt6 + pyqtgraph +
+SimpleITK, GDCM's sorted file names of the folder, the middle file read, shown in an ``ImageItem``
+at a fixed window. Ours is the ``workstation`` command with ``WORKSTATION_FIRST_IMAGE_EXIT=1``: it
+prints the time its axial view was first painted with the shown slice's pixels, then quits. Both are
+measured from just before the process is started to that paint (offscreen Qt), alternately, best and
+median of ``--runs`` each, on a generated 300-slice 512 x 512 CT series stored uncompressed and as
+JPEG 2000 (benchmarks/load.py writes both).
+
+Target (issue 14): ours no later than the quick-look.
+
+    .venv/bin/python benchmarks/first_image.py [--runs 5] [--slices 300] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+QUICK_LOOK = r'''
+import sys, time
+from PyQt6.QtCore import QEvent, QObject, QTimer
+from PyQt6.QtWidgets import QApplication
+import pyqtgraph as pg
+import SimpleITK as sitk
+
+folder = sys.argv[1]
+reader = sitk.ImageSeriesReader()
+files = reader.GetGDCMSeriesFileNames(folder)
+image = sitk.GetArrayFromImage(sitk.ReadImage(files[len(files) // 2]))[0]
+app = QApplication(sys.argv[:1])
+win = pg.GraphicsLayoutWidget()
+vb = win.addViewBox(lockAspect=True, invertY=True)
+vb.addItem(pg.ImageItem(image, levels=(-160, 240), axisOrder="row-major"))
+win.resize(1600, 1000)
+done = []
+
+def report():
+    print(f"first-image {time.time():.6f}", flush=True)
+    app.quit()
+
+class Watch(QObject):
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Paint and not done:
+            done.append(1)
+            QTimer.singleShot(0, report)
+        return False
+
+watch = Watch()
+win.viewport().installEventFilter(watch)
+win.show()
+app.exec()
+'''
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKSTATION_FIRST_IMAGE_EXIT="1")
+    return env
+
+
+def launch(cmd: list[str]) -> float:
+    """Seconds from just before the process starts to the ``first-image`` time it prints."""
+    t0 = time.time()
+    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    stamp = [ln for ln in out.stdout.splitlines() if ln.startswith("first-image ")]
+    if out.returncode != 0 or not stamp:
+        raise RuntimeError(f"{cmd[0]} gave no first image (exit {out.returncode}): {out.stderr.strip()[-300:]}")
+    return float(stamp[-1].split()[1]) - t0
+
+
+def ours_cmd(folder: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from workstation.cli import main; sys.exit(main(sys.argv[1:]))",
+            folder]
+
+
+def quick_look_cmd(folder: str, script: str) -> list[str]:
+    return [sys.executable, script, folder]
+
+
+def report(folders: dict[str, str], runs: int) -> int:
+    ok = True
+    with tempfile.NamedTemporaryFile("w", suffix="_quicklook.py", delete=False) as f:
+        f.write(QUICK_LOOK)
+        script = f.name
+    try:
+        launch(quick_look_cmd(folders["raw"], script))  # warm the file cache and the imports once
+        launch(ours_cmd(folders["raw"]))
+        print(f"launch to first painted image, {runs} runs each, alternating "
+              f"(load average {os.getloadavg()[0]:.1f})")
+        print(f"  {'series':<12} {'ours best':>10} {'median':>8} {'quick-look best':>16} {'median':>8}  target")
+        for name, folder in folders.items():
+            ours, peer = [], []
+            for _ in range(runs):
+                ours.append(launch(ours_cmd(folder)))
+                peer.append(launch(quick_look_cmd(folder, script)))
+            met = statistics.median(ours) <= statistics.median(peer)
+            ok = ok and met
+            print(f"  {name:<12} {min(ours):10.3f} {statistics.median(ours):8.3f} {min(peer):16.3f} "
+                  f"{statistics.median(peer):8.3f}  ours <= quick-look (median): {'met' if met else 'NOT met'}")
+    finally:
+        os.unlink(script)
+    print("target met" if ok else "target NOT met")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from load import prepare
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--slices", type=int, default=300)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--keep", metavar="DIR", help="write (or reuse) the series in DIR instead of a temp dir")
+    args = p.parse_args(argv)
+    syntaxes = ["raw", "jpeg-2000"]
+    if args.keep:
+        return report(prepare(args.keep, args.slices, args.size, syntaxes), args.runs)
+    with tempfile.TemporaryDirectory(prefix="ws-first-") as tmp:
+        return report(prepare(tmp, args.slices, args.size, syntaxes), args.runs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
