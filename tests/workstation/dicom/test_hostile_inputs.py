@@ -1,0 +1,427 @@
+"""A generated corpus of hostile inputs (issue 11) and the guarded way to run the CLI on them.
+
+Every builder writes its case under a folder and returns what to run. Images carry a planted
+patient name and header string (:data:`PLANTED`) that must never reach a message. The runner starts
+``python -m workstation.cli`` in a subprocess with an address-space limit and a CPU-time limit
+(``resource.setrlimit`` in ``preexec_fn``) and a wall-clock timeout that only guards against hangs.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence
+from pydicom.uid import RLELossless
+
+from dicom_synth import image, stack, write
+
+ROOT = Path(__file__).resolve().parents[3]
+PLANTED_NAME = "Quaxley^Zebedine"
+PLANTED_ID = "PIDQX7731"
+PLANTED_TEXT = "QXPLANTEDHEADERVALUE"
+PLANTED = (PLANTED_NAME, "Quaxley", PLANTED_ID, PLANTED_TEXT)
+#: address space allowed to one CLI run (the interpreter with numpy, pydicom and a few threads
+#: needs well under 1 GiB; the largest legitimate case here needs a few MiB)
+AS_LIMIT = 3 * 1024 ** 3
+CPU_SECONDS = 120
+HANG_GUARD_S = 180
+
+
+def plant(ds: Dataset) -> Dataset:
+    ds.PatientName, ds.PatientID = PLANTED_NAME, PLANTED_ID
+    ds.InstitutionName = PLANTED_TEXT
+    ds.StudyDescription = PLANTED_TEXT
+    return ds
+
+
+def series(folder: Path, n: int = 3, **kw) -> list[str]:
+    return write(folder, [plant(ds) for ds in stack(n, **kw)])
+
+
+def _limits() -> None:  # pragma: no cover - runs in the child
+    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+
+def run_cli(args: list[str], state: Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``workstation ARGS`` in a limited subprocess; ``prelude`` is Python run first (a monkeypatch)."""
+    code = f"{prelude}\nimport sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=HANG_GUARD_S, preexec_fn=_limits, check=False)
+
+
+# -- DICOM cases -----------------------------------------------------------------------------------
+def million_frames_compressed(d: Path) -> Path:
+    """RLE Lossless file declaring 1,000,000 frames with one 64-byte fragment."""
+    ds = plant(image())
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    ds.NumberOfFrames = 1_000_000
+    ds.PixelData = encapsulate([b"\0" * 64])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    d.mkdir(parents=True)
+    p = d / "million.dcm"
+    ds.save_as(p, enforce_file_format=True)
+    return p
+
+
+def fewer_fragments_than_frames(d: Path) -> Path:
+    """RLE Lossless, 2,000 frames declared, 3 fragments present (room in the file for the headers)."""
+    ds = plant(image())
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    ds.NumberOfFrames = 2000
+    ds.PixelData = encapsulate([b"\0" * 8000] * 3)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    d.mkdir(parents=True)
+    p = d / "fewer.dcm"
+    ds.save_as(p, enforce_file_format=True)
+    return p
+
+
+def truncated_native(d: Path) -> Path:
+    paths = series(d, 3)
+    for p in paths:
+        data = Path(p).read_bytes()
+        Path(p).write_bytes(data[: len(data) - 100])
+    return d
+
+
+def declared_huge_native(d: Path) -> Path:
+    """Rows 65535 x Columns 65535 x 1000 frames declared over a few bytes of native pixel data."""
+    ds = plant(image())
+    ds.Rows = ds.Columns = 65535
+    ds.NumberOfFrames = 1000
+    d.mkdir(parents=True)
+    p = d / "huge.dcm"
+    ds.save_as(p, enforce_file_format=True)
+    return p
+
+
+def huge_rescale(d: Path, slope: str = "1e300") -> Path:
+    dss = [plant(ds) for ds in stack(3)]
+    for ds in dss:
+        ds.add_new(0x00281053, "DS", slope)  # RescaleSlope, written as given
+    write(d, dss)
+    return d
+
+
+def empty_modality_lut(d: Path, item: bool = False) -> Path:
+    dss = [plant(ds) for ds in stack(3)]
+    for ds in dss:
+        ds.ModalityLUTSequence = Sequence([Dataset()] if item else [])
+    write(d, dss)
+    return d
+
+
+def rle_series(d: Path) -> Path:
+    dss = [plant(ds) for ds in stack(3)]
+    for ds in dss:
+        ds.compress(RLELossless, np.frombuffer(ds.PixelData, "<i2").reshape(ds.Rows, ds.Columns))
+    write(d, dss)
+    return d
+
+
+def many_gaps(d: Path, n: int = 1000) -> Path:
+    """``n`` tiny slices: the first half 1 mm apart, then each of the rest 126 mm further (125
+    missing slices per gap, below any one-gap threshold; together 62,000 invented slices)."""
+    z = [k * 1.0 if k < n // 2 else (n // 2) + 126.0 * (k - n // 2) for k in range(n)]
+    dss = [plant(image(rows=2, cols=2, k=0, ipp=(0.0, 0.0, zk), instance=k + 1, pixels=np.zeros((2, 2))))
+           for k, zk in enumerate(z)]
+    write(d, dss)
+    return d
+
+
+def one_far_slice(d: Path) -> Path:
+    dss = [plant(ds) for ds in stack(10)]
+    dss[-1].ImagePositionPatient = [-10.0, -20.0, 1.0e6]
+    write(d, dss)
+    return d
+
+
+# -- file system cases -----------------------------------------------------------------------------
+def deep_folders(d: Path, depth: int = 1100) -> Path:
+    """``depth`` nested folders (made one by one: Path.mkdir(parents=True) itself recurses)."""
+    series(d / "series", 3)
+    p = str(d)
+    for _ in range(depth):
+        p = os.path.join(p, "d")
+        os.mkdir(p)
+    series(Path(p), 2, series_uid="1.2.826.0.1.3680043.8.498.99")
+    return d
+
+
+def remove_deep(d: Path) -> None:
+    """Remove what :func:`deep_folders` made, deepest first (shutil.rmtree recurses too)."""
+    p = str(d)
+    chain = []
+    while os.path.isdir(os.path.join(p, "d")):
+        p = os.path.join(p, "d")
+        chain.append(p)
+    for folder in reversed(chain):
+        for name in os.listdir(folder):
+            if name != "d":
+                os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+def special_files(d: Path) -> Path:
+    series(d, 3)
+    os.mkfifo(d / "fifo.dcm")
+    os.symlink("/dev/zero", d / "zero.dcm")
+    return d
+
+
+def link_loops(d: Path) -> Path:
+    series(d / "a", 3)
+    os.symlink("..", d / "a" / "up")  # a folder loop
+    os.symlink("self.dcm", d / "a" / "self.dcm")  # a link to itself
+    return d
+
+
+# -- zip cases -------------------------------------------------------------------------------------
+def zip_bomb(d: Path, members: int = 16, member_mib: int = 24) -> Path:
+    """``members`` members of ``member_mib`` MiB of zeros each (about 1000:1)."""
+    d.mkdir(parents=True)
+    p = d / "bomb.zip"
+    zeros = b"\0" * (1024 * 1024)
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for i in range(members):
+            with z.open(f"IM{i:04d}.dcm", "w") as f:
+                for _ in range(member_mib):
+                    f.write(zeros)
+    return p
+
+
+def zip_declaring_huge(d: Path) -> Path:
+    """Small members whose central directory declares 4 GiB each (16 of them: 64 GiB)."""
+    d.mkdir(parents=True)
+    p = d / "declared.zip"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for i in range(16):
+            z.writestr(f"IM{i:04d}.dcm", b"\0" * 1000)
+    data = bytearray(p.read_bytes())
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:  # central directory entries: uncompressed size at offset 24
+        struct.pack_into("<L", data, pos + 24, 0xFFFFFFF0)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    p.write_bytes(bytes(data))
+    return p
+
+
+def zip_lying_small(d: Path, mib: int = 256) -> Path:
+    """A member that declares 1,000 bytes but inflates to ``mib`` MiB."""
+    d.mkdir(parents=True)
+    p = d / "lying.zip"
+    zeros = b"\0" * (1024 * 1024)
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("IM0001.dcm", "w", force_zip64=False) as f:
+            for _ in range(mib):
+                f.write(zeros)
+    data = bytearray(p.read_bytes())
+    for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        pos = data.find(sig)
+        struct.pack_into("<L", data, pos + off, 1000)
+    p.write_bytes(bytes(data))
+    return p
+
+
+def zip_of_series(d: Path) -> Path:
+    series(d / "src", 3)
+    p = d / "study.zip"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for f in sorted((d / "src").iterdir()):
+            z.write(f, f.name)
+    return p
+
+
+# -- the checks ------------------------------------------------------------------------------------
+import json  # noqa: E402
+import stat  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def clean(proc: subprocess.CompletedProcess[str], codes: tuple[int, ...] = (0, 2)) -> str:
+    """Exit 0 or 2; on failure exactly one stderr line of at most 300 characters; never a
+    traceback; no planted patient data anywhere on stderr. Returns the line ("" on success)."""
+    err = proc.stderr
+    assert proc.returncode in codes, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err and "Error:" not in err.split(":", 1)[0]
+    lines = err.strip().splitlines()
+    if proc.returncode == 0:
+        assert lines == [], err[:2000]
+        return ""
+    assert len(lines) == 1 and len(lines[0]) <= 300, err[:2000]
+    for s in PLANTED:
+        assert s not in err
+    return lines[0]
+
+
+def info(path: Path, state: Path) -> tuple[subprocess.CompletedProcess[str], dict | None]:
+    proc = run_cli(["info", str(path), "--json"], state)
+    doc = json.loads(proc.stdout) if proc.returncode == 0 else None
+    return proc, doc
+
+
+def no_planted(doc: dict | None) -> None:
+    """The skipped-file reasons never quote header values."""
+    for k in (doc or {}).get("skipped", []):
+        assert not any(s in k["reason"] for s in PLANTED), k
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def test_compressed_file_declaring_a_million_frames_is_refused(tmp_path, state):
+    proc, _ = info(million_frames_compressed(tmp_path / "c"), state)
+    line = clean(proc, (2,))
+    assert "NumberOfFrames" in line
+
+
+def test_compressed_file_with_fewer_fragments_than_frames_is_refused(tmp_path, state):
+    proc, _ = info(fewer_fragments_than_frames(tmp_path / "c"), state)
+    line = clean(proc, (2,))
+    assert "fragment" in line
+
+
+def test_truncated_native_pixel_data_is_refused(tmp_path, state):
+    proc, _ = info(truncated_native(tmp_path / "t"), state)
+    assert "truncated" in clean(proc, (2,)) or "PixelData" in proc.stderr
+
+
+def test_declared_size_beyond_the_pixel_bytes_is_refused(tmp_path, state):
+    proc, _ = info(declared_huge_native(tmp_path / "h"), state)
+    line = clean(proc, (2,))
+    assert "limit" in line or "PixelData" in line
+
+
+@pytest.mark.parametrize("slope", ["1e300", "inf", "nan", "-1e308"])
+def test_overflowing_or_non_finite_rescale_slope_is_refused_naming_the_field(tmp_path, state, slope):
+    proc, _ = info(huge_rescale(tmp_path / "r", slope), state)
+    assert "RescaleSlope" in clean(proc, (2,))
+
+
+@pytest.mark.parametrize("item", [False, True])
+def test_empty_modality_lut_sequence_is_ignored_with_a_reason(tmp_path, state, item):
+    d = empty_modality_lut(tmp_path / "l", item)
+    proc, doc = info(d, state)
+    clean(proc, (0,))
+    assert any("ModalityLUTSequence" in w for w in doc["series"][0]["warnings"])
+    probe = run_cli(["probe", str(d), "--at", "-10,-20,32", "--json"], state)
+    clean(probe, (0,))
+    # the rescale of the file applies: stored 100*k + 10*j + i, intercept -1024 (slice k=1, j=i=0)
+    assert json.loads(probe.stdout)["hu"] == pytest.approx(100 - 1024)
+
+
+def test_many_gaps_never_invent_more_slices_than_the_images(tmp_path, state):
+    proc, doc = info(many_gaps(tmp_path / "g"), state)
+    clean(proc, (0,))
+    images = sum(s["n_images"] for s in doc["series"])
+    slices = sum(s["n_slices"] for s in doc["series"])
+    assert images == 1000 and slices <= 2 * images
+    assert max(s["n_slices"] for s in doc["series"]) <= 1000
+
+
+def test_one_far_slice_splits_the_stack(tmp_path, state):
+    proc, doc = info(one_far_slice(tmp_path / "f"), state)
+    clean(proc, (0,))
+    assert sorted(s["n_slices"] for s in doc["series"]) == [1, 9]
+
+
+def test_deeply_nested_folders_are_walked_without_recursion(tmp_path, state):
+    try:
+        proc, doc = info(deep_folders(tmp_path / "deep"), state)
+    finally:
+        remove_deep(tmp_path / "deep")
+    clean(proc, (0,))
+    assert [s["n_images"] for s in doc["series"]] == [3]
+    assert any("nested more than" in k["reason"] for k in doc["skipped"])
+
+
+def test_fifo_and_device_links_named_dcm_are_skipped_unopened(tmp_path, state):
+    d = special_files(tmp_path / "s")
+    proc, doc = info(d, state)
+    clean(proc, (0,))
+    reasons = {Path(k["file"]).name: k["reason"] for k in doc["skipped"]}
+    assert "FIFO" in reasons["fifo.dcm"] and "device" in reasons["zero.dcm"]
+    for name in ("fifo.dcm", "zero.dcm"):  # named alone, too
+        proc = run_cli(["info", str(d / name)], state)
+        assert "not a regular file" in clean(proc, (2,))
+
+
+def test_link_loops_are_skipped_with_a_reason(tmp_path, state):
+    proc, doc = info(link_loops(tmp_path / "loop"), state)
+    clean(proc, (0,))
+    assert [s["n_images"] for s in doc["series"]] == [3]
+    text = " ".join(k["reason"] for k in doc["skipped"])
+    assert "link loop" in text
+
+
+def test_zip_bomb_members_are_refused_without_inflating_them(tmp_path, state):
+    proc, doc = info(zip_bomb(tmp_path / "z"), state)
+    line = clean(proc, (2,))
+    assert "compression ratio" in line
+
+
+def test_zip_declaring_more_than_the_total_limit_is_refused_whole(tmp_path, state):
+    proc, _ = info(zip_declaring_huge(tmp_path / "z"), state)
+    assert "max_zip_total_bytes" in clean(proc, (2,))
+
+
+def test_zip_member_inflating_beyond_its_declared_size_is_cut_there(tmp_path, state):
+    proc, _ = info(zip_lying_small(tmp_path / "z"), state)
+    clean(proc, (2,))
+
+
+def test_a_sound_zip_still_loads(tmp_path, state):
+    z = zip_of_series(tmp_path / "ok")
+    proc, doc = info(z, state)
+    clean(proc, (0,))
+    assert [s["n_images"] for s in doc["series"]] == [3]
+    no_planted(doc)
+
+
+PANIC = """
+import pydicom.pixels.decoders.base as _b
+class PanicException(BaseException):
+    pass
+def _panic(*a, **k):
+    raise PanicException("decoder panicked on " + "Quaxley^Zebedine")
+_b.Decoder.as_array = _panic
+_b.Decoder.iter_array = _panic
+_b.DecodeRunner.decode = _panic
+"""
+
+
+def test_a_panicking_decoder_is_one_line_and_a_logged_traceback(tmp_path, state):
+    d = rle_series(tmp_path / "rle")
+    proc = run_cli(["probe", str(d), "--at", "-10,-20,32", "--json"], state, prelude=PANIC)
+    line = clean(proc, (2,))
+    assert "PanicException" in line
+    log = state / "logs" / "workstation.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    assert "PanicException" in log.read_text()
+
+
+def test_memory_error_anywhere_is_one_line_exit_2(tmp_path, state):
+    d = series(tmp_path / "m", 3)
+    prelude = ("import numpy as _np\n_z = _np.zeros\n"
+               "def _boom(shape, *a, **k):\n"
+               "    raise MemoryError('cannot allocate Quaxley^Zebedine')\n"
+               "import workstation.dicom.series as _s\n_s.np = type('N', (), {'zeros': staticmethod(_boom),"
+               " '__getattr__': lambda self, n: getattr(_np, n)})()\n")
+    proc = run_cli(["probe", str(Path(d[0]).parent), "--at", "-10,-20,32"], state, prelude=prelude)
+    assert "memory" in clean(proc, (2,))
