@@ -70,8 +70,11 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 class _Adapter(HTTPAdapter):
     """Every request with a timeout, tried once, QIDO matching characters left literal."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, verify: bool | str | None = None) -> None:
         self.timeout = timeout
+        # the servers file's choice wins over REQUESTS_CA_BUNDLE (which requests lets override
+        # session.verify); None: requests' default (certifi, or that environment variable)
+        self.verify = verify
         super().__init__(max_retries=0, pool_maxsize=8)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -81,6 +84,8 @@ class _Adapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
         return super().send(request, *args, **kwargs)
 
 
@@ -129,7 +134,7 @@ class DicomWebPacs:
         self.name = cfg.name
         self.workers = int(pacs_default("retrieve_workers"))
         session = requests.Session()
-        adapter = _Adapter(cfg.timeout_s)
+        adapter = _Adapter(cfg.timeout_s, cfg.ca_bundle or (None if cfg.verify_tls else False))
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.verify = cfg.ca_bundle or cfg.verify_tls

@@ -116,7 +116,7 @@ class DimsePacs:
             return cause
         if elapsed >= self.cfg.timeout_s * 0.9:
             return f"no answer within {self.cfg.timeout_s:g} s"
-        return "association aborted by the server"
+        return "association aborted by the server (is it a DICOM port?)"
 
     def _lost(self, what: str) -> PacsError:
         return PacsError(f"server {self.name}: no answer to {what} within {self.cfg.timeout_s:g} s "

@@ -6,20 +6,16 @@ installs both from Debian.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 import pytest
-from orthanc_server import OrthancServer, free_port
+from orthanc_server import start_orthanc
 
 from workstation.resources import SAMPLE_DICOM
 
 SAMPLE = SAMPLE_DICOM / "study"
-OUR_AET = "WORKSTATION"
 
 
 @dataclass(frozen=True)
@@ -50,14 +46,6 @@ def _sample() -> SampleStudy:
                        files, series, sop)
 
 
-def start_orthanc(workdir: Path, overrides: dict[str, object] | None = None) -> OrthancServer:
-    try:
-        server = OrthancServer(workdir, aet=OUR_AET, aet_port=free_port(), overrides=overrides)
-        return server.start()
-    except RuntimeError as exc:
-        pytest.fail(f"the PACS tests need a real Orthanc: {exc}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def sample() -> SampleStudy:
     return _sample()
@@ -85,9 +73,3 @@ def config_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("WORKSTATION_CONFIG_DIR", str(d))
     monkeypatch.setenv("WORKSTATION_CACHE_DIR", str(tmp_path / "cache"))
     return d
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    """``workstation ARGS`` in a fresh process (the deadline fails the test when exceeded)."""
-    return subprocess.run([sys.executable, "-m", "workstation.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})

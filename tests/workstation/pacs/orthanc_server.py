@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -77,12 +78,13 @@ class OrthancServer:
             "ConcurrentJobs": 2,
         }
         config.update(overrides or {})
+        self.scheme = "https" if config.get("SslEnabled") else "http"
         self.config_path.write_text(json.dumps(config, indent=2))
 
     # ---------------------------------------------------------------- addresses
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def dicomweb_url(self) -> str:
@@ -136,7 +138,9 @@ class OrthancServer:
         req = urllib.request.Request(self.http_url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", content_type)
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        # the test server's own self-signed certificate (HTTPS tests) is not what this checks
+        ctx = ssl._create_unverified_context() if self.scheme == "https" else None
+        with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
             return bytes(resp.read())
 
     def get_json(self, path: str) -> object:
@@ -162,3 +166,23 @@ class OrthancServer:
         assert isinstance(stats, dict)
         return int(stats["CountInstances"])
 
+
+
+def start_orthanc(workdir: Path, overrides: dict[str, object] | None = None,
+                  aet: str = "WORKSTATION") -> OrthancServer:
+    """A started Orthanc for a test; a missing or broken Orthanc FAILS the test (never a skip)."""
+    import pytest
+
+    try:
+        return OrthancServer(workdir, aet=aet, aet_port=free_port(), overrides=overrides).start()
+    except RuntimeError as exc:
+        pytest.fail(f"the PACS tests need a real Orthanc: {exc}", pytrace=False)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``workstation ARGS`` in a fresh process (the deadline fails the test when exceeded)."""
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "workstation.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})

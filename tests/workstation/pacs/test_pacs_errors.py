@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import run_cli, start_orthanc
-from orthanc_server import free_port
+from orthanc_server import free_port, run_cli, start_orthanc
 
 DEADLINE_S = 15
 
@@ -102,3 +101,92 @@ def test_dicomweb_basic_auth_from_an_environment_variable(tmp_path, config_dir):
         _one_line(unset, "server secure", "RP_TEST_PACS_PASSWORD is not set")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("backend, needle", [
+    ("keyring.backends.fail.Keyring", "OS keyring unavailable"),
+    ("keyring.backends.null.Keyring", "no password in the OS keyring for service 'rp-workstation', account 'dr-who'"),
+])
+def test_keyring_without_a_password_is_one_line(config_dir, backend, needle):
+    (config_dir / "servers.toml").write_text(
+        f'[servers.kr]\nurl = "http://127.0.0.1:{free_port()}/dicom-web"\nusername = "dr-who"\nkeyring = true\n')
+    proc = run_cli("pacs", "echo", "kr", env={"PYTHON_KEYRING_BACKEND": backend}, timeout=DEADLINE_S)
+    _one_line(proc, "server kr", needle)
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (cryptography, a dependency of keyring on Linux):
+    (PEM with key and certificate for Orthanc, PEM with the certificate alone for ca_bundle)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rp-test-pacs")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    both, alone = folder / "orthanc.pem", folder / "ca.pem"
+    folder.mkdir(parents=True, exist_ok=True)
+    both.write_bytes(key_pem + cert_pem)
+    alone.write_bytes(cert_pem)
+    return str(both), str(alone)
+
+
+@contextmanager
+def https_qido_server(cert_and_key: str) -> Iterator[int]:
+    """A real HTTPS server on loopback (Python's ssl; Orthanc 1.10's own HTTPS crashes on this
+    machine's OpenSSL) that answers every QIDO-RS query with no study."""
+    import http.server
+    import ssl
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_and_key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_tls_certificates_are_verified_by_default(tmp_path, config_dir):
+    """An HTTPS DICOMweb server with a self-signed certificate: refused by default, accepted with
+    its certificate as ca_bundle, or with verify_tls = false."""
+    both, ca = _self_signed(tmp_path / "tls")
+    with https_qido_server(both) as port:
+        url = f"https://127.0.0.1:{port}/dicom-web"
+        (config_dir / "servers.toml").write_text(
+            f'[servers.strict]\nurl = "{url}"\n\n'
+            f'[servers.own-ca]\nurl = "{url}"\nca_bundle = "{ca}"\n\n'
+            f'[servers.lax]\nurl = "{url}"\nverify_tls = false\n')
+        _one_line(run_cli("pacs", "echo", "strict", timeout=DEADLINE_S), "server strict", "TLS")
+        for name in ("own-ca", "lax"):
+            proc = run_cli("pacs", "echo", name, timeout=DEADLINE_S)
+            assert proc.returncode == 0, proc.stderr
