@@ -9,8 +9,13 @@ viewports concerned, so rendering the pixels is included):
 * caliper drag: moving a caliper handle -> record updated in patient space through the store ->
   length label updated.
 
+Each is measured twice: idle, then with a background load running (a thread loading a generated
+120-slice JPEG-LS series over and over with ``workstation.load_series``, decoding processes and all).
+Besides wall-clock time, the GUI thread's own CPU time per event is printed (``time.thread_time``):
+on a shared machine the wall-clock figure also holds the time other processes took the cores.
+
 Usage: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui_latency.py [--n 200]``.
-Target: < 10 ms median for each.
+Target (issue 14): median <= 3 ms and 95th percentile <= 10 ms for each, idle and under load.
 """
 from __future__ import annotations
 
@@ -48,13 +53,113 @@ def ct_volume(n_slices: int = 120, size: int = 512):
                   description="BENCH CT 512", meta={"patient_name": "BENCH^MARK"})
 
 
-def _stats(name: str, ms: list[float]) -> dict:
+def _stats(name: str, ms: list[float], cpu: list[float] | None = None) -> dict:
     ms_sorted = sorted(ms)
     out = {"name": name, "n": len(ms), "median_ms": statistics.median(ms),
            "p95_ms": ms_sorted[int(0.95 * (len(ms) - 1))], "worst_ms": max(ms)}
-    print(f"{name:<28} median {out['median_ms']:6.2f} ms   p95 {out['p95_ms']:6.2f} ms   "
-          f"worst {out['worst_ms']:6.2f} ms   (n={len(ms)})")
+    extra = ""
+    if cpu:
+        c = sorted(cpu)
+        extra = f"   GUI-thread CPU median {statistics.median(c):5.2f} p95 {c[int(0.95 * (len(c) - 1))]:5.2f} ms"
+    print(f"{name:<40} median {out['median_ms']:6.2f} ms   p95 {out['p95_ms']:6.2f} ms   "
+          f"worst {out['worst_ms']:6.2f} ms{extra}   (n={len(ms)})")
     return out
+
+
+class BackgroundLoad:
+    """A thread loading a compressed series again and again while the GUI is measured."""
+
+    def __init__(self, folder: str) -> None:
+        import threading
+
+        self.folder = folder
+        self.loads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from workstation import load_series
+
+        while not self._stop.is_set():
+            load_series(self.folder)
+            self.loads += 1
+
+    def __enter__(self) -> BackgroundLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def background_series(folder: str) -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import compress_series, write_series
+
+    write_series(os.path.join(folder, "raw"), 120, 512)
+    compress_series(os.path.join(folder, "raw"), os.path.join(folder, "jpeg-ls"), "jpeg-ls")
+    return os.path.join(folder, "jpeg-ls")
+
+
+def measure(n, ax, views, settle, win, vol, app, tag: str) -> list[dict]:
+    from PyQt6.QtCore import QPointF
+
+    from ui.display import Window
+    from workstation.measure.model import Caliper
+
+    # -- scroll ------------------------------------------------------------------------------
+    ms, cpu = [], []
+    direction = 1
+    for _ in range(n):
+        if ax.slice in (0, ax.mapping.n_slices - 1):
+            direction = -direction
+        t0, c0 = time.perf_counter(), time.thread_time()
+        ax.step(direction)
+        settle(views)
+        ms.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
+    assert ax.image.image.shape == (512, 512)
+    assert ax.image.qimage is not None, "the slice was not rendered: the timing would be meaningless"
+    results = [_stats("scroll (new 512x512 slice)" + tag, ms, cpu)]
+
+    # -- window ------------------------------------------------------------------------------
+    ms, cpu = [], []
+    for i in range(n):
+        w = Window(400 + (i % 50) * 4, 40 + (i % 30))
+        t0, c0 = time.perf_counter(), time.thread_time()
+        ax.set_window(w)
+        settle(views)
+        ms.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
+    assert tuple(ax.image.levels) == w.levels
+    results.append(_stats("window change (3 views)" + tag, ms, cpu))
+
+    # -- caliper drag --------------------------------------------------------------------------
+    k = ax.mapping.slice_to_index(ax.slice)
+    p1 = vol.index_to_patient((k, 200, 150))
+    p2 = vol.index_to_patient((k, 300, 320))
+    cal = win.store.add(Caliper(series_uid=vol.series_uid, label="bench", p1=tuple(p1), p2=tuple(p2)))
+    app.processEvents()
+    g = ax.measurement_layer.graphics[cal.id]
+    handle = g.roi.getHandles()[1]
+    g._started()
+    ms, cpu = [], []
+    base = ax.patient_to_scene(p2)
+    for i in range(n):
+        pos = QPointF(float(base[0]) + 10 * np.sin(i / 7), float(base[1]) + 10 * np.cos(i / 5))
+        t0, c0 = time.perf_counter(), time.thread_time()
+        g.roi.movePoint(handle, pos, finish=False)
+        settle([ax])
+        ms.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
+    g.roi.movePoint(handle, pos, finish=True)
+    rec = win.store.get(cal.id)
+    assert f"{rec.length_mm:.1f} mm" in g.label.textItem.toPlainText()
+    results.append(_stats("caliper handle drag" + tag, ms, cpu))
+    win.store.remove(cal.id)
+
+    return results
 
 
 def main(argv=None) -> int:
@@ -62,13 +167,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=200, help="repetitions per measurement")
     args = ap.parse_args(argv)
 
-    from PyQt6.QtCore import QPointF
     from PyQt6.QtWidgets import QApplication
 
     from ui.app import make_app
-    from ui.display import Window
     from ui.main_window import MainWindow
-    from workstation.measure.model import Caliper
 
     app = make_app()
     win = MainWindow()
@@ -115,56 +217,20 @@ def main(argv=None) -> int:
         ax.step(1)
         settle(views)
 
-    # -- scroll ------------------------------------------------------------------------------
-    ms = []
-    direction = 1
-    for i in range(args.n):
-        if ax.slice in (0, ax.mapping.n_slices - 1):
-            direction = -direction
-        t0 = time.perf_counter()
-        ax.step(direction)
-        settle(views)
-        ms.append((time.perf_counter() - t0) * 1000)
-    assert ax.image.image.shape == (512, 512)
-    assert ax.image.qimage is not None, "the slice was not rendered: the timing would be meaningless"
-    results = [_stats("scroll (new 512x512 slice)", ms)]
+    import tempfile
 
-    # -- window ------------------------------------------------------------------------------
-    ms = []
-    for i in range(args.n):
-        w = Window(400 + (i % 50) * 4, 40 + (i % 30))
-        t0 = time.perf_counter()
-        ax.set_window(w)
-        settle(views)
-        ms.append((time.perf_counter() - t0) * 1000)
-    assert tuple(ax.image.levels) == w.levels
-    results.append(_stats("window change (3 views)", ms))
-
-    # -- caliper drag --------------------------------------------------------------------------
-    k = ax.mapping.slice_to_index(ax.slice)
-    p1 = vol.index_to_patient((k, 200, 150))
-    p2 = vol.index_to_patient((k, 300, 320))
-    cal = win.store.add(Caliper(series_uid=vol.series_uid, label="bench", p1=tuple(p1), p2=tuple(p2)))
-    app.processEvents()
-    g = ax.measurement_layer.graphics[cal.id]
-    handle = g.roi.getHandles()[1]
-    g._started()
-    ms = []
-    base = ax.patient_to_scene(p2)
-    for i in range(args.n):
-        pos = QPointF(float(base[0]) + 10 * np.sin(i / 7), float(base[1]) + 10 * np.cos(i / 5))
-        t0 = time.perf_counter()
-        g.roi.movePoint(handle, pos, finish=False)
-        settle([ax])
-        ms.append((time.perf_counter() - t0) * 1000)
-    g.roi.movePoint(handle, pos, finish=True)
-    rec = win.store.get(cal.id)
-    assert f"{rec.length_mm:.1f} mm" in g.label.textItem.toPlainText()
-    results.append(_stats("caliper handle drag", ms))
-
+    results = measure(args.n, ax, views, settle, win, vol, app, "")
+    with tempfile.TemporaryDirectory(prefix="ws-ui-bg-") as tmp:
+        folder = background_series(tmp)
+        with BackgroundLoad(folder) as bg:
+            results += measure(args.n, ax, views, settle, win, vol, app, ", background load")
+        print(f"(background: {bg.loads} complete loads of 120 JPEG-LS slices during the measurement)")
     print(f"(views painted by the event loop itself: all but {counter.fallbacks} forced repaints)")
     worst_median = max(r["median_ms"] for r in results)
-    print(f"target < 10 ms median: {'met' if worst_median < 10 else 'NOT met'} (worst median {worst_median:.2f} ms)")
+    worst_p95 = max(r["p95_ms"] for r in results)
+    met = worst_median <= 3 and worst_p95 <= 10
+    print(f"target median <= 3 ms, p95 <= 10 ms: {'met' if met else 'NOT met'} "
+          f"(worst median {worst_median:.2f} ms, worst p95 {worst_p95:.2f} ms)")
     win.close()
     return 0
 
