@@ -218,6 +218,8 @@ class ModelParams:
     evidence_weight: float
     group_damping: float
     smoothing: float
+    #: True only to reproduce the old naive Bayes in the calibration benchmark (N1/M1 counted)
+    staging_as_evidence: bool = False
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase) -> "ModelParams":
@@ -257,17 +259,18 @@ def likelihood_word(p: float, is_top: bool, kb: KnowledgeBase) -> str:
 
 
 def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
-         params: ModelParams | None = None) -> tuple[Differential, ...]:
+         params: ModelParams | None = None, explain: bool = True) -> tuple[Differential, ...]:
     """Posterior over the differentials and "other", best first (ties in the spec's order).
 
     Evidence in one group of model.json is pooled (strongest full, next ones damped); staging items
     weigh nothing; the summed evidence is tempered by ``evidence_weight``; "other" keeps its prior
     with LR 1; the result is smoothed toward uniform so nothing reads 0 % or 100 %.
+    ``explain=False`` skips the reasons (calibration runs the model thousands of times).
     """
     kb = kb or load_knowledge()
     prm = params or ModelParams.from_kb(kb)
     n = len(kb.ids)
-    ev = [e for e in evidence if e.feature not in kb.staging_only]
+    ev = [e for e in evidence if prm.staging_as_evidence or e.feature not in kb.staging_only]
     rows = [_row(e, kb) for e in ev]
     groups: dict[str, list[int]] = {}
     for j, e in enumerate(ev):
@@ -279,10 +282,10 @@ def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
         for i in range(n):
             for j, w in zip(members, _pool([rows[j][i] for j in members], prm.group_damping)):
                 weights[i][j] = w
-    log_other_free = math.log(1.0 - prm.other_prior)
+    log_other_free = math.log1p(-prm.other_prior)
     logits = [log_other_free + lp + prm.evidence_weight * math.fsum(weights[i][j] * rows[j][i] for j in range(len(ev)))
               for i, lp in enumerate(kb.log_priors)]
-    logits.append(math.log(prm.other_prior))
+    logits.append(math.log(prm.other_prior) if prm.other_prior > 0 else -math.inf)
     top = max(logits)
     w_ = [math.exp(x - top) for x in logits]
     tot = math.fsum(w_)
@@ -292,7 +295,7 @@ def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
     out = []
     for i, dx in enumerate(kb.ids):
         reasons = []
-        for j, e in enumerate(ev):
+        for j, e in enumerate(ev if explain else ()):
             x = rows[j][i]
             if abs(x) < thr:
                 continue
