@@ -196,11 +196,12 @@ class OpenFromPacsDialog(_PacsDialog):
         self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        _stretch_last(self.results)
+        _stretch_last(self.results, STUDY_COLUMNS.index("Description"))
         self.results.itemSelectionChanged.connect(self._study_chosen)
         self.results.doubleClicked.connect(lambda _i: self.retrieve())
         self.series_list = QListWidget()
         self.series_list.setObjectName("pacs_series")
+        self.series_list.setMinimumWidth(260)
         self.retrieve_button = QPushButton("Retrieve and open")
         self.retrieve_button.setObjectName("pacs_retrieve")
         self.retrieve_button.setEnabled(False)
@@ -236,7 +237,8 @@ class OpenFromPacsDialog(_PacsDialog):
         side.addWidget(self.series_list)
         lower.addLayout(side, 1)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.progress, 3)
+        buttons.addStretch(1)  # the buttons keep their size while the progress bar is hidden
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.retrieve_button)
         root = QVBoxLayout(self)
@@ -276,7 +278,9 @@ class OpenFromPacsDialog(_PacsDialog):
             values = [s.patient_id, s.patient_name, s.study_date, s.accession, s.description,
                       "/".join(s.modalities), _num(s.n_series), _num(s.n_instances)]
             for col, v in enumerate(values):
-                self.results.setItem(row, col, QTableWidgetItem(v))
+                item = QTableWidgetItem(v)
+                item.setToolTip(v)
+                self.results.setItem(row, col, item)
         n = len(self.studies)
         self.status.setText(f"{n} stud{'y' if n == 1 else 'ies'} found" if n else "No study found")
         if n:
@@ -384,7 +388,7 @@ class SendToPacsDialog(_PacsDialog):
         self.results.setObjectName("pacs_send_results")
         self.results.setHorizontalHeaderLabels(["File", "Result"])
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        _stretch_last(self.results)
+        _stretch_last(self.results, 1)
         form = QFormLayout()
         form.addRow("Server", self.server)
         row = QHBoxLayout()
@@ -392,7 +396,8 @@ class SendToPacsDialog(_PacsDialog):
         row.addWidget(browse)
         form.addRow("Folder", row)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.progress, 3)
+        buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.send_button)
         root = QVBoxLayout(self)
@@ -452,11 +457,12 @@ class SendToPacsDialog(_PacsDialog):
         return out
 
 
-def _stretch_last(table: QTableWidget) -> None:
+def _stretch_last(table: QTableWidget, stretch: int) -> None:
+    """Columns sized to their contents, column ``stretch`` taking the room that is left."""
     header = table.horizontalHeader()
     if header is not None:
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
 
 def _num(n: int | None) -> str:
