@@ -5,7 +5,8 @@
   measurements). *Export* runs :func:`workstation.export.export_study` on a worker thread with the
   controller's findings, that series, the measurements in its frame of reference, the grown lesion's
   figures and the latest enhancement result; the dialog lists the written files, or shows the error
-  in one line.
+  in one line. A folder that holds another study's export is not overwritten unless the reader
+  answers *Replace* to the question the dialog then asks (the CLI's ``--force``).
 * **Copy report** (Ctrl+Shift+C): the plain-text report (``workstation.export.render_report``,
   the same text ``report.txt`` gets, not de-identified) on the clipboard.
 * **Open SR…** (Ctrl+Shift+O): reads an exported ``report-sr.dcm`` with
@@ -20,12 +21,25 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
-                             QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workstation.errors import WorkstationError
 from workstation.errors import report as report_error
-from workstation.export import FILES, export_study
+from workstation.export import FILES, ExportConflict, export_study
 from workstation.export import render_report as _render_report
 from workstation.export.sr import LesionFigures, read_sr
 from workstation.measure.model import Lesion3D, Measurement
@@ -36,6 +50,7 @@ from .tools_lesion import Worker
 __all__ = ["ExportTools", "ExportDialog", "render_report"]
 
 SETTINGS_FOLDER = "review/export_folder"
+_CONFLICT = "conflict"  # the worker's answer when the folder holds another study's export
 
 
 def render_report(findings: dict[str, Any], volume: Volume | None, lesion: Any = None,
@@ -45,11 +60,13 @@ def render_report(findings: dict[str, Any], volume: Volume | None, lesion: Any =
 
 
 class ExportTools(QObject):
-    """Signals: ``exported(dict)`` (name -> path), ``export_failed(str)``, ``report_copied(str)``,
+    """Signals: ``exported(dict)`` (name -> path), ``export_failed(str)``, ``export_conflict(str)``
+    (the folder holds another study's export; nothing written), ``report_copied(str)``,
     ``sr_opened(int)`` (measurements restored)."""
 
     exported = pyqtSignal(object)
     export_failed = pyqtSignal(str)
+    export_conflict = pyqtSignal(str)
     report_copied = pyqtSignal(str)
     sr_opened = pyqtSignal(int)
 
@@ -137,7 +154,7 @@ class ExportTools(QObject):
                 "masks": lt.masks() if (lt := self._lesion_tools()) is not None else None}
 
     # -- actions --------------------------------------------------------------------------------
-    def show_dialog(self) -> "ExportDialog":
+    def show_dialog(self) -> ExportDialog:
         if self.dialog is None:
             self.dialog = ExportDialog(self, self.host.dialog_parent())
         self.dialog.refresh()
@@ -145,20 +162,31 @@ class ExportTools(QObject):
         self.dialog.raise_()
         return self.dialog
 
-    def export(self, out_dir, volume: Volume, deidentify: bool = False) -> None:
+    def export(self, out_dir, volume: Volume, deidentify: bool = False, force: bool = False) -> None:
+        """Export on the worker; ``force`` replaces another study's export in ``out_dir``."""
         try:
             args = self.inputs(volume)
         except WorkstationError as exc:
             self._failed(str(exc))
             return
         self.host.status(f"Exporting to {out_dir} …")
-        self.worker.run(lambda: export_study(args["findings"], volume, out_dir, measurements=args["measurements"],
-                                             lesion=args["lesion"], enhancement=args["enhancement"],
-                                             deidentify=deidentify, pre_volume=args["pre_volume"],
-                                             masks=args["masks"]),
-                        self._done, self._failed)
+
+        def job() -> dict:
+            try:
+                return export_study(args["findings"], volume, out_dir, measurements=args["measurements"],
+                                    lesion=args["lesion"], enhancement=args["enhancement"],
+                                    deidentify=deidentify, pre_volume=args["pre_volume"],
+                                    masks=args["masks"], force=force)
+            except ExportConflict as exc:
+                return {_CONFLICT: str(exc)}
+
+        self.worker.run(job, self._done, self._failed)
 
     def _done(self, paths: dict) -> None:
+        if _CONFLICT in paths:
+            self.host.status(f"Export: {paths[_CONFLICT]}", 15000)
+            self.export_conflict.emit(paths[_CONFLICT])
+            return
         self.host.status(f"Exported {len(paths)} files to {Path(next(iter(paths.values()))).parent}", 10000)
         self.exported.emit(paths)
 
@@ -234,6 +262,9 @@ class ExportTools(QObject):
 class ExportDialog(QDialog):
     """Output folder, de-identify, referenced series; Export; the written files or one error line."""
 
+    #: the written files or "Exporting …" (a label; it shadows QDialog.result(), which is unused)
+    result: QLabel  # type: ignore[assignment]
+
     def __init__(self, tools: ExportTools, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tools = tools
@@ -281,6 +312,10 @@ class ExportDialog(QDialog):
         lay.addLayout(buttons)
         tools.exported.connect(self._exported)
         tools.export_failed.connect(self._failed)
+        tools.export_conflict.connect(self._conflict)
+        #: the open "replace another study's export?" question, if any
+        self.confirm: QMessageBox | None = None
+        self._pending: tuple[str, Volume, bool] | None = None
         self._uids: list[str] = []
 
     def refresh(self) -> None:
@@ -319,12 +354,42 @@ class ExportDialog(QDialog):
         QSettings().setValue(SETTINGS_FOLDER, folder)
         self.export_button.setEnabled(False)
         self.result.setText("Exporting …")
+        self._pending = (folder, vol, self.deidentify.isChecked())
         self.tools.export(folder, vol, self.deidentify.isChecked())
+
+    def _conflict(self, line: str) -> None:
+        """Ask before replacing another study's export (non-blocking; *Replace* exports with force)."""
+        self.export_button.setEnabled(True)
+        self.result.setText("")
+        self.error.setText(line)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Replace another study's export?",
+                          "The folder holds the export of another study.\n\nReplace it with this "
+                          "study's export? Its files will be deleted.", QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("export_confirm_replace")
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        assert replace is not None
+        replace.setObjectName("export_replace")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda b: self._answered(b is replace))
+        self.confirm = box
+        box.open()
+
+    def _answered(self, replace: bool) -> None:
+        self.confirm = None
+        pending, self._pending = self._pending, None
+        if not replace or pending is None:
+            self.result.setText("Not exported: the folder keeps the other study's export.")
+            return
+        folder, vol, deid = pending
+        self.error.setText("")
+        self.export_button.setEnabled(False)
+        self.result.setText("Exporting …")
+        self.tools.export(folder, vol, deid, force=True)
 
     def _exported(self, paths: dict) -> None:
         self.export_button.setEnabled(True)
         self.error.setText("")
-        order = [k for k in FILES if k in paths]
+        order = [k for k in [*FILES, "manifest"] if k in paths]
         self.result.setText("Written:\n" + "\n".join(str(paths[k]) for k in order))
 
     def _failed(self, line: str) -> None:

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QApplication
+from PyQt6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from test_tools_support import click_at, review_window, show_series, state_dir, volume_of  # noqa: F401
 
@@ -49,7 +49,7 @@ def test_export_dialog_writes_three_files_and_copy_report(qtbot, review_window, 
     with qtbot.waitSignal(tools.exported, timeout=60000):
         qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["findings.json", "report-sr.dcm", "report.txt"]
+    assert names == ["findings.json", "lesion-seg.dcm", "manifest.json", "report-sr.dcm", "report.txt"]
     for n in names:
         assert str(out / n) in dlg.result.text()
     assert dlg.error.text() == ""
@@ -124,3 +124,37 @@ def test_open_sr_restores_measurements_and_findings(qtbot, review_window, truth,
     for k in ("greatest_dimension_mm", "ivc", "enhancement_delta_hu"):
         assert got.get(k) == findings.get(k), k
     assert win.controller.assessment().to_dict()["ivc_segments"] == [2]
+
+
+def test_export_into_another_studys_folder_asks_before_replacing(qtbot, review_window, truth, tmp_path):
+    from workstation.atomic import commit_set, read_set
+
+    win = review_window
+    show_series(win, volume_of(win, "ct_pre", truth))
+    other = tmp_path / "other-study"
+    commit_set(other, {"findings.json": b"{}", "report.txt": b"other study"}, key="0" * 32, key_field="study_key")
+    before = {p.name: p.read_bytes() for p in other.iterdir()}
+    tools = win.host.module("rp_review").export_tools
+    dlg = tools.show_dialog()
+    dlg.folder.setText(str(other))
+    with qtbot.waitSignal(tools.export_conflict, timeout=60000):
+        qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible())
+    assert "another study" in dlg.error.text() and "\n" not in dlg.error.text()
+    assert {p.name: p.read_bytes() for p in other.iterdir()} == before      # nothing written yet
+    # Cancel: the other study's export stays
+    qtbot.mouseClick(dlg.confirm.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    assert dlg.confirm is None and {p.name: p.read_bytes() for p in other.iterdir()} == before
+    assert dlg.export_button.isEnabled()
+    # again, and Replace: this study's set replaces it
+    with qtbot.waitSignal(tools.export_conflict, timeout=60000):
+        qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible())
+    replace = dlg.confirm.findChild(QPushButton, "export_replace")
+    with qtbot.waitSignal(tools.exported, timeout=60000):
+        qtbot.mouseClick(replace, Qt.MouseButton.LeftButton)
+    manifest = read_set(other)
+    assert manifest["study_key"] != "0" * 32
+    assert (other / "report-sr.dcm").exists() and (other / "report.txt").read_bytes() != b"other study"
+    assert str(other / "report-sr.dcm") in dlg.result.text() and dlg.error.text() == ""
+    dlg.close()
