@@ -36,7 +36,8 @@ import numpy as np
 import pydicom
 from pydicom import uid as _uid
 from pydicom.dataset import Dataset
-from pydicom.pixels import get_decoder, iter_pixels, pixel_array
+from pydicom.pixels.decoders.base import get_decoder  # re-exported by pydicom.pixels (public API)
+from pydicom.pixels.utils import iter_pixels, pixel_array
 
 log = logging.getLogger(__name__)
 
