@@ -171,6 +171,7 @@ SET_PREFIX = ".rp-set-"
 _STAGE_SUFFIX, _COMMIT_SUFFIX = ".tmp", ".commit"
 _SUPERSEDED = "superseded.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_OUR_TEMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")  # temp_name_for's pattern
 
 
 class SetConflict(WorkstationError):
@@ -275,15 +276,16 @@ def recover_set(folder: str | os.PathLike[str]) -> None:
 def _recover_locked(folder: Path) -> None:
     entries = sorted(folder.iterdir(), key=lambda p: p.name)
     for p in entries:
-        if p.name.startswith(SET_PREFIX) and p.name.endswith(_COMMIT_SUFFIX) and p.is_dir():
+        if p.name.startswith(SET_PREFIX) and p.name.endswith(_COMMIT_SUFFIX) and p.is_dir() \
+                and not p.is_symlink():
             _roll_forward(p, folder)
     for p in entries:
         if not p.exists():
             continue
         if p.name.startswith(SET_PREFIX) and p.is_dir() and not p.is_symlink():
             _rmtree(p)
-        elif is_temp_name(p.name) and p.is_file():
-            with contextlib.suppress(OSError):
+        elif _OUR_TEMP.match(p.name) and p.is_file() and not p.is_symlink():
+            with contextlib.suppress(OSError):  # left by atomic_write_bytes (never another tool's)
                 p.unlink()
 
 

@@ -147,8 +147,11 @@ def test_killed_before_the_commit_point_keeps_the_old_set(tmp_path):
     stale = out / f"{atomic.SET_PREFIX}dead01.tmp"
     stale.mkdir()
     (stale / "a.txt").write_bytes(b"A2-half")
+    (out / ".a.txt.0123456789ab.tmp").write_bytes(b"left by atomic_write_bytes")
+    (out / ".editor-swap.tmp").write_bytes(b"someone else's")      # not ours: kept
     atomic.recover_set(out)
-    assert _folder_names(out) == ["a.txt", "b.txt", "manifest.json"]
+    assert _folder_names(out) == [".editor-swap.tmp", "a.txt", "b.txt", "manifest.json"]
+    (out / ".editor-swap.tmp").unlink()
     assert (out / "a.txt").read_bytes() == b"A1"
     atomic.read_set(out)
 
