@@ -204,3 +204,100 @@ def test_delete_key_in_a_view_deletes_the_selected_measurement_and_undo_restores
     # measurements live in patient space: on another slice it is not drawn
     wheel(ax, -1)
     assert not ax.measurement_layer.graphics[c.id].roi.isVisible()
+
+
+# -- rendering: window/level through a lookup table, one render per change ------------------------
+def _ct16(shape=(12, 64, 80)):
+    """An int16 CT volume spanning air to bone, every value different along i."""
+    vol = phantom(shape=shape)
+    j, i = np.indices(shape[1:])
+    vol.voxels = np.broadcast_to((i * 40 - 1100 + j).astype(np.int16), shape).copy()
+    return vol
+
+
+def _shown_grey(vp) -> np.ndarray:
+    """The grey levels of the QImage the image item draws (rendered if it is not yet)."""
+    from PyQt6.QtGui import QImage
+
+    vp.image.render()
+    q = vp.image.qimage.convertToFormat(QImage.Format.Format_Grayscale8)
+    ptr = q.constBits()
+    ptr.setsize(q.sizeInBytes())
+    return np.frombuffer(ptr, np.uint8).reshape(q.height(), q.bytesPerLine())[:, : q.width()].copy()
+
+
+def test_integer_slices_are_windowed_through_the_lookup_table(window):
+    from ui.display import Window
+
+    vol = _ct16()
+    show(window, vol)
+    ax = window.viewer.axial
+    for w in (Window(400, 40), Window(1500, 300), Window(80, -1000)):
+        ax.set_window(w)
+        lo, hi = w.levels
+        expected = np.clip((ax.image.image.astype(np.float64) - lo) * 255.0 / (hi - lo), 0, 255)
+        grey = _shown_grey(ax)
+        assert grey.shape == ax.image.image.shape
+        assert np.abs(grey.astype(int) - np.floor(expected)).max() <= 1
+        assert grey.min() == 0 and grey.max() == 255  # the ramp covers the window on both sides
+    # the item still holds the slice's own values and the window as levels
+    np.testing.assert_array_equal(ax.image.image, ax.mapping.image(vol.voxels, ax.slice))
+    assert tuple(ax.image.levels) == pytest.approx(Window(80, -1000).levels)
+
+
+def test_a_window_change_renders_each_view_of_the_series_once(window, qtbot, monkeypatch):
+    from ui.display import Window
+    from ui.viewport import WindowedImageItem
+
+    vol = _ct16()
+    show(window, vol)
+    views = [window.viewer.axial, window.viewer.coronal, window.viewer.sagittal]
+    for vp in views:
+        vp.viewport().repaint()
+    calls: list[object] = []
+    original = WindowedImageItem.render
+
+    def counting(self):
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(WindowedImageItem, "render", counting)
+    window.viewer.axial.set_window(Window(350, 50))
+    window.viewer.axial.set_window(Window(360, 55))  # two changes before the next paint
+    for vp in views:
+        vp.viewport().repaint()
+    assert sorted(id(c) for c in calls) == sorted(id(vp.image) for vp in views)
+    calls.clear()
+    window.viewer.axial.step(1)
+    for vp in views:
+        vp.viewport().repaint()
+    assert calls == [window.viewer.axial.image]  # a slice change renders the axial image only
+
+
+def test_views_draw_nearest_while_interacting_then_bilinear(window, qtbot):
+    from ui.display import Window
+
+    vol = _ct16()
+    show(window, vol)
+    ax, cor = window.viewer.axial, window.viewer.coronal
+    assert ax.smooth() and cor.smooth()
+    ax.set_window(Window(500, 20))
+    assert not ax.smooth() and not cor.smooth()  # every view of the series is being re-windowed
+    qtbot.waitUntil(lambda: ax.smooth() and cor.smooth(), timeout=3000)
+    ax.step(1)
+    assert not ax.smooth()
+    qtbot.waitUntil(ax.smooth, timeout=3000)
+
+
+def test_float_volumes_still_render(window):
+    from ui.display import Window
+
+    vol = _ct16()
+    vol.voxels = vol.voxels.astype(np.float32) + 0.5
+    show(window, vol)
+    ax = window.viewer.axial
+    ax.set_window(Window(400, 40))
+    grey = _shown_grey(ax)
+    lo, hi = Window(400, 40).levels
+    expected = np.clip((ax.image.image - lo) * 255.0 / (hi - lo), 0, 255)
+    assert np.abs(grey.astype(int) - expected).max() <= 1.5
