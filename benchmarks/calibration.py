@@ -30,11 +30,21 @@ from workstation.reasoning.calibration import Metrics, evaluate, fit, load_cases
 from workstation.reasoning.findings import V11_PATHS  # noqa: E402
 
 _OLD_RUNNER = r"""
-import json, math, sys
+import json, math, sys, time
 sys.path.insert(0, sys.argv[1])
 from workstation.reasoning.ranking import assess
+from workstation.reasoning.findings import Findings
 out = []
-for c in json.load(sys.stdin):
+cases = json.load(sys.stdin)
+docs = [Findings.from_dict(c["findings"]) for c in cases]
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    for f in docs:
+        assess(f)
+    best = min(best, (time.perf_counter() - t) / len(docs))
+print(f"{best * 1000:.3f}", file=sys.stderr)
+for c in cases:
     ds = assess(c["findings"]).differentials
     ids = [d.id for d in ds]
     p = {d.id: d.probability for d in ds}
@@ -55,6 +65,23 @@ def _v1(doc: dict) -> dict:
     return d
 
 
+OLD_MS: list[float] = []
+
+
+def assess_ms(cases: list) -> float:
+    """Best of 3 mean time of one assess (rules, ranking with reasons, staging, recommendations)."""
+    import time
+
+    from workstation.reasoning.ranking import assess
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for c in cases:
+            assess(c.findings)
+        best = min(best, (time.perf_counter() - t) / len(cases))
+    return best * 1000
+
+
 def old_metrics(raw_cases: list[dict]) -> Metrics | None:
     """Metrics of the old naive Bayes (commit OLD_COMMIT) on these cases, or None without git."""
     from workstation.reasoning.calibration import LOSS_FLOOR
@@ -68,17 +95,18 @@ def old_metrics(raw_cases: list[dict]) -> Metrics | None:
         r = subprocess.run([sys.executable, "-c", _OLD_RUNNER, tmp], input=payload, capture_output=True,
                            text=True, check=True)
     res = json.loads(r.stdout)
-    amb = [(x, c) for x, c in zip(res, raw_cases) if c["ambiguous"]]
+    OLD_MS.append(float(r.stderr.strip().splitlines()[-1]))
+    amb = [(x, c) for x, c in zip(res, raw_cases, strict=False) if c["ambiguous"]]
     n = len(res)
     return Metrics(
         n=n,
         log_loss=math.fsum(-math.log(max(x["p_truth"], LOSS_FLOOR)) for x in res) / n,
         top1=sum(x["rank"] == 1 for x in res) / n,
-        rank_hits=sum(x["rank"] <= c["target_rank"] for x, c in zip(res, raw_cases)) / n,
+        rank_hits=sum(x["rank"] <= c["target_rank"] for x, c in zip(res, raw_cases, strict=False)) / n,
         n_ambiguous=len(amb),
         max_top_ambiguous=max((x["p_top"] for x, _ in amb), default=None),
         min_truth_ambiguous=min((x["p_truth"] for x, _ in amb), default=None),
-        misses=tuple(x["id"] for x, c in zip(res, raw_cases) if x["rank"] > c["target_rank"]),
+        misses=tuple(x["id"] for x, c in zip(res, raw_cases, strict=False) if x["rank"] > c["target_rank"]),
     )
 
 
@@ -112,6 +140,8 @@ def main() -> None:
             print(f"{'':<34} outside target rank: {', '.join(new.misses)}")
         old = old_metrics(raw_sets[s])
         print(_row(f"old naive Bayes {OLD_COMMIT} / {s}", old))
+    old_ms = f"{min(OLD_MS):.2f} ms" if OLD_MS else "n/a"
+    print(f"assess per document: new {assess_ms(cases):.2f} ms, old naive Bayes {old_ms} (best of 3, {len(cases)} cases)")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .findings import Findings
 from .knowledge import load_knowledge
@@ -80,7 +81,7 @@ def run(cases: Sequence[Case], params: ModelParams | None = None,
     kb = load_knowledge()
     ev = evidence if evidence is not None else _evidence(cases)
     out = []
-    for c, e in zip(cases, ev):
+    for c, e in zip(cases, ev, strict=False):
         diffs = rank(e, kb, params, explain=False)
         ids = [d.id for d in diffs]
         k = ids.index(c.truth)
@@ -145,7 +146,8 @@ def fit(cases: Sequence[Case], grid: Mapping[str, Iterable[float]] = GRID) -> tu
     best: tuple[bool, float, ModelParams] | None = None
     names = ("other_prior", "evidence_weight", "group_damping", "smoothing")
     for values in itertools.product(*(tuple(grid[k]) for k in names)):
-        prm = ModelParams(*values)
+        v = dict(zip(names, values, strict=True))
+        prm = ModelParams(v["other_prior"], v["evidence_weight"], v["group_damping"], v["smoothing"])
         m = metrics(run(cases, prm, ev))
         key = (meets_targets(m, FIT_MAX_TOP_AMBIGUOUS, FIT_MIN_TRUTH_AMBIGUOUS), m.log_loss)
         if best is None or (key[0] and not best[0]) or (key[0] == best[0] and key[1] < best[1] - 1e-12):

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import FindingsError
-from ..jsonsafe import loads as strict_json, read_document
+from ..jsonsafe import loads as strict_json
+from ..jsonsafe import read_document
 from ..resources import load_json
 
 SCHEMA = "rp-findings/1.1"
@@ -136,7 +138,7 @@ class IVCExtent:
     _raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, d: Any, path: str = "ivc") -> "IVCExtent":
+    def from_dict(cls, d: Any, path: str = "ivc") -> IVCExtent:
         if not isinstance(d, Mapping):
             raise FindingsError(f"{path}: expected an object, got {_show(d)}")
         for k in d:
@@ -223,9 +225,8 @@ def _check_extension(name: str, v: Any) -> None:
         _check_sources(v)
     elif name == "x_measurements":
         _check_measurements(v)
-    elif name == "x_note":
-        if not isinstance(v, str):
-            raise FindingsError(f"x_note: expected a string, got {_show(v)}")
+    elif name == "x_note" and not isinstance(v, str):
+        raise FindingsError(f"x_note: expected a string, got {_show(v)}")
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ class Findings:
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def from_dict(cls, d: Any) -> "Findings":
+    def from_dict(cls, d: Any) -> Findings:
         if not isinstance(d, Mapping):
             raise FindingsError(f"findings document: expected a JSON object, got {_show(d)}")
         if "schema" not in d:
@@ -360,7 +361,7 @@ class Findings:
             raise FindingsError(f"findings.{fid}: unknown checklist id")
         return self.findings.get(fid)
 
-    def with_changes(self, **changes: Any) -> "Findings":
+    def with_changes(self, **changes: Any) -> Findings:
         """A new validated document with top-level fields replaced (``None`` = unknown, removed).
 
         ``findings={id: True/False/None}`` updates checklist items (``None`` removes one).

@@ -10,7 +10,8 @@ citation are data in ``resources/knowledge/thresholds.json`` (``ivc_thrombus_lev
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..resources import load_json
 from .findings import Findings

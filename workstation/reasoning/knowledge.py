@@ -15,10 +15,12 @@ to ``[1/lr_cap, lr_cap]`` (model.json) to keep the model humble.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import WorkstationError
 from ..resources import load_json, resource_path
@@ -91,7 +93,8 @@ def _check_p(p: Any, where: str) -> float:
 
 def _dist(d: Any, values: tuple[str, ...], where: str) -> dict[str, float]:
     if not isinstance(d, Mapping) or set(d) != set(values):
-        raise KnowledgeError(f"{where}: distribution must give every value of {values}, got {sorted(d) if isinstance(d, Mapping) else d!r}")
+        got = sorted(d) if isinstance(d, Mapping) else d
+        raise KnowledgeError(f"{where}: distribution must give every value of {values}, got {got!r}")
     tot = sum(_check_p(v, f"{where}.{k}") for k, v in d.items())
     if tot <= 0:
         raise KnowledgeError(f"{where}: distribution sums to zero")
@@ -125,10 +128,14 @@ def load_knowledge() -> KnowledgeBase:
     if abs(sum(priors) - 1) > 1e-9:
         raise KnowledgeError(f"differentials.json: priors sum to {sum(priors)}, not 1")
 
-    floor, ceil = model["probability_floor"], model["probability_ceiling"]
-    cap = math.log(model["lr_cap"])
-    clamp = lambda p: min(max(p, floor), ceil)  # noqa: E731
-    clip = lambda x: min(max(x, -cap), cap)  # noqa: E731
+    floor, ceil = float(model["probability_floor"]), float(model["probability_ceiling"])
+    cap = math.log(float(model["lr_cap"]))
+
+    def clamp(p: float) -> float:
+        return min(max(p, floor), ceil)
+
+    def clip(x: float) -> float:
+        return min(max(x, -cap), cap)
 
     binary_defaults: dict[str, Mapping[str, Any]] = {**defaults["findings"], **defaults["derived"]}
     missing = set(CHECKLIST_IDS) - set(defaults["findings"])
@@ -147,7 +154,8 @@ def load_knowledge() -> KnowledgeBase:
         p = _check_p(spec["default"], f"defaults.json: {feat}.default")
         p_bin[feat] = [p] * len(ids)
         for dx in ids:
-            entries[(feat, dx)] = Entry(p, dbasis, dsrc, spec.get("about", "Not described for this diagnosis; baseline rate."), None, True)
+            about = spec.get("about", "Not described for this diagnosis; baseline rate.")
+            entries[(feat, dx)] = Entry(p, dbasis, dsrc, about, None, True)
     for field in CATEGORICAL_FIELDS:
         values[field] = _values_of(field, model, defaults)
         base = defaults["categorical"][field]["distribution"]
@@ -155,7 +163,8 @@ def load_knowledge() -> KnowledgeBase:
         dist = _dist(base, values[field], f"defaults.json: categorical.{field}")
         p_cat[field] = [dist] * len(ids)
         for dx in ids:
-            entries[(field, dx)] = Entry(dist, dbasis, dsrc, "Not described for this diagnosis; baseline distribution.", None, True)
+            about = "Not described for this diagnosis; baseline distribution."
+            entries[(field, dx)] = Entry(dist, dbasis, dsrc, about, None, True)
 
     for k, dx in enumerate(ids):
         name = f"evidence/{dx}.json"
@@ -176,25 +185,27 @@ def load_knowledge() -> KnowledgeBase:
                 feat = e["finding"]
                 if feat not in binary_defaults:
                     raise KnowledgeError(f"{where}: unknown finding {feat!r}")
-                p = _check_p(e.get("p"), f"{where}.p")
-                p_bin[feat] = p_bin[feat][:k] + [p] + p_bin[feat][k + 1:]
+                pb = _check_p(e.get("p"), f"{where}.p")
+                p_bin[feat] = p_bin[feat][:k] + [pb] + p_bin[feat][k + 1:]
+                value: float | Mapping[str, float] = pb
             elif "field" in e:
                 feat = e["field"]
                 if feat not in CATEGORICAL_FIELDS:
                     raise KnowledgeError(f"{where}: unknown field {feat!r}")
-                p = _dist(e.get("distribution"), values[feat], f"{where}.distribution")
-                p_cat[feat] = p_cat[feat][:k] + [p] + p_cat[feat][k + 1:]
+                pd = _dist(e.get("distribution"), values[feat], f"{where}.distribution")
+                p_cat[feat] = p_cat[feat][:k] + [pd] + p_cat[feat][k + 1:]
+                value = pd
             else:
                 raise KnowledgeError(f"{where}: needs 'finding' or 'field'")
             if feat in seen:
                 raise KnowledgeError(f"{where}: {feat!r} given twice")
             seen.add(feat)
-            entries[(feat, dx)] = Entry(p, e["basis"], e["source"], e["rationale"], e.get("prevalence"))
+            entries[(feat, dx)] = Entry(value, e["basis"], e["source"], e["rationale"], e.get("prevalence"))
 
     binary: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     for feat, ps in p_bin.items():
         ps = [clamp(p) for p in ps]
-        ref = sum(w * p for w, p in zip(priors, ps))
+        ref = sum(w * p for w, p in zip(priors, ps, strict=False))
         binary[feat] = (
             tuple(clip(math.log(p / ref)) for p in ps),
             tuple(clip(math.log((1 - p) / (1 - ref))) for p in ps),
@@ -204,7 +215,7 @@ def load_knowledge() -> KnowledgeBase:
         categorical[field] = {}
         for v in values[field]:
             ps = [clamp(d[v]) for d in dists]
-            ref = sum(w * p for w, p in zip(priors, ps))
+            ref = sum(w * p for w, p in zip(priors, ps, strict=False))
             categorical[field][v] = tuple(clip(math.log(p / ref)) for p in ps)
 
     phrases = {f: {"yes": s["yes"], "no": s["no"]} for f, s in binary_defaults.items()}

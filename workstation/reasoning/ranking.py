@@ -16,8 +16,9 @@ by the size of their effect, in words (``"macroscopic fat present — strongly f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .findings import FIELD_SPECS, Findings
 from .ivc import has_intravascular_tumour, ivc_extent
@@ -122,15 +123,15 @@ class Assessment:
 def _age_band(age: float, kb: KnowledgeBase) -> Mapping[str, Any]:
     for b in kb.model["age_bands"]:
         if b["max"] is None or age < b["max"]:
-            return b
-    return kb.model["age_bands"][-1]  # pragma: no cover
+            return dict(b)
+    return dict(kb.model["age_bands"][-1])  # pragma: no cover
 
 
 def _size_band(mm: float, kb: KnowledgeBase) -> Mapping[str, Any]:
     for b in kb.model["size_bands"]:
         if b["max_mm"] is None or mm <= b["max_mm"]:
-            return b
-    return kb.model["size_bands"][-1]  # pragma: no cover
+            return dict(b)
+    return dict(kb.model["size_bands"][-1])  # pragma: no cover
 
 
 def _ivc_level(segs: list[int]) -> str:
@@ -141,8 +142,8 @@ def _ivc_level(segs: list[int]) -> str:
     return "infrarenal_only"
 
 
-def _fmt(x: float) -> str:
-    return f"{x:+g}"
+def _fmt(x: float | None) -> str:
+    return "?" if x is None else f"{x:+g}"
 
 
 def gather_evidence(f: Findings, r: RuleResults, kb: KnowledgeBase) -> list[Evidence]:
@@ -199,8 +200,8 @@ def gather_evidence(f: Findings, r: RuleResults, kb: KnowledgeBase) -> list[Evid
 def _wording(lr: float, kb: KnowledgeBase) -> str:
     for w in kb.model["wording"]:
         if lr >= w["min_lr"]:
-            return w["text"]
-    return kb.model["wording"][-1]["text"]  # pragma: no cover
+            return str(w["text"])
+    return str(kb.model["wording"][-1]["text"])  # pragma: no cover
 
 
 def _log_lr(e: Evidence, i: int, kb: KnowledgeBase) -> float:
@@ -222,7 +223,7 @@ class ModelParams:
     staging_as_evidence: bool = False
 
     @classmethod
-    def from_kb(cls, kb: KnowledgeBase) -> "ModelParams":
+    def from_kb(cls, kb: KnowledgeBase) -> ModelParams:
         p = kb.model["parameters"]
         return cls(float(p["other_prior"]), float(p["evidence_weight"]), float(p["group_damping"]),
                    float(p["smoothing"]))
@@ -280,7 +281,7 @@ def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
         if len(members) < 2:
             continue
         for i in range(n):
-            for j, w in zip(members, _pool([rows[j][i] for j in members], prm.group_damping)):
+            for j, w in zip(members, _pool([rows[j][i] for j in members], prm.group_damping), strict=False):
                 weights[i][j] = w
     log_other_free = math.log1p(-prm.other_prior)
     logits = [log_other_free + lp + prm.evidence_weight * math.fsum(weights[i][j] * rows[j][i] for j in range(len(ev)))

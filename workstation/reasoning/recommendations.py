@@ -6,8 +6,9 @@ whose conditions hold is used; the list is sorted by urgency (then file order), 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..resources import load_json
 from .findings import Findings
@@ -69,7 +70,7 @@ def holds(cond: Mapping[str, Any], c: Context) -> bool:
     if "finding" in cond:
         return f.findings.get(cond["finding"]) is cond["is"]
     if "field" in cond:
-        return getattr(f, cond["field"]) == cond["is"]
+        return bool(getattr(f, cond["field"]) == cond["is"])
     if "known" in cond:
         return _known(cond["known"], f)
     if "known_not" in cond:

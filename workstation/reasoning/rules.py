@@ -6,11 +6,13 @@ Every cut-off is read from ``resources/knowledge/thresholds.json`` (cited there)
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
 
 from ..resources import load_json
+from .findings import Findings
 
 _T = load_json("knowledge", "thresholds.json")
 
@@ -30,7 +32,7 @@ def t_category(greatest_dimension_mm: float | None) -> str | None:
         return None
     for cat in _T["t_category"]["categories"]:
         if cat["max_mm"] is None or greatest_dimension_mm <= cat["max_mm"]:
-            return cat["id"]
+            return str(cat["id"])
     raise AssertionError("thresholds.json: the last T category must be open-ended")  # pragma: no cover
 
 
@@ -42,7 +44,7 @@ def _group_of(t: str, n: str, m: str, g: int) -> str:
             and m in rule.get("M", (m,))
             and g in rule.get("G", (g,))
         ):
-            return rule["group"]
+            return str(rule["group"])
     raise AssertionError(f"thresholds.json: no stage group for {t} {n} {m} G{g}")  # pragma: no cover
 
 
@@ -172,7 +174,7 @@ class RuleResults:
     thrombus_call: str | None
 
 
-def apply_rules(f) -> RuleResults:
+def apply_rules(f: Findings) -> RuleResults:
     """All rules over a :class:`~workstation.reasoning.findings.Findings`."""
     t = t_category(f.greatest_dimension_mm)
     st = stage(t, f.findings.get("lymph_node_metastases"), f.findings.get("distant_metastases"), f.grade)

@@ -11,8 +11,9 @@ size with enough decimals that the printed number falls in the same category.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..resources import load_json
 from .findings import Findings

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from workstation.reasoning.calibration import (FIT_MAX_TOP_AMBIGUOUS, FIT_MIN_TRUTH_AMBIGUOUS, GRID,
-                                               MAX_TOP_AMBIGUOUS, MIN_TRUTH_AMBIGUOUS, evaluate, fit,
-                                               load_cases, meets_targets, run)
+from workstation.reasoning.calibration import (
+    FIT_MAX_TOP_AMBIGUOUS,
+    FIT_MIN_TRUTH_AMBIGUOUS,
+    GRID,
+    MAX_TOP_AMBIGUOUS,
+    MIN_TRUTH_AMBIGUOUS,
+    evaluate,
+    fit,
+    load_cases,
+    meets_targets,
+    run,
+)
 from workstation.reasoning.findings import DIFFERENTIAL_IDS
 from workstation.reasoning.knowledge import OTHER_ID, load_knowledge
 from workstation.reasoning.ranking import ModelParams

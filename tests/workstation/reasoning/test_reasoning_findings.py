@@ -3,10 +3,9 @@ import json
 
 import pytest
 
-from workstation.errors import FindingsError, WorkstationError
-from workstation.reasoning.findings import (CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings)
-
 from tests.conftest import ROOT
+from workstation.errors import FindingsError, WorkstationError
+from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings
 
 SPEC = str(ROOT / "docs" / "findings.md")  # the project's own copy of the interface (never ../shared)
 
@@ -32,7 +31,8 @@ FULL = doc(
 def test_spec_ids_match_the_checklist_resource():
     """Every id the spec lists is in checklist.json and nothing else (parsed from the spec text)."""
     import re
-    text = open(SPEC, encoding="utf-8").read()
+    with open(SPEC, encoding="utf-8") as fh:
+        text = fh.read()
     part = text.split("## Checklist ids")[1].split("## Differential ids")[0]
     spec_ids = [i for i in re.findall(r"`([a-z0-9_]+)`", part) if i != "findings"]
     # 62 ids of version 1 and 5 added by 1.1

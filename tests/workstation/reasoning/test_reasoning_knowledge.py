@@ -5,13 +5,11 @@ import math
 import re
 from pathlib import Path
 
-import pytest
-
-from workstation.resources import load_json, resource_path
+from tests.conftest import ROOT
 from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, FIELD_SPECS
 from workstation.reasoning.knowledge import CATEGORICAL_FIELDS, load_knowledge
+from workstation.resources import load_json, resource_path
 
-from tests.conftest import ROOT
 KDIR = resource_path("knowledge")
 HERE = Path(__file__).resolve().parent
 SPEC_GROUPS = {"clinical": "Clinical", "composition_morphology": "Composition and morphology",
@@ -25,7 +23,8 @@ def evidence_docs():
 def test_checklist_groups_follow_the_spec():
     spec = (ROOT / "docs" / "findings.md").read_text(encoding="utf-8")
     part = spec.split("## Checklist ids")[1].split("## Differential ids")[0]
-    chunks = re.split(r"\n(?=Clinical:|Composition and morphology:|Location and relations:|Spread and associated findings:)", part)
+    heads = r"\n(?=Clinical:|Composition and morphology:|Location and relations:|Spread and associated findings:)"
+    chunks = re.split(heads, part)
     spec_groups = [[i for i in re.findall(r"`([a-z0-9_]+)`", c) if i != "findings"] for c in chunks]
     spec_groups = [g for g in spec_groups if g]
     groups = load_json("checklist.json")["groups"]
@@ -57,7 +56,7 @@ def test_every_differential_has_a_prior_and_an_evidence_file():
 
 def test_article_prevalence_order_is_in_the_priors():
     kb = load_knowledge()
-    p = dict(zip(kb.ids, kb.priors))
+    p = dict(zip(kb.ids, kb.priors, strict=False))
     assert max(p, key=p.get) == "nodal_metastases"  # more prevalent than any primary
     assert p["liposarcoma"] > p["leiomyosarcoma"]  # most common primary RP sarcoma
     neuro = sum(p[i] for i in ("neurofibroma", "schwannoma", "ganglioneuroma", "paraganglioma"))

@@ -2,12 +2,11 @@
 and the ``workstation assess`` command."""
 import json
 import math
-import time
 
 import pytest
 
 from workstation.cli import main
-from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings
+from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS
 from workstation.reasoning.knowledge import OTHER_ID, load_knowledge
 from workstation.reasoning.ranking import ModelParams, assess
 
@@ -30,7 +29,7 @@ def test_empty_document_gives_the_priors_in_order():
     a = assess(S)
     kb = load_knowledge()
     prm = ModelParams.from_kb(kb)
-    prior = {i: (1 - prm.other_prior) * p for i, p in zip(kb.ids, kb.priors)}
+    prior = {i: (1 - prm.other_prior) * p for i, p in zip(kb.ids, kb.priors, strict=False)}
     prior[OTHER_ID] = prm.other_prior
     ids = (*kb.ids, OTHER_ID)
     assert [d.id for d in a.differentials] == sorted(ids, key=lambda i: (-prior[i], ids.index(i)))
@@ -113,15 +112,6 @@ def test_ivc_map_implies_an_intraluminal_tumour_when_the_checklist_is_silent():
     assert p["leiomyosarcoma"] > load_knowledge().priors[0] * 3
     top = assess(doc).differentials[0]
     assert any(r.derived_from == "ivc.tumor_z_mm" for r in top.raised_by)
-
-
-def test_assess_is_fast():
-    f = Findings.from_dict(LMS)
-    assess(f)
-    t = time.perf_counter()
-    for _ in range(100):
-        assess(f)
-    assert (time.perf_counter() - t) / 100 < 0.005
 
 
 def test_cli_json(tmp_path, capsys):

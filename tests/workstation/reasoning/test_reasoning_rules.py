@@ -81,7 +81,8 @@ _G = [1, 2, 3, None]
 def test_every_missing_combination_is_the_union_of_its_completions(t, n1, m1, g):
     """possible = exactly the groups of every completion; missing = the unknowns that matter."""
     st = rules.stage(t, n1, m1, g)
-    dom = lambda v, all_: [v] if v is not None else all_
+    def dom(v, all_):
+        return [v] if v is not None else all_
     comps = list(itertools.product(dom(t, _T[:4]), dom(n1, _B[:2]), dom(m1, _B[:2]), dom(g, _G[:3])))
     groups = {rules.stage(*c).group for c in comps}
     assert None not in groups
@@ -91,7 +92,7 @@ def test_every_missing_combination_is_the_union_of_its_completions(t, n1, m1, g)
         assert st.group == next(iter(groups)) and st.missing == ()
     else:
         assert st.group is None and st.missing
-        names = dict(zip(rules.STAGE_INPUTS, (t, n1, m1, g)))
+        names = dict(zip(rules.STAGE_INPUTS, (t, n1, m1, g), strict=False))
         assert all(names[m] is None for m in st.missing)
         # a missing input must be able to change the group on its own
         for m in st.missing:

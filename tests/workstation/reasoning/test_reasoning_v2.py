@@ -5,10 +5,10 @@ import json
 import pytest
 
 from workstation.cli import main
-from workstation.resources import load_json
-from workstation.reasoning.findings import CHECKLIST_IDS, Findings, V11_PATHS
+from workstation.reasoning.findings import CHECKLIST_IDS, V11_PATHS, Findings
 from workstation.reasoning.ranking import assess
 from workstation.reasoning.staging import size_text
+from workstation.resources import load_json
 
 S = "rp-findings/1.1"
 

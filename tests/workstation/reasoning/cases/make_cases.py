@@ -1,7 +1,9 @@
+# ruff: noqa: E501, E731, E741, SIM115  (a data-authoring script: one case per line)
 """Author script of calibration_cases.json: the cases as written (from the article and textbook
 knowledge), with the fuller checklists a careful reader records (EXTRA). Run by hand to regenerate the JSON."""
 import json
 from pathlib import Path
+
 C = []
 def case(truth, rank, doc, note, amb=False):
     d = {"schema": "rp-findings/1.1"}
@@ -190,7 +192,7 @@ for c in C:
     k = seen.get(c["truth"], 0)
     seen[c["truth"]] = k + 1
     c["set"] = "fit" if k % 2 == 0 else "heldout"
-for i, c in enumerate(C):
+for _i, c in enumerate(C):
     c["id"] = f"{c['truth']}-{[x for x in C if x['truth'] == c['truth']].index(c) + 1}"
 for c in C:
     for k, v in EXTRA.get(c["id"], {}).items():
