@@ -41,7 +41,8 @@ Wider API (so a module never reaches into the main window's internals):
 * ``add_action(action)`` — a window-wide shortcut (returns the action);
   ``new_action(text, shortcut=None, tip=None, slot=None, checkable=False)`` makes and adds one
 * ``add_menu_action(menu_name, action)`` — put ``action`` in the menu bar's menu ``menu_name``
-  (``"&Review"``; created on first use, found again by name with or without the ``&``)
+  (``"&Review"``; created on first use, found again by name with or without the ``&``);
+  ``add_submenu(menu_name, title)`` -> QMenu; ``menu(menu_name)`` -> QMenu
 * ``study_pair()`` — the study's pre/post pair ``(pre, post)`` or None; ``show_compare(pre, post)``
   shows two series side by side (viewport pair, linked by patient position)
 * ``add_close_hook(fn, order=0)`` — ``fn()`` runs when the open study closes (another study is
@@ -225,6 +226,12 @@ class Host(QObject):
             if m is not None and act.text().replace("&", "").strip().lower() == want:
                 return m
         return bar.addMenu(menu_name)
+
+    def add_submenu(self, menu_name: str, title: str) -> QMenu:
+        """A submenu ``title`` at the end of the menu ``menu_name`` (e.g. File › Recent studies)."""
+        sub = self.menu(menu_name).addMenu(title)
+        assert sub is not None
+        return sub
 
     def add_menu_action(self, menu_name: str, action: QAction) -> QAction:
         """Put ``action`` in the menu ``menu_name`` (the shortcut also works with the menu closed)."""

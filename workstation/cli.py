@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write findings.json, report.txt and a DICOM SR"),
     "sample": ("sample", "print the path of the bundled synthetic study"),
     "pacs": ("pacs", "find, retrieve and send studies on a PACS (DICOMweb or DIMSE)"),
+    "reads": ("reads", "list and export the reads the app saved (no patient data listed)"),
 }
 
 

@@ -7,9 +7,10 @@ directly, keeping a reference to each: ``lesion_tools``, ``enhancement_tools``, 
 ``host.report_problem`` (its attribute stays None) and the rest of the review keeps working. Other
 code reaches them through the module object: ``host.module("rp_review").lesion_tools``.
 
-When the open study closes (File › Open study…, File › Start a new read) the module's close hook
-(``host.add_close_hook``) closes it in order — autosave first, then the tools, then the findings —
-and the next ``study_loaded`` starts afresh (see ``_study_closing``).
+When the open study closes (File › Open study…) the module's close hook (``host.add_close_hook``)
+closes it in order — autosave first, then the tools, then the findings — and the next
+``study_loaded`` starts afresh (see ``_study_closing``). The File menu gets *Start a new read*,
+*Reads of this study* and *Recent studies* (the reads are the autosave's, ``ui.review.session``).
 
 How measurements fill fields (the rule is shown in the panel next to each value):
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -220,6 +222,7 @@ class ReviewModule:
         for vol in host.volumes().values():
             self._series_loaded(vol)
         self._create_tools()
+        self._build_menus()
 
     # -- the tools --------------------------------------------------------------------------
     def _start(self, what: str, make: Callable[[], Any]) -> Any:
@@ -252,7 +255,7 @@ class ReviewModule:
 
         def session() -> Any:
             from .session import SessionAutosave
-            return SessionAutosave(h, c, lesions=self.lesion_tools)
+            return SessionAutosave(h, c, lesions=self.lesion_tools, reset_work=self.reset_work)
 
         self.lesion_tools = self._start("lesion tools", lesion)
         self.enhancement_tools = self._start("enhancement tool", enhancement)
@@ -272,7 +275,12 @@ class ReviewModule:
         the tools drop their per-study state (lesion masks and overlays, enhancement results, an
         open export dialog); the findings go back to an empty document; the header prefill will run
         again for the next study."""
-        for name, part in self.parts().items():
+        self._close_parts(self.parts())
+        self.controller.reset()
+        self._header_done.clear()
+
+    def _close_parts(self, parts: dict[str, Any]) -> None:
+        for name, part in parts.items():
             close = getattr(part, "close_study", None)
             if close is None:
                 continue
@@ -281,8 +289,85 @@ class ReviewModule:
             except Exception as exc:  # one part failing must not keep the others on the old study
                 log.exception("review: %s failed to close the study", name)
                 self.host.report_problem(f"review: {name} failed to close the study: {type(exc).__name__}: {exc}")
+
+    def reset_work(self) -> None:
+        """Empty the work on the open study (a new read, another read brought back, taking over
+        editing): the tools' per-study state, the measurements with their undo history and the
+        findings; the header prefill runs again. The study stays open; the autosave is not told
+        (it calls this itself)."""
+        self._close_parts({k: v for k, v in self.parts().items() if k != "session"})
+        self.host.measurements.reset()
         self.controller.reset()
         self._header_done.clear()
+        for vol in self.host.volumes().values():
+            self._series_loaded(vol)
+
+    # -- reads (File menu) ------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        """File › Start a new read, Reads of this study ▸, Recent studies ▸."""
+        from PyQt6.QtGui import QAction
+
+        h = self.host
+        self.act_new_read = QAction("Start a new read", h.dialog_parent())
+        self.act_new_read.setObjectName("start_new_read")
+        self.act_new_read.setToolTip("Keep the current read of this study (archived, listed under Reads of "
+                                     "this study) and start an empty one")
+        self.act_new_read.triggered.connect(lambda _=False: self.start_new_read())
+        h.menu("&File").addSeparator()
+        h.add_menu_action("&File", self.act_new_read)
+        self.reads_menu = h.add_submenu("&File", "Reads of this study")
+        self.reads_menu.aboutToShow.connect(self._fill_reads_menu)
+        self.recent_menu = h.add_submenu("&File", "Recent studies")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+
+    def start_new_read(self) -> str | None:
+        return self.session.start_new_read() if self.session is not None else None
+
+    def recent_reads(self, limit: int = 10) -> list[Any]:
+        """Reads in progress with work, newest first (``workstation.session.ReadInfo``)."""
+        from workstation.session import list_reads
+
+        try:
+            return [r for r in list_reads() if r.has_work][:limit]
+        except OSError:
+            return []
+
+    def open_recent(self, info: Any) -> bool:
+        """Reopen the study of a read in progress (from its saved source path)."""
+        from pathlib import Path
+
+        if self.session is not None and info.key == self.session.current_key():
+            self.host.status("That study is the one open", 5000)
+            return False
+        if not info.source_path or not Path(info.source_path).exists():
+            self.host.status(f"Read #{info.key[:6]}: its study is no longer where it was opened from; "
+                             "open it with File › Open study…", 10000)
+            return False
+        return bool(self.host.open_study(info.source_path))
+
+    def _fill_recent_menu(self) -> None:
+        m = self.recent_menu
+        m.clear()
+        reads = self.recent_reads()
+        for r in reads:
+            act = m.addAction(r.label())
+            act.setToolTip(r.summary())
+            act.setData(r.key)
+            act.triggered.connect(lambda _=False, info=r: self.open_recent(info))
+        if not reads:
+            m.addAction("No reads in progress").setEnabled(False)
+
+    def _fill_reads_menu(self) -> None:
+        m = self.reads_menu
+        m.clear()
+        reads = self.session.reads() if self.session is not None else []
+        for r in reads:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.saved_at)) if r.saved_at else "?"
+            act = m.addAction(f"Read last edited {when} — {r.summary()}")
+            act.setData(r.read_id)
+            act.triggered.connect(lambda _=False, rid=r.read_id: self.session.switch_read(rid))
+        if not reads:
+            m.addAction("No earlier reads of this study").setEnabled(False)
 
     def _series_loaded(self, volume) -> None:
         """Age and sex from the header once per study, so a value the reader cleared stays cleared."""

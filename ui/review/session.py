@@ -1,27 +1,37 @@
-"""Autosave and crash restore of the review (findings, measurements, lesion masks) per study.
+"""The review's read of a study: autosave, bring it back on every opening, reads, one writer.
 
 * **Autosave**: every change — the controller's ``changed``, a measurement added / changed /
   removed, a lesion mask edited — starts a short timer (``AUTOSAVE_DELAY_MS``); when it fires, the
   state goes to :class:`workstation.session.SessionStore` (atomic JSON + npz; the masks are only
   rewritten when a mask changed). The store is keyed by the loaded volumes' StudyInstanceUID(s)
   (:func:`workstation.session.study_key`: a hash, no patient data in paths), under
-  ``$WORKSTATION_STATE_DIR`` (default ``~/.local/state/rp-workstation/sessions``).
-* **Restore**: when a study finishes loading and its session was not closed cleanly (a crash or a
-  kill), a bar above the views offers *Restore* / *Discard* (non-modal; the reader can look at the
-  images first). Nothing is autosaved while the offer is open, so the unrestored work is never
-  overwritten. *Restore* brings back the measurements (drawn on the images), the lesion masks (the
-  overlay, ready for the brush) and the findings document exactly as saved.
-  ``WORKSTATION_AUTORESTORE=1`` accepts the offer at once, ``WORKSTATION_AUTORESTORE=0`` discards it
-  (tests and scripted sessions); unset = ask.
-* **Clean close**: closing the main window (or quitting the app) flushes a pending save and marks
-  the session closed cleanly, so the next opening offers nothing. Opening another study in the same
-  window (``host.study_closing``) does the same for the old study, then :meth:`close_study` detaches
-  from it; the review module calls it first, before its other parts reset.
+  ``$WORKSTATION_STATE_DIR`` (default ``~/.local/state/rp-workstation/sessions``); it also keeps the
+  path the study was opened from (File › Recent studies reopens it).
+* **The read comes back**: when a study finishes loading and work was saved for it — whether the
+  last session closed cleanly, opened another study, was relaunched or crashed — the measurements
+  (drawn on the images), the lesion masks (overlay, ready for the brush), the target lesion and the
+  findings come back exactly as saved, and the status line says so. Nothing is saved before that,
+  so an opening can never overwrite the saved read. ``WORKSTATION_AUTORESTORE=0`` starts a new read
+  instead (the saved one is archived, never deleted).
+* **Reads**: :meth:`start_new_read` (File › Start a new read) archives the read in progress and
+  starts an empty one; :meth:`switch_read` (File › Reads of this study) brings an archived read
+  back and archives the current one. Nothing is deleted.
+* **One writer per study**: the window that opens a study first holds its lock
+  (:class:`workstation.session.StudyLock`: pid, host, start time). A second window or process on the
+  same study shows the saved read **read-only** with a banner naming the owner; nothing it does is
+  saved; *Take over editing* retries (it succeeds once the owner has closed or died — a lock left by
+  a dead process is taken over, and the status line says so).
+* **A damaged session file** is kept aside (``session.json.corrupt-<time>``), a banner and the
+  problems list say so, and autosave carries on in a fresh file.
+* **Clean close**: closing the main window (``host.window_closing``) or quitting the app flushes a
+  pending save, marks the read closed cleanly and gives the lock back. Opening another study (the
+  review module's close hook) does the same for the old study, then :meth:`close_study` detaches.
 """
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
@@ -29,45 +39,64 @@ from PyQt6.QtWidgets import QApplication
 
 from workstation.errors import WorkstationError
 from workstation.measure.model import Lesion3D
-from workstation.session import SessionState, SessionStore, study_key
+from workstation.session import LockOwner, ReadInfo, SessionState, SessionStore, study_key
 
-__all__ = ["SessionAutosave", "AUTOSAVE_DELAY_MS", "AUTORESTORE_ENV"]
+__all__ = ["AUTORESTORE_ENV", "AUTOSAVE_DELAY_MS", "SessionAutosave", "has_work"]
 
 AUTOSAVE_DELAY_MS = 400
 AUTORESTORE_ENV = "WORKSTATION_AUTORESTORE"
-#: findings keys that the app fills by itself on opening (header prefill): not "work" to restore
-_AUTOMATIC_KEYS = {"schema", "age_years", "sex", "x_sources"}
+
 
 def has_work(state: SessionState) -> bool:
     """True when a saved state holds something the reader did (not only the header prefill)."""
-    return bool(state.measurements or state.masks or (set(state.findings or {}) - _AUTOMATIC_KEYS))
+    return state.has_work()
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "earlier"
+
+
+def describe_state(st: SessionState) -> str:
+    n = len(st.measurements)
+    parts = [f"{n} measurement{'s' if n != 1 else ''}"]
+    if set(st.findings or {}) - {"schema", "age_years", "sex", "x_sources"}:
+        parts.append("findings")
+    if st.masks:
+        parts.append("lesion mask" + ("s" if len(st.masks) > 1 else ""))
+    return ", ".join(parts)
 
 
 class SessionAutosave(QObject):
-    """Signals: ``saved(int)`` (saves written so far), ``offered(str)`` (restore offer text),
-    ``restored()``, ``discarded()``."""
+    """Signals: ``saved(int)`` (saves written so far), ``restored()`` (saved work brought back),
+    ``new_read(str)`` (a new read started; the archived read's id), ``read_only_changed(bool)``,
+    ``damaged(str)`` (a damaged session file was kept aside)."""
 
     saved = pyqtSignal(int)
-    offered = pyqtSignal(str)
     restored = pyqtSignal()
-    discarded = pyqtSignal()
+    new_read = pyqtSignal(str)
+    read_only_changed = pyqtSignal(bool)
+    damaged = pyqtSignal(str)
 
-    IDLE, OFFERING, ACTIVE = "idle", "offering", "active"
+    IDLE, ACTIVE, READ_ONLY = "idle", "active", "read-only"
 
-    def __init__(self, host, controller=None, lesions=None) -> None:
-        """``lesions``: the review's lesion tools (their masks are saved and restored)."""
+    def __init__(self, host, controller=None, lesions=None,
+                 reset_work: Callable[[], None] | None = None) -> None:
+        """``lesions``: the review's lesion tools (their masks are saved and restored);
+        ``reset_work()``: empties the window's work on the open study (measurements, masks,
+        results, findings) without closing it — for a new read or a switch of reads."""
         super().__init__(host)
         self.host, self.controller, self.lesions = host, controller, lesions
+        self.reset_work = reset_work or self._reset_minimal
         self.store: SessionStore | None = None
         self.state = self.IDLE
         self.dirty = False
         self.masks_dirty = False
-        self.bar: Any = None  # the host banner of the restore offer
-        self.pending_state: SessionState | None = None
+        self.bar: Any = None  # the read-only or damaged-file banner
+        self.owner: LockOwner | None = None  # who edits the study when this window is read-only
         self.last_error: str | None = None
+        self.last_message = ""  # the last thing told to the reader about the read (tests read it)
         self.saves = 0  # saves written by this window
         self._closed = False
-        self._lesions_connected = False
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -82,19 +111,12 @@ class SessionAutosave(QObject):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close_clean)
-        self._connect_lesions()
+        if lesions is not None:
+            lesions.masks_changed.connect(lambda: self.touch(masks=True))
 
     # -- change tracking ------------------------------------------------------------------------
     def _lesion_tools(self):
         return self.lesions
-
-    def _connect_lesions(self) -> None:
-        if self._lesions_connected:
-            return
-        lt = self._lesion_tools()
-        if lt is not None:
-            lt.masks_changed.connect(lambda: self.touch(masks=True))
-            self._lesions_connected = True
 
     def touch(self, masks: bool = False) -> None:
         """Something changed: save after a short pause (debounced)."""
@@ -109,30 +131,76 @@ class SessionAutosave(QObject):
         """True while a change is waiting to be saved."""
         return self.dirty or self.timer.isActive()
 
+    @property
+    def read_only(self) -> bool:
+        return self.state == self.READ_ONLY
+
+    def _tell(self, text: str, timeout_ms: int = 15000) -> None:
+        self.last_message = text
+        self.host.status(text, timeout_ms)
+
     # -- study ------------------------------------------------------------------------------------
     def study_uids(self) -> list[str]:
         return sorted({str(v.meta.get("study_uid")) for v in self.host.volumes().values()
                        if (v.meta or {}).get("study_uid")})
 
     def _study_loaded(self) -> None:
-        self._connect_lesions()
         uids = self.study_uids()
         if not uids:
-            self.host.status("Autosave is off: the study has no StudyInstanceUID", 8000)
+            self._tell("Autosave is off: the study has no StudyInstanceUID", 8000)
             self.state = self.IDLE
             return
-        self.store = SessionStore(study_key(uids))
         self._closed = False
-        if self.store.has_unrestored():
-            try:
-                st = self.store.load()
-            except WorkstationError as exc:
-                self.host.report_problem(f"Autosave: {exc}")
-                st = None
-            if st is not None and has_work(st):
-                self._offer(st)
-                return
+        vols = list(self.host.volumes().values())
+        self.store = store = SessionStore(study_key(uids))
+        store.set_source(self.host.study_path(), [v.modality for v in vols], len(vols))
+        try:
+            lock = store.acquire()
+        except WorkstationError as exc:
+            self.host.report_problem(f"Autosave: {exc}")
+            self._tell(f"Autosave is off: {exc}", 15000)
+            self.state = self.IDLE
+            return
+        if not lock.acquired:
+            self._enter_read_only(lock.owner)
+            return
+        note = ""
+        if lock.took_over is not None:
+            note = f" (took over from {lock.took_over.describe()}, which is no longer running)"
+        self._bring_back(note)
+
+    def _bring_back(self, note: str = "") -> None:
+        """Load the saved read and put it back (or archive it when the environment says so)."""
+        st = self._load()
+        if st is not None and st.has_work() and os.environ.get(AUTORESTORE_ENV, "").strip() == "0":
+            rid = self.store.archive_current() if self.store is not None else None
+            self._activate()
+            self._tell(f"Started a new read; the saved read is archived ({rid}){note}")
+            return
+        if st is not None and st.has_work():
+            self.apply(st)
+            self._activate()
+            self._tell(f"Restored your read of this study (last edited {_when(st.saved_at)}: "
+                       f"{describe_state(st)}){note}")
+            self.restored.emit()
+            return
         self._activate()
+        if note:
+            self._tell(f"Autosave is on{note}")
+
+    def _load(self) -> SessionState | None:
+        """The saved read; a damaged file is kept aside, the reader told, and None returned."""
+        if self.store is None:
+            return None
+        try:
+            return self.store.load()
+        except WorkstationError as exc:
+            msg = f"The saved read of this study was damaged and kept aside; autosave continues in a fresh file. {exc}"
+            self.host.report_problem(f"Autosave: {exc}")
+            self._show_bar(msg[:300], "error", (("OK", "dismiss_session_banner", self._close_bar),))
+            self._tell(msg[:300], 20000)
+            self.damaged.emit(str(exc))
+            return None
 
     def _activate(self) -> None:
         self.state = self.ACTIVE
@@ -140,63 +208,70 @@ class SessionAutosave(QObject):
         if self.dirty:
             self.timer.start()
 
-    def _offer(self, st: SessionState) -> None:
-        self.state = self.OFFERING
-        self.pending_state = st
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.saved_at)) if st.saved_at else "earlier"
-        n = len(st.measurements)
-        text = (f"Unsaved work on this study from {when} was found ({n} measurement{'s' if n != 1 else ''}"
-                f"{', findings' if set(st.findings or {}) - _AUTOMATIC_KEYS else ''}"
-                f"{', lesion mask' if st.masks else ''}). Restore it?")
-        self.offered.emit(text)
-        choice = os.environ.get(AUTORESTORE_ENV, "").strip()
-        if choice == "1":
-            self.restore()
-            return
-        if choice == "0":
-            self.discard()
-            return
-        self.bar = self.host.show_banner(text, "warning", name="restore_session_bar",
-                                         buttons=(("Restore", "restore_session", self.restore),
-                                                  ("Discard", "discard_session", self.discard)))
-        self.host.status("Unsaved work was found for this study: Restore or Discard (bar above the images)", 15000)
+    # -- one writer ---------------------------------------------------------------------------------
+    def _enter_read_only(self, owner: LockOwner | None) -> None:
+        self.state = self.READ_ONLY
+        self.owner = owner
+        who = owner.describe() if owner is not None else "another window"
+        text = (f"Read-only: this study is open for editing in another window ({who}). "
+                "Changes made here are not saved.")
+        self._show_bar(text, "warning", (("Take over editing", "take_over_session", self.try_take_over),))
+        st = self._load_quietly()
+        if st is not None and st.has_work():
+            self.apply(st)
+        self.dirty = False
+        self._tell(text, 20000)
+        self.read_only_changed.emit(True)
+
+    def _load_quietly(self) -> SessionState | None:
+        """Read-only: the owner's saved read, never moved or changed (a damaged one is skipped)."""
+        try:
+            return self.store.load() if self.store is not None else None
+        except WorkstationError:
+            return None
+
+    def try_take_over(self) -> bool:
+        """Become the study's writer if the owner has gone; the saved read replaces this window's
+        unsaved changes (the banner said they are not saved)."""
+        if self.store is None or self.state != self.READ_ONLY:
+            return self.state == self.ACTIVE
+        lock = self.store.acquire()
+        if not lock.acquired:
+            who = lock.owner.describe() if lock.owner is not None else "another window"
+            self._tell(f"Still open for editing in another window ({who}); this window stays read-only", 10000)
+            return False
+        self._close_bar()
+        self.owner = None
+        self.state = self.IDLE
+        self.reset_work()
+        self.dirty = False
+        self.read_only_changed.emit(False)
+        self._bring_back(" — this window now edits the study")
+        return True
+
+    # -- banner -----------------------------------------------------------------------------------
+    def _show_bar(self, text: str, kind: str, buttons) -> None:
+        self._close_bar()
+        self.bar = self.host.show_banner(text, kind, buttons=buttons, name="session_banner")
 
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.dismiss()
             self.bar = None
 
-    def restore(self) -> None:
-        st, self.pending_state = self.pending_state, None
-        self._close_bar()
-        if st is None:
-            self._activate()
-            return
-        self.apply(st)
-        self._activate()
-        self.dirty = True
-        self.save_now()
-        self.host.status(f"Restored {len(st.measurements)} measurements and the findings of the last session", 10000)
-        self.restored.emit()
-
-    def discard(self) -> None:
-        self.pending_state = None
-        self._close_bar()
-        if self.store is not None:
-            self.store.discard()
-        self._activate()
-        self.dirty = True
-        self.save_now()
-        self.discarded.emit()
-
+    # -- putting a read back ----------------------------------------------------------------------
     def apply(self, st: SessionState) -> None:
         """Put a saved state back: lesion masks, measurements, then the findings (exactly as saved)."""
         host = self.host
         lt = self._lesion_tools()
         lesions = (st.extra or {}).get("lesions") or {}
         records = {m.id: m for m in st.measurements}
+        for text in st.problems:
+            host.report_problem(f"Autosave: {text}")
         if lt is not None:
-            for name, mask in st.masks.items():
+            active = (st.extra or {}).get("active_lesion")
+            # the target lesion last: restoring a lesion makes it the active one
+            for name, mask in sorted(st.masks.items(), key=lambda kv: kv[0] == active):
                 rec = records.get(name)
                 vol = host.volume(lesions.get(name) or (rec.series_uid if rec else ""))
                 if isinstance(rec, Lesion3D) and vol is not None and mask.shape == vol.shape:
@@ -213,25 +288,82 @@ class SessionAutosave(QObject):
         if self.controller is not None and st.findings and st.findings.get("schema"):
             self.controller.set_document(st.findings)
 
+    def _reset_minimal(self) -> None:
+        lt = self._lesion_tools()
+        if lt is not None:
+            lt.close_study()
+        self.host.measurements.reset()
+        if self.controller is not None:
+            self.controller.reset()
+
+    # -- reads ------------------------------------------------------------------------------------
+    def start_new_read(self) -> str | None:
+        """Archive the read in progress (kept, listed, restorable) and start an empty one on the
+        same study; the archived read's id (None when nothing was saved yet or not possible)."""
+        if self.store is None or self.state != self.ACTIVE:
+            self._tell("A new read needs a study this window edits" +
+                       (" (this window is read-only)" if self.read_only else ""), 8000)
+            return None
+        self.save_now()
+        try:
+            rid = self.store.archive_current()
+        except (WorkstationError, OSError) as exc:
+            self.host.report_problem(f"Autosave: {exc}")
+            self._tell(f"A new read could not be started: {exc}", 15000)
+            return None
+        self.state = self.IDLE  # the reset below is not a change of the new read
+        self.reset_work()
+        self.dirty = True
+        self._activate()
+        self.save_now()
+        self._tell("Started a new read of this study; the previous read is kept (File › Reads of this study)")
+        self.new_read.emit(rid or "")
+        return rid
+
+    def reads(self) -> list[ReadInfo]:
+        """The archived reads of the open study, newest first."""
+        return self.store.reads() if self.store is not None else []
+
+    def switch_read(self, read_id: str) -> bool:
+        """Bring the archived read ``read_id`` back; the read in progress is archived first."""
+        if self.store is None or self.state != self.ACTIVE:
+            self._tell("Reads can be switched in the window that edits the study", 8000)
+            return False
+        self.save_now()
+        try:
+            self.store.restore_read(read_id)
+        except (WorkstationError, OSError) as exc:
+            self._tell(f"That read could not be brought back: {exc}", 15000)
+            return False
+        self.state = self.IDLE
+        self.reset_work()
+        self.dirty = False
+        self._bring_back()
+        return True
+
+    def current_key(self) -> str | None:
+        return self.store.key if self.store is not None else None
+
     # -- saving ---------------------------------------------------------------------------------
     def current(self) -> dict[str, Any]:
         lt = self._lesion_tools()
         return {"findings": self.controller.findings_dict() if self.controller is not None else None,
                 "measurements": self.host.measurements.items(),
                 "masks": lt.masks() if lt is not None else {},
-                "lesions": lt.lesion_series() if lt is not None else {}}
+                "lesions": lt.lesion_series() if lt is not None else {},
+                "active_lesion": getattr(lt, "active_id", None) if lt is not None else None}
 
     def save_now(self) -> bool:
         self.timer.stop()
         if self.state != self.ACTIVE or self.store is None or not self.dirty:
             return False
-        cur = self.current()
-        masks = cur["masks"] if self.masks_dirty else None
         try:
+            cur = self.current()
+            masks = cur["masks"] if self.masks_dirty else None
             self.store.save(cur["findings"], cur["measurements"], masks=masks,
-                            extra={"lesions": cur["lesions"]})
-        except (WorkstationError, OSError) as exc:
-            msg = f"Autosave failed: {exc}"
+                            extra={"lesions": cur["lesions"], "active_lesion": cur["active_lesion"]})
+        except (WorkstationError, OSError, ValueError, TypeError) as exc:
+            msg = f"Autosave failed: {exc}"[:300]
             if msg != self.last_error:  # report once, not on every keystroke
                 self.host.report_problem(msg)
             self.last_error = msg
@@ -245,7 +377,8 @@ class SessionAutosave(QObject):
         return True
 
     def close_clean(self) -> None:
-        """Flush the pending save and mark the session closed cleanly (window close / app quit)."""
+        """Flush the pending save, mark the read closed cleanly and give the study's lock back
+        (window close / app quit / another study)."""
         if self._closed:
             return
         if self.state == self.ACTIVE and self.store is not None:
@@ -254,17 +387,22 @@ class SessionAutosave(QObject):
                 self.store.clean_close()
             except (WorkstationError, OSError) as exc:
                 self.host.report_problem(f"Autosave: {exc}")
+        if self.store is not None:
+            self.store.release()
         self._closed = True
 
     def close_study(self) -> None:
-        """Another study is being opened: flush and mark this one closed cleanly (unless its restore
-        offer is still open: that work stays on disk, offered again next time), then detach; the
-        next ``study_loaded`` attaches to the new study as on the first opening."""
+        """Another study is being opened: flush and mark this one closed cleanly, give its lock
+        back, then detach; the next ``study_loaded`` attaches to the new study as on the first
+        opening."""
         self.close_clean()
-        self.pending_state = None
         self._close_bar()
         self.store = None
+        self.owner = None
+        was_read_only = self.state == self.READ_ONLY
         self.state = self.IDLE
         self.dirty = False
         self.masks_dirty = False
         self._closed = False  # changes from now on belong to the next study (saved once it is loaded)
+        if was_read_only:
+            self.read_only_changed.emit(False)

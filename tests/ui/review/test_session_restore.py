@@ -1,9 +1,7 @@
-"""Autosave (debounced, on every kind of change) and the restore offer bar, in process."""
+"""Autosave (debounced, on every kind of change) and the saved read coming back, in process."""
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QApplication
 
 from test_tools_support import (STUDY, click_at, open_review_window, review_window, show_series,  # noqa: F401
                                 state_dir, volume_of)
@@ -60,51 +58,42 @@ def _crashed_session(truth):
     return findings, lm
 
 
-def test_restore_bar_restores(qtbot, state_dir, truth):
+def test_crashed_session_comes_back_with_a_status_line(qtbot, state_dir, truth):
 
     findings, lm = _crashed_session(truth)
     win, c = open_review_window(qtbot)
     auto = win.host.module("rp_review").session
     try:
-        assert auto.state == auto.OFFERING and auto.bar is not None and auto.bar.isVisible()
-        assert "1 measurement" in auto.bar.label.text()
-        # nothing is saved while the offer is open: the crashed work stays on disk
-        c.set_field("grade", 2)
-        qtbot.wait(600)
-        assert _store_for(win).load().findings == findings
-        with qtbot.waitSignal(auto.restored, timeout=5000):
-            qtbot.mouseClick(auto.bar.buttons["restore_session"], Qt.MouseButton.LeftButton)
-        assert auto.bar is None and auto.state == auto.ACTIVE
+        assert auto.state == auto.ACTIVE and auto.bar is None
         assert c.findings_dict() == findings
+        assert auto.last_message.startswith("Restored your read of this study")
+        assert "1 measurement" in auto.last_message and "findings" in auto.last_message
         got = win.host.measurements.get(lm.id)
         assert got is not None and got.to_dict() == lm.to_dict()
         # the restored landmark is drawn: its level line in the coronal view
-
         assert lm.id in win.host.module("rp_review").ivc_tools.overlays[id(win.viewer.coronal)].items
         # and from now on changes are saved again
         with qtbot.waitSignal(auto.saved, timeout=5000):
             c.set_field("grade", 2)
-        assert _store_for(win).load().findings["grade"] == 2
+        st = _store_for(win).load()
+        assert st.findings["grade"] == 2 and [m.id for m in st.measurements] == [lm.id]
     finally:
         win.close()
 
 
-def test_discard_and_clean_close_offer_nothing(qtbot, state_dir, truth):
+def test_autorestore_0_archives_the_saved_read_instead(qtbot, state_dir, truth, monkeypatch):
 
-    _crashed_session(truth)
+    findings, lm = _crashed_session(truth)
+    monkeypatch.setenv("WORKSTATION_AUTORESTORE", "0")
     win, c = open_review_window(qtbot)
     auto = win.host.module("rp_review").session
-    with qtbot.waitSignal(auto.discarded, timeout=5000):
-        qtbot.mouseClick(auto.bar.buttons["discard_session"], Qt.MouseButton.LeftButton)
-    assert len(win.host.measurements) == 0 and "greatest_dimension_mm" not in c.findings_dict()
-    win.close()
-    QApplication.processEvents()
-    win2, _ = open_review_window(qtbot)
     try:
-        auto2 = win2.host.module("rp_review").session
-        assert auto2.state == auto2.ACTIVE and auto2.bar is None
+        assert len(win.host.measurements) == 0 and "greatest_dimension_mm" not in c.findings_dict()
+        reads = auto.reads()
+        assert len(reads) == 1 and reads[0].measurements == 1  # kept, not deleted
+        assert auto.store.load_read(reads[0].read_id).findings == findings
     finally:
-        win2.close()
+        win.close()
 
 
 def test_lesion_mask_edits_are_saved(qtbot, review_window, truth):
