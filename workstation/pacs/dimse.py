@@ -117,9 +117,18 @@ class DimsePacs:
         cause = _tcp_cause(self.cfg.host, self.cfg.port, min(self.cfg.timeout_s, 3.0))
         return cause or "association aborted by the server (is it a DICOM port?)"
 
-    def _lost(self, what: str) -> PacsError:
-        return PacsError(f"server {self.name}: no answer to {what} within {self.cfg.timeout_s:g} s "
-                         "or connection lost")
+    def _require(self, assoc: Any, abstract_syntax: str, service: str) -> None:
+        """The PACS accepted the association but maybe not this service (e.g. no C-GET)."""
+        if not any(cx.abstract_syntax == abstract_syntax for cx in assoc.accepted_contexts):
+            _release(assoc)
+            raise PacsError(f"server {self.name}: does not offer {service}")
+
+    def _lost(self, what: str, started: float) -> PacsError:
+        """No status came back: a timeout, or the server closed or aborted the association."""
+        if time.monotonic() - started >= self.cfg.timeout_s * 0.9:
+            return PacsError(f"server {self.name}: no answer to {what} within {self.cfg.timeout_s:g} s")
+        return PacsError(f"server {self.name}: {what} aborted by the server (is our AE title "
+                         f"{self.cfg.calling_aet} allowed to do this?)")
 
     # ---------------------------------------------------------------- C-ECHO
     def echo(self) -> None:
@@ -128,12 +137,13 @@ class DimsePacs:
         ae = self._ae()
         ae.add_requested_context(Verification)
         assoc = self._associate(ae)
+        started = time.monotonic()
         try:
             status = _status(assoc.send_c_echo())
         finally:
             _release(assoc)
         if status is None:
-            raise self._lost("C-ECHO")
+            raise self._lost("C-ECHO", started)
         if status != 0:
             raise PacsError(f"server {self.name}: C-ECHO failed (status 0x{status:04X})")
 
@@ -144,12 +154,14 @@ class DimsePacs:
         ae = self._ae()
         ae.add_requested_context(FIND)
         assoc = self._associate(ae)
+        self._require(assoc, FIND, "C-FIND (Study Root)")
         found: list[Dataset] = []
+        started = time.monotonic()
         try:
             for status_ds, ident in assoc.send_c_find(identifier, FIND):
                 status = _status(status_ds)
                 if status is None:
-                    raise self._lost("C-FIND")
+                    raise self._lost("C-FIND", started)
                 if status in _PENDING:
                     if ident is not None:
                         found.append(ident)
@@ -256,12 +268,14 @@ class DimsePacs:
             return 0x0000
 
         assoc = self._associate(ae, [(evt.EVT_C_STORE, on_store)], ext_neg=roles)
+        self._require(assoc, GET, "C-GET (Study Root)")
         q = Dataset()
         q.QueryRetrieveLevel = "SERIES"
         q.StudyInstanceUID = study_uid
         q.SeriesInstanceUID = series_uid
         final: int | None = None
         failed = 0
+        started = time.monotonic()
         try:
             for status_ds, _ident in assoc.send_c_get(q, GET):
                 if writer.cancel.is_set():
@@ -269,7 +283,8 @@ class DimsePacs:
                     raise Cancelled("retrieve cancelled")
                 final = _status(status_ds)
                 if final is None:
-                    raise self._lost("C-GET")
+                    raise self._lost("C-GET", started)
+                started = time.monotonic()  # the timeout runs per answer
                 failed = _int(status_ds, "NumberOfFailedSuboperations") or 0
         finally:
             _release(assoc)
@@ -314,12 +329,13 @@ class DimsePacs:
         return result
 
     def _store_one(self, assoc: Any, path: Path) -> str | None:
+        started = time.monotonic()
         try:
             status = _status(assoc.send_c_store(path))
         except ValueError:  # no accepted context for its SOP class / transfer syntax
             return "the server accepts no presentation context for this SOP class and transfer syntax"
         if status is None:
-            raise self._lost("C-STORE")
+            raise self._lost("C-STORE", started)
         if status in _OK_STORE:
             return None
         return f"rejected by the server (status 0x{status:04X})"

@@ -190,3 +190,18 @@ def test_tls_certificates_are_verified_by_default(tmp_path, config_dir):
         for name in ("own-ca", "lax"):
             proc = run_cli("pacs", "echo", name, timeout=DEADLINE_S)
             assert proc.returncode == 0, proc.stderr
+
+
+def test_pacs_that_refuses_our_retrieve(tmp_path, sample):
+    """An Orthanc that does not know our AE title and allows C-GET only to known ones: one line that
+    names the server and says what was refused, and nothing half-written under --out."""
+    server = start_orthanc(tmp_path / "strict", {"DicomAlwaysAllowGet": False, "DicomModalities": {}})
+    try:
+        server.upload(sample.files[:3])
+        out = tmp_path / "out"
+        proc = run_cli("pacs", "retrieve", server.dimse_url, sample.study_uid, "--out", str(out),
+                       timeout=DEADLINE_S)
+        _one_line(proc, server.dimse_url, "C-GET", "WORKSTATION")
+        assert not [p for p in out.rglob("*") if p.is_file()]
+    finally:
+        server.stop()
