@@ -332,6 +332,7 @@ def test_kill_9_during_export_leaves_the_old_or_the_new_set(ct_series, tmp_path)
             landed["commit" if any(n.endswith(".commit") for n in interrupted) else "stage"] += 1
         before = _set_state(out)
         assert before in (121.0, 160.0)
-        if landed["stage"] >= 1 and landed["commit"] >= 1 and attempt >= 3:
+        if landed["stage"] >= 1 and landed["commit"] >= 1:
             break
+    print("kill -9 attempts:", attempt + 1, landed)
     assert landed["stage"] >= 1 and landed["commit"] >= 1, landed
