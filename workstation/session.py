@@ -466,14 +466,18 @@ class SessionStore:
     # -- reads ---------------------------------------------------------------------------------
     def archive_current(self) -> str | None:
         """Move the read in progress to ``reads/<read_id>/`` (the next save starts a new read);
-        its id, or None when there was nothing saved. A kill at any point leaves the read whole
-        in one place or the other."""
+        its id, or None when there was no work saved (a read holding only the header prefill is
+        dropped, not archived). A kill at any point leaves the read whole in one place or the other."""
         self._writable()
         doc = self._read_header()
         if doc is None:
             if self.path.exists():  # damaged: keep it aside rather than archive it
                 self._keep_aside(self.path, "unreadable")
             self._forget()
+            return None
+        info = read_info(self.key, self.path, None)
+        if info is None or not info.has_work:
+            self.discard()
             return None
         read = _obj(doc.get("read"))
         rid = str(read.get("id") or new_read_id(float(doc.get("saved_at") or time.time())))

@@ -316,7 +316,8 @@ class SessionAutosave(QObject):
         self.dirty = True
         self._activate()
         self.save_now()
-        self._tell("Started a new read of this study; the previous read is kept (File › Reads of this study)")
+        self._tell("Started a new read of this study; the previous read is kept (File › Reads of this study)"
+                   if rid else "Started a new read of this study (the previous one held no work)")
         self.new_read.emit(rid or "")
         return rid
 
