@@ -8,13 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-import pydicom
 import pytest
+from dicom_synth import image
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import Comprehensive3DSRStorage, ExplicitVRLittleEndian, generate_uid
-
-from dicom_synth import image
 from test_hostile_inputs import PLANTED, PLANTED_NAME, PLANTED_TEXT, clean, plant, run_cli
 
 from workstation.errors import InputError, WorkstationError
@@ -236,9 +234,8 @@ class PanicException(BaseException):
 
 
 def test_loader_thread_turns_a_native_panic_into_one_line(qtbot, monkeypatch, tmp_path):
-    from ui.loading import Loader
-
     import workstation.dicom as wd
+    from ui.loading import Loader
 
     folder = tmp_path / "s"
     folder.mkdir()

@@ -7,8 +7,10 @@ patient name and header string (:data:`PLANTED`) that must never reach a message
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
+import stat
 import struct
 import subprocess
 import sys
@@ -16,12 +18,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+from dicom_synth import image, stack, write
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import RLELossless
-
-from dicom_synth import image, stack, write
 
 ROOT = Path(__file__).resolve().parents[3]
 PLANTED_NAME = "Quaxley^Zebedine"
@@ -223,10 +225,10 @@ def zip_lying_small(d: Path, mib: int = 256) -> Path:
     d.mkdir(parents=True)
     p = d / "lying.zip"
     zeros = b"\0" * (1024 * 1024)
-    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        with z.open("IM0001.dcm", "w", force_zip64=False) as f:
-            for _ in range(mib):
-                f.write(zeros)
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z, \
+            z.open("IM0001.dcm", "w", force_zip64=False) as f:
+        for _ in range(mib):
+            f.write(zeros)
     data = bytearray(p.read_bytes())
     for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         pos = data.find(sig)
@@ -245,12 +247,6 @@ def zip_of_series(d: Path) -> Path:
 
 
 # -- the checks ------------------------------------------------------------------------------------
-import json  # noqa: E402
-import stat  # noqa: E402
-
-import pytest  # noqa: E402
-
-
 def clean(proc: subprocess.CompletedProcess[str], codes: tuple[int, ...] = (0, 2)) -> str:
     """Exit 0 or 2; on failure exactly one stderr line of at most 300 characters; never a
     traceback; no planted patient data anywhere on stderr. Returns the line ("" on success)."""
