@@ -100,6 +100,13 @@ class _Fill(dict[str, str]):
         return "?"
 
 
+def _mid(label: str) -> str:
+    """A label inside a sentence: lower-case first letter unless it is a name (Castleman)."""
+    if not label or label.split()[0] in ("Castleman",):
+        return label
+    return label[0].lower() + label[1:]
+
+
 def _pct(p: float) -> str:
     return f"{p * 100:.0f} %" if p >= 0.01 else "<1 %"
 
@@ -108,7 +115,7 @@ def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ..
     """Every recommendation whose rule holds, most urgent first (one per id)."""
     fill = _Fill({f"{k}_pct": _pct(v) for k, v in c.probs.items()})
     fill["sarcoma_pct"] = _pct(_p(["sarcoma"], c))
-    fill["top_label"] = labels.get(c.top, c.top)
+    fill["top_label"] = _mid(labels.get(c.top, c.top))
     fill["top_pct"] = _pct(c.probs.get(c.top, 0.0))
     fill["level"] = c.level or "not known"
     seen: set[str] = set()
