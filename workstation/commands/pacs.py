@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..cli import print_json
 from ..errors import WorkstationError
@@ -117,6 +118,8 @@ def _series(client: Any, args: argparse.Namespace) -> int:
 
 
 def _retrieve(client: Any, args: argparse.Namespace) -> int:
+    from ..pacs.base import remove_temp_files
+
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise WorkstationError(f"--out: {out} is not a folder")
@@ -124,11 +127,13 @@ def _retrieve(client: Any, args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WorkstationError(f"--out: cannot create {out} ({exc.strerror or exc})") from None
+    remove_temp_files(out)  # what a killed earlier retrieve into DIR may have left
     bar = _progress_bar("retrieving")
     try:
         n = client.retrieve(args.study_uid, out, args.series, progress=bar)
     finally:
         _end_progress(bar)
+        remove_temp_files(out)
     doc = {"study_uid": args.study_uid, "n_instances": n, "out": str(out)}
     if args.json:
         print_json(doc)

@@ -151,3 +151,38 @@ def test_bad_arguments_are_one_line_exit_2(argv, capsys, config_dir):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("workstation:")
+
+
+def test_killed_retrieve_leaves_only_whole_files_and_a_rerun_completes(server_url, sample, tmp_path):
+    """SIGKILL in the middle of a retrieve: every file under its final name is whole (temporary
+    names only for the ones in flight); retrieving again into the same folder completes the study
+    and removes the leftovers."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "workstation.cli", "pacs", "retrieve", server_url,
+                             sample.study_uid, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    try:
+        while len(list(out.rglob("*.dcm"))) < 5:  # poll until a few files are there
+            assert time.monotonic() < deadline, "no file retrieved within 30 s"
+            try:
+                proc.wait(timeout=0.01)
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError("the retrieve ended before it could be killed")
+        proc.kill()
+    finally:
+        proc.wait(timeout=30)
+    final = [p for p in out.rglob("*.dcm") if not is_temp_name(p)]
+    assert 5 <= len(final) < 190
+    for p in final:
+        ds = pydicom.dcmread(p)
+        assert ds.PixelData == pydicom.dcmread(sample.sop_to_file[ds.SOPInstanceUID]).PixelData
+    doc_rc = main(["pacs", "retrieve", server_url, sample.study_uid, "--out", str(out)])
+    assert doc_rc == 0
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) == 190 and not any(is_temp_name(p) for p in files)
