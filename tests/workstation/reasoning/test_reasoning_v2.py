@@ -270,3 +270,29 @@ def test_cli_json_carries_the_v2_keys(tmp_path, capsys):
     assert main(["assess", str(p)]) == 0
     out = capsys.readouterr().out
     assert "does not apply" in out and "metanephrines" in out.lower() and "LR" not in out.split("Next steps")[-1]
+
+
+@pytest.mark.parametrize("doc, expected, absent", [
+    # young man with necrotic nodes and raised markers: testicular germ cell work-up, correlate
+    ({"schema": S, "age_years": 24, "sex": "male", "greatest_dimension_mm": 90,
+      "findings": {"elevated_tumor_markers": True, "necrosis": True, "multiple_adenopathy": True}},
+     ["germ_cell_workup"], ["sarcoma_team_referral"]),
+    # known primary: correlate with it
+    ({"schema": S, "age_years": 68, "sex": "male",
+      "findings": {"known_primary_malignancy": True, "multiple_adenopathy": True}},
+     ["known_primary_correlation"], ["post_resection_surveillance"]),
+    # periaortic fibrosis: IgG4 and inflammatory markers, no routine biopsy
+    ({"schema": S, "age_years": 57, "sex": "male", "enhancement_pattern": "delayed_progressive",
+      "findings": {"igg4_related_disease": True, "periaortic_l4_location": True, "aorta_hugs_spine": True,
+                   "hydronephrosis": True}},
+     ["rpf_workup"], ["percutaneous_core_biopsy", "sarcoma_team_referral"]),
+    # renal cancer with thrombus reaching the hepatic veins, right atrium not mapped: map the extent
+    ({"schema": S, "age_years": 63, "sex": "male", "growth_pattern": "mixed", "thrombus_delta_hu": 45,
+      "ivc": {"renal_vein_z_mm": -150.0, "hepatic_vein_z_mm": -60.0, "tumor_z_mm": [-150.0, -40.0]},
+      "findings": {"hematuria": True, "contiguous_renal_or_adrenal_mass": True, "intravascular_component": True}},
+     ["ivc_extent_imaging", "chest_ct_staging"], ["hematoma_follow_up"]),
+])
+def test_recommendations_follow_the_leading_picture(doc, expected, absent):
+    ids = rec_ids(doc)
+    assert set(expected) <= set(ids), ids
+    assert not set(absent) & set(ids), ids
