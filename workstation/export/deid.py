@@ -263,6 +263,8 @@ def _element(ds: Dataset, elem: DataElement, ctx: Deidentifier, done: _Applied, 
         else:
             elem.value = t["dummy"].get(vr, "0")
         return
+    if act == "K":  # a coded concept's parts: never rewritten (a pseudonym-like match would corrupt the code)
+        return
     if vr == "SQ":
         _sequence(elem, ctx, done)
     elif vr == "UI":

@@ -262,3 +262,18 @@ def test_scrub_text_keeps_common_words_of_descriptions():
     out = d.scrub_text("CT of abdomen and pelvis for ZORBLATT quenelda born 1944-08-17 (19440817).")
     assert "abdomen" in out and "Zorblatt".lower() not in out.lower() and "1944" not in out
     assert d.leaks(out) == []
+
+
+def test_coded_concepts_survive_a_patient_named_like_a_code(tmp_path):
+    """Text is cleaned of the patient's name, but the parts of coded concepts are never rewritten."""
+    src = write_series(tmp_path / "series")
+    for f in src:
+        ds = pydicom.dcmread(f)
+        ds.PatientName = "Mass^Volume"
+        ds.save_as(f)
+    vol = volume_from_files(src)
+    paths = export_study(FINDINGS, vol, tmp_path / "anon", deidentify=True, seg=False)
+    sr = pydicom.dcmread(paths["sr"])
+    meanings = {str(e.value) for e in sr.iterall() if e.keyword == "CodeMeaning"}
+    assert "Mass" in meanings and "Volume" not in str(sr.PatientName)
+    assert b"Volume" not in paths["findings"].read_bytes()
