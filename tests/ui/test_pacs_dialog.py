@@ -117,7 +117,8 @@ def test_unreachable_server_is_one_line_in_the_dialog(win, qtbot):
     assert dlg.results.rowCount() == 0
 
 
-def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, capsys, kind):
     # a real export of the sample's post-contrast series: findings.json, report.txt, the SR
     post = next(p for p in STUDY.iterdir() if "PORTAL" in p.name)
     findings = tmp_path / "findings-in.json"
@@ -131,7 +132,7 @@ def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, cap
     win.act_send_pacs.trigger()
     dlg = win.pacs_send_dialog
     qtbot.waitExposed(dlg)
-    dlg.server.setCurrentText(orthanc.dicomweb_url)
+    dlg.server.setCurrentText(orthanc.dicomweb_url if kind == "dicomweb" else orthanc.dimse_url)
     dlg.folder.setText(str(out))
     before = orthanc.instance_count()
     qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
