@@ -4,7 +4,9 @@ Writes ``findings.json``, ``report.txt`` and ``report-sr.dcm`` (TID 1500) into D
 (cli.md). Measurement records in the findings' ``x_measurements`` extension (calipers, ellipses,
 landmarks, a grown lesion) go into the SR. Every grown lesion also goes into ``lesion-seg.dcm``
 (cli-v2.md): its mask as the app saved it for this study (the session store), or grown again from
-its recorded seed. Invalid findings: exit 2 with one line naming the field.
+its recorded seed. Invalid findings: exit 2 with one line naming the field. The files are one set
+committed by ``manifest.json``; DIR holding another study's export: exit 2 with one line, nothing
+written, unless ``--force``.
 """
 from __future__ import annotations
 
@@ -27,15 +29,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dicom import load_series
-    from ..export import export_study
+    from ..export import ExportConflict, export_study
     from ..measure.model import Measurement
     from ..reasoning.findings import load_findings
 
     findings = load_findings(args.findings).to_dict()      # FindingsError (exit 2) names the field
     measurements = [Measurement.from_dict(d) for d in findings.get("x_measurements") or []]
     volume = load_series(args.series)
-    paths = export_study(findings, volume, args.out, measurements=measurements,
-                         deidentify=args.deidentify, masks=_saved_masks(volume), force=args.force)
+    try:
+        paths = export_study(findings, volume, args.out, measurements=measurements,
+                             deidentify=args.deidentify, masks=_saved_masks(volume), force=args.force)
+    except ExportConflict as exc:          # exit 2, one line; nothing was written
+        raise ExportConflict(f"{exc} (--force replaces it)") from None
     doc = {k: str(v) for k, v in paths.items()}
     doc.setdefault("seg", None)
     doc["deidentified"] = bool(args.deidentify)
