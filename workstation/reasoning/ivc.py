@@ -31,6 +31,16 @@ def has_intravascular_tumour(f: Findings, r: RuleResults) -> bool:
     return r.thrombus_call == "tumor_thrombus"
 
 
+def _kind(f: Findings, r: RuleResults) -> str:
+    """"tumour", or "bland_thrombus" when the only intraluminal thing is a non-enhancing defect."""
+    other_signs = (f.growth_pattern in ("mixed", "intravascular")
+                   or bool(f.findings.get("intravascular_component"))
+                   or bool(f.findings.get("intracardiac_extension")))
+    if r.thrombus_call == "bland_thrombus" and not other_signs:
+        return "bland_thrombus"
+    return "tumour"
+
+
 def _rel(z: float, landmark: float | None) -> float | None:
     return None if landmark is None else round(z - landmark, 1)
 
@@ -67,8 +77,12 @@ def ivc_extent(f: Findings, r: RuleResults) -> dict[str, Any] | None:
     if not has_intravascular_tumour(f, r):
         return None
     ivc = f.ivc
+    kind = _kind(f, r)
     level, why = thrombus_level(f)
+    if kind == "bland_thrombus":
+        level, why = None, "the filling defect does not enhance (bland thrombus); tumour-thrombus levels do not apply"
     out: dict[str, Any] = {
+        "kind": kind,
         "mapped": bool(ivc is not None and ivc.tumor_z_mm is not None),
         "segments": None if r.ivc_segments is None else list(r.ivc_segments),
         "cranial_z_mm": None, "caudal_z_mm": None, "length_mm": None,
@@ -105,8 +119,10 @@ def _where(mm: float | None, name: str) -> str | None:
 def describe(e: Mapping[str, Any]) -> str:
     """One sentence of the extent in surgical terms (no likelihoods, no empty fields)."""
     parts: list[str] = []
+    what = ("Non-enhancing filling defect (bland thrombus)" if e.get("kind") == "bland_thrombus"
+            else "Intraluminal tumour")
     if e["mapped"]:
-        parts.append(f"Intraluminal tumour over {e['length_mm'] / 10:.1f} cm of the IVC")
+        parts.append(f"{what} over {e['length_mm'] / 10:.1f} cm of the IVC")
         for key, word in (("cranial_end", "cranial end"), ("caudal_end", "caudal end")):
             rel = e[key]
             bits = [b for b in (_where(rel["from_renal_veins_mm"], "renal veins"),
@@ -118,7 +134,7 @@ def describe(e: Mapping[str, Any]) -> str:
             segs = e["segments"]
             parts.append(f"segment{'s' if len(segs) > 1 else ''} {', '.join(map(str, segs))}")
     else:
-        parts.append("Intravascular tumour; its extent in the IVC is not mapped")
+        parts.append(f"{what}; its extent in the IVC is not mapped")
     if e["level"] is not None:
         parts.append(f"thrombus level {e['level']} ({e['level_label']})")
     return "; ".join(parts) + "."

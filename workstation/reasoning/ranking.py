@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .findings import FIELD_SPECS, Findings
-from .ivc import has_intravascular_tumour, ivc_extent
+from .ivc import ivc_extent
 from .knowledge import OTHER_ID, KnowledgeBase, load_knowledge
 from .recommendations import Context, Recommendation, recommend
 from .rules import RuleResults, Stage, apply_rules
@@ -339,7 +339,7 @@ def assess(findings: Findings | Mapping[str, Any], params: ModelParams | None = 
     staging = clinical_staging(f, r, ranked, kb)
     extent = ivc_extent(f, r)
     ctx = Context(f, {d.id: d.probability for d in diffs}, diffs[0].id, kb.sarcoma_ids,
-                  has_intravascular_tumour(f, r), None if extent is None else extent["level"])
+                  extent is not None and extent["kind"] == "tumour", None if extent is None else extent["level"])
     labels = {**kb.labels, OTHER_ID: kb.model["other"]["label"]}
     recs = recommend(ctx, labels)
     return Assessment(r.t_category, r.stage, r.ivc_segments, r.enhancement_call, r.thrombus_call, diffs,

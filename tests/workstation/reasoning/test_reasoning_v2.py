@@ -296,3 +296,13 @@ def test_recommendations_follow_the_leading_picture(doc, expected, absent):
     ids = rec_ids(doc)
     assert set(expected) <= set(ids), ids
     assert not set(absent) & set(ids), ids
+
+
+def test_a_bland_thrombus_is_not_given_a_tumour_thrombus_level():
+    doc = {"schema": S, "thrombus_delta_hu": 4,
+           "ivc": {"renal_vein_z_mm": -160.0, "hepatic_vein_z_mm": -70.0, "tumor_z_mm": [-200.0, -90.0]}}
+    e = assess(doc).ivc_extent
+    assert e["kind"] == "bland_thrombus" and e["level"] is None and "bland thrombus" in e["text"]
+    assert e["cranial_end"]["from_renal_veins_mm"] == 70.0
+    assert assess(IVC_LMS).ivc_extent["kind"] == "tumour"
+    assert "ivc_extent_imaging" not in rec_ids(doc)
