@@ -306,3 +306,24 @@ def test_a_bland_thrombus_is_not_given_a_tumour_thrombus_level():
     assert e["cranial_end"]["from_renal_veins_mm"] == 70.0
     assert assess(IVC_LMS).ivc_extent["kind"] == "tumour"
     assert "ivc_extent_imaging" not in rec_ids(doc)
+
+
+def test_every_rule_condition_is_one_the_engine_knows():
+    from workstation.reasoning.findings import DIFFERENTIAL_IDS, FIELD_SPECS
+    keys = {"p_at_least", "leads", "finding", "field", "known", "known_not", "histology_in", "age_below",
+            "intravascular", "level_in"}
+    ids = {*DIFFERENTIAL_IDS, "other", "sarcoma"}
+    for rule in load_json("recommendations.json")["rules"]:
+        for cond in [*rule.get("when", ()), *rule.get("when_any", ()), *rule.get("unless", ())]:
+            (key,) = set(cond) - {"is"}
+            assert key in keys, (rule["id"], cond)
+            if key == "p_at_least":
+                assert set(cond[key]["ids"]) <= ids and 0 < cond[key]["p"] < 1
+            if key == "leads":
+                assert set(cond[key]) <= ids
+            if key == "finding":
+                assert cond[key] in CHECKLIST_IDS and isinstance(cond["is"], bool)
+            if key == "field":
+                assert cond[key] in FIELD_SPECS
+            if key == "histology_in":
+                assert set(cond[key]) <= set(FIELD_SPECS["histology"]["enum"])
