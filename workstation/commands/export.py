@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from ..cli import print_json
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..volume import Volume
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                              deidentify=args.deidentify, masks=_saved_masks(volume), force=args.force)
     except ExportConflict as exc:          # exit 2, one line; nothing was written
         raise ExportConflict(f"{exc} (--force replaces it)") from None
-    doc = {k: str(v) for k, v in paths.items()}
+    doc: dict[str, Any] = {k: str(v) for k, v in paths.items()}
     doc.setdefault("seg", None)
     doc["deidentified"] = bool(args.deidentify)
     if args.json:
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _saved_masks(volume) -> dict:
+def _saved_masks(volume: Volume) -> dict[str, np.ndarray]:
     """The lesion masks the app saved for this study (session store), if any."""
     import logging
 
