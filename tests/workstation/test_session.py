@@ -11,9 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 
+from workstation.atomic import is_temp_name
 from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D
 from workstation.session import SessionError, SessionStore, list_reads, lock_owner, study_key
-from workstation.atomic import is_temp_name
 
 FINDINGS = {"schema": "rp-findings/1", "greatest_dimension_mm": 121.0, "age_years": 58,
             "sex": "female", "findings": {"necrosis": True, "macroscopic_fat": False}}

@@ -246,7 +246,10 @@ class SessionAutosave(QObject):
         self.reset_work()
         self.dirty = False
         self.read_only_changed.emit(False)
-        self._bring_back(" — this window now edits the study")
+        note = " — this window now edits the study"
+        if lock.took_over is not None:
+            note += f" (took over from {lock.took_over.describe()}, which is no longer running)"
+        self._bring_back(note)
         return True
 
     # -- banner -----------------------------------------------------------------------------------
