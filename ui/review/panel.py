@@ -5,10 +5,13 @@ the core's assessment); every edit goes through it (validated there). Field name
 enumerations, groups and help texts come from ``resources/checklist.json`` via the core — nothing
 about the checklist is typed here. Layout, top to bottom (usable at ~380 px wide):
 
-* summary — T category, stage group (or the possible groups and what is missing), IVC segments,
-  enhancement call, thrombus call;
-* differential — one bar per diagnosis, best first, probability in %; click a bar (or hover) for the
-  findings that raised and lowered it, worded by the core;
+* summary — size and T category (``cT3`` when sarcoma staging applies, else only "if sarcoma"),
+  staging (the clinical stage group or possible groups, or "does not apply" and why), IVC segments
+  with the tumour-thrombus level, enhancement call, thrombus call;
+* differential — one bar per diagnosis, best first, probability in % with its word ("most
+  likely", "possible" …; never 0 or 100 %); click a bar (or hover) for the findings that raised and
+  lowered it, worded by the core (the "why" stays here, not in the report);
+* recommendations — the core's cited recommendations, most urgent first (reason and source on hover);
 * below a splitter, in a scroll area: a filter box, the numeric / categorical fields with where each
   number came from, and the checklist in the spec's four groups (collapsible), each item ``[Y][N][?]``.
   Pending suggestions are highlighted on their items with Accept / Dismiss.
@@ -17,18 +20,43 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                             QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from workstation.resources import load_json
 from workstation.reasoning.findings import FIELD_SPECS
+from workstation.resources import load_json
 
 from .controller import ReviewController
-from .panel_widgets import (NO, SUGGEST, UNKNOWN, YES, DifferentialBar, NoWheelCombo,
-                            OptionalSpin, Section, TriState, caption, small_button)
+from .panel_widgets import (
+    NO,
+    SUGGEST,
+    UNKNOWN,
+    YES,
+    ClickLabel,
+    DifferentialBar,
+    NoWheelCombo,
+    OptionalSpin,
+    Section,
+    TriState,
+    caption,
+    percent_of,
+    small_button,
+)
 
 _CHECKLIST = load_json("checklist.json")
 
@@ -78,12 +106,33 @@ def _fmt_num(v: float) -> str:
     return f"{v:+g}"
 
 
+def _staging(a) -> Any:
+    """The core's staging applicability (None with an older core: treated as applying)."""
+    return getattr(a, "staging", None)
+
+
+def t_text(a, gd: float | None) -> str:
+    """``cT3 (110 mm)`` when sarcoma staging applies, ``T3 if sarcoma (110 mm)`` when it does not."""
+    if not a.t_category:
+        return "— (greatest dimension not set)"
+    st = _staging(a)
+    size = f"{gd:g} mm" if gd is not None else ""
+    if st is None:
+        return f"{a.t_category}  ({size})"
+    if st.applies:
+        return f"c{a.t_category}  ({size})"
+    return f"{a.t_category} if sarcoma  ({size})"
+
+
 def stage_text(a) -> str:
-    st = a.stage
-    if st.group is not None:
-        return st.group
-    missing = ", ".join(_STAGE_INPUT_WORDS.get(m, m) for m in st.missing)
-    poss = list(st.possible)
+    st = _staging(a)
+    if st is not None and not st.applies:
+        return f"does not apply — {st.note}" if st.note else "does not apply"
+    stage = a.stage
+    if stage.group is not None:
+        return stage.group
+    missing = ", ".join(_STAGE_INPUT_WORDS.get(m, m) for m in stage.missing)
+    poss = list(stage.possible)
     if len(poss) <= 3:
         joined = poss[0] if len(poss) == 1 else ", ".join(poss[:-1]) + " or " + poss[-1]
         return f"possible: {joined} (missing: {missing})"
@@ -92,30 +141,38 @@ def stage_text(a) -> str:
 
 def ivc_text(a, ivc: dict) -> str:
     segs = a.ivc_segments
+    ext = getattr(a, "ivc_extent", None) or {}
+    level = f" · thrombus level {ext['level']}" if ext.get("level") else ""
     if segs is None:
         need = [w for k, w in (("renal_vein_z_mm", "renal veins"), ("hepatic_vein_z_mm", "hepatic veins"),
                                ("tumor_z_mm", "tumour ends")) if ivc.get(k) is None]
-        return "— (mark " + ", ".join(need) + ")"
+        return "— (mark " + ", ".join(need) + ")" + level
     if not segs:
         return "none"
-    return ("segment " if len(segs) == 1 else "segments ") + " and ".join(str(s) for s in segs)
+    return ("segment " if len(segs) == 1 else "segments ") + " and ".join(str(s) for s in segs) + level
+
+
+def percent_word(d) -> str:
+    """``most likely · 82 %``: the core's word with the bounded percentage."""
+    word = getattr(d, "likelihood_word", "") or ""
+    return f"{word} · {percent_of(d.probability)}" if word else percent_of(d.probability)
 
 
 def _reasons_html(d) -> str:
-    parts = []
+    parts = [f"<i>{html.escape(percent_word(d))}</i>"]
     if d.raised_by:
         parts.append("<b>Raised by</b>")
         parts += [f"<span style='color:#7fd18b'>▲</span> {html.escape(r.text)}" for r in d.raised_by]
     if d.lowered_by:
         parts.append("<b>Lowered by</b>")
         parts += [f"<span style='color:#f08a7e'>▼</span> {html.escape(r.text)}" for r in d.lowered_by]
-    if not parts:
+    if len(parts) == 1:
         parts.append("<i>No finding bears on it yet: prior prevalence only.</i>")
     return "<br>".join(parts)
 
 
 def _reasons_plain(d) -> str:
-    lines = [f"{d.label}: {d.probability * 100:.1f} %"]
+    lines = [f"{d.label}: {percent_word(d)}"]
     lines += [f"▲ {r.text}" for r in d.raised_by]
     lines += [f"▼ {r.text}" for r in d.lowered_by]
     if len(lines) == 1:
@@ -204,22 +261,26 @@ class ChecklistRow(QWidget):
 
     def _repolish(self) -> None:
         st = self.style()
+        if st is None:
+            return
         for w in (self, self.label):
             st.unpolish(w)
             st.polish(w)
 
 
 class ReviewPanel(QWidget):
-    """The side panel. ``use_largest``: called by "use largest measurement" (the plugin's link)."""
+    """The side panel. ``use_largest``: called by "use measurements" (the plugin's link);
+    ``link``: the :class:`~ui.review.link.MeasurementLink` (its lesions fill the "Target lesion" box)."""
 
     def __init__(self, controller: ReviewController, use_largest: Callable[[], None] | None = None,
-                 parent=None) -> None:
+                 parent=None, link: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("ReviewPanel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(STYLE)
         self.c = controller
         self.use_largest = use_largest
+        self.link = link
         self.expanded: set[str] = set()
         self.last_refresh_s = 0.0
         self._tumor_partial = False
@@ -245,6 +306,8 @@ class ReviewPanel(QWidget):
         self._problem_timer.timeout.connect(self.problem_label.hide)
 
         controller.changed.connect(self.refresh)
+        if link is not None and hasattr(link, "lesions_changed"):
+            link.lesions_changed.connect(self._sync_target)
         controller.suggestions_changed.connect(self.refresh_suggestions)
         controller.problem.connect(self.show_problem)
         self.setMinimumWidth(300)
@@ -262,10 +325,13 @@ class ReviewPanel(QWidget):
         grid.setVerticalSpacing(2)
         self.summary: dict[str, QLabel] = {}
         for r, (key, title, tip) in enumerate((
-            ("t", "T category", "AJCC 8th retroperitoneum, from the greatest dimension"),
-            ("stage", "Stage group", "AJCC 8th: needs T, N, M and grade"),
+            ("t", "Size / T", "AJCC 8th retroperitoneum, from the unrounded greatest dimension; "
+                              "cT when sarcoma staging applies, otherwise only 'if sarcoma'"),
+            ("stage", "Staging", "AJCC 8th soft-tissue sarcoma staging applies when a sarcoma leads the "
+                                 "differential or the histology names one; clinical stage group from T, N, M "
+                                 "and grade"),
             ("ivc", "IVC", "IVC segments involved by intraluminal tumour (1 infrarenal, 2 renal to "
-                           "hepatic veins, 3 suprahepatic)"),
+                           "hepatic veins, 3 suprahepatic) and the tumour-thrombus level surgeons use"),
             ("enhancement", "Enhancement", "Call from the CT delta HU or MR percent enhancement"),
             ("thrombus", "Thrombus", "Intraluminal filling defect: tumour or bland thrombus"),
         )):
@@ -336,11 +402,11 @@ class ReviewPanel(QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.apply_filter)
         lay.addWidget(self.filter)
-        self.banner = QLabel("")
+        self.banner = ClickLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.banner.mousePressEvent = lambda _e: self.show_first_suggestion()
+        self.banner.clicked.connect(self.show_first_suggestion)
         self.banner.hide()
         lay.addWidget(self.banner)
 
@@ -348,6 +414,8 @@ class ReviewPanel(QWidget):
         cl = QVBoxLayout(content)
         cl.setContentsMargins(0, 0, 4, 0)
         cl.setSpacing(2)
+        self.recommendations_section = Section("Recommendations", self._build_recommendations())
+        cl.addWidget(self.recommendations_section)
         self.fields_section = Section("Measurements and clinical data", self._build_fields())
         cl.addWidget(self.fields_section)
         self.rows: dict[str, ChecklistRow] = {}
@@ -367,12 +435,12 @@ class ReviewPanel(QWidget):
             self.sections[g["id"]] = sec
             cl.addWidget(sec)
         cl.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(content)
-        lay.addWidget(self.scroll, 1)
+        self.checklist_area = QScrollArea()
+        self.checklist_area.setWidgetResizable(True)
+        self.checklist_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.checklist_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.checklist_area.setWidget(content)
+        lay.addWidget(self.checklist_area, 1)
         return bottom
 
     def _build_fields(self) -> QWidget:
@@ -394,7 +462,7 @@ class ReviewPanel(QWidget):
             lab.setMaximumWidth(LABEL_WIDTH)
             return lab
 
-        def add_number(path: str, spec: dict) -> None:
+        def add_number(path: str, spec: Mapping[str, Any]) -> None:
             nonlocal row
             units = spec.get("units", "")
             lo, hi = _UNIT_RANGE.get(units, (-1e5, 1e5))
@@ -424,7 +492,7 @@ class ReviewPanel(QWidget):
             self._add_source(grid, path, row)
             row += 1
 
-        def add_enum(path: str, spec: dict) -> None:
+        def add_enum(path: str, spec: Mapping[str, Any]) -> None:
             nonlocal row
             combo = QComboBox()
             NoWheelCombo.install(combo)
@@ -432,7 +500,10 @@ class ReviewPanel(QWidget):
             combo.setMinimumContentsLength(6)
             combo.setMinimumWidth(EDITOR_MIN_WIDTH)
             combo.addItem("unknown", None)
-            for v in spec["enum"]:
+            if spec["type"] == "boolean":
+                combo.addItem("yes", True)
+                combo.addItem("no", False)
+            for v in spec.get("enum", ()):
                 combo.addItem(spec.get("labels", {}).get(str(v), str(v)), v)
             combo.setToolTip(spec.get("help", ""))
             combo.setAccessibleName(spec.get("label", path))
@@ -449,12 +520,13 @@ class ReviewPanel(QWidget):
                 add_number(name, spec)
                 if name == "greatest_dimension_mm":
                     self.use_largest_button = small_button(
-                        "use largest measurement",
-                        "Let the largest caliper or 3D lesion set the greatest dimension again")
+                        "use measurements",
+                        "Let the target lesion (or the largest caliper) set the greatest dimension again")
                     self.use_largest_button.clicked.connect(self._use_largest)
                     grid.addWidget(self.use_largest_button, row, 1, Qt.AlignmentFlag.AlignLeft)
                     row += 1
-            elif spec["type"] in ("enum", "integer_enum"):
+                    row = self._add_target_row(grid, row, label)
+            elif spec["type"] in ("enum", "integer_enum", "boolean"):
                 add_enum(name, spec)
             elif spec["type"] == "object":
                 head = QLabel(spec.get("label", name))
@@ -495,6 +567,87 @@ class ReviewPanel(QWidget):
                         self._add_source(grid, path, row)
                         row += 1
         return box
+
+    def _add_target_row(self, grid: QGridLayout, row: int, label: Callable[[str, str], QLabel]) -> int:
+        """"Target lesion [Lesion 1 (110.2 mm) ▾]": which grown lesion is the mass (shown when any)."""
+        tip = ("The lesion reported as the mass: its 3D greatest dimension sets the T category. The "
+               "first lesion grown is the target; choose another here (or 'Make target', Shift+T)")
+        self.target_label = label("Target lesion", tip)
+        self.target_combo = QComboBox()
+        NoWheelCombo.install(self.target_combo)
+        self.target_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target_combo.setMinimumContentsLength(6)
+        self.target_combo.setMinimumWidth(EDITOR_MIN_WIDTH)
+        self.target_combo.setToolTip(tip)
+        self.target_combo.setAccessibleName("Target lesion")
+        self.target_combo.activated.connect(self._target_chosen)
+        grid.addWidget(self.target_label, row, 0)
+        grid.addWidget(self.target_combo, row, 1)
+        self.target_label.hide()
+        self.target_combo.hide()
+        return row + 1
+
+    def _sync_target(self) -> None:
+        if self.link is None or not hasattr(self, "target_combo"):
+            return
+        from .link import measurement_length_mm
+
+        lesions = self.link.lesions()
+        target = self.link.target_lesion()
+        combo = self.target_combo
+        combo.blockSignals(True)
+        combo.clear()
+        for m in lesions:
+            gd = measurement_length_mm(m)
+            combo.addItem(f"{m.label or 'Lesion'}" + (f" ({gd:.1f} mm)" if gd else ""), m.id)
+        if target is not None:
+            combo.setCurrentIndex(max(0, combo.findData(target.id)))
+        combo.blockSignals(False)
+        for w in (combo, self.target_label):
+            w.setVisible(bool(lesions))
+
+    def _target_chosen(self, index: int) -> None:
+        mid = self.target_combo.itemData(index)
+        if mid and self.link is not None:
+            self.link.make_target(mid)
+        self._sync_target()  # a refused change shows the target that is kept
+
+    def _build_recommendations(self) -> QWidget:
+        box = QWidget()
+        self.rec_layout = QVBoxLayout(box)
+        self.rec_layout.setContentsMargins(6, 2, 2, 4)
+        self.rec_layout.setSpacing(3)
+        self.rec_labels: list[QLabel] = []
+        return box
+
+    def _refresh_recommendations(self, a) -> None:
+        recs = [(r.text, f"Why: {r.reason}\nSource: {r.source}") for r in getattr(a, "recommendations", ()) or ()]
+        if recs == getattr(self, "_recs_shown", None):
+            return  # unchanged: no relayout
+        self._recs_shown = recs
+        shown = recs or [("", "")]
+        while len(self.rec_labels) < len(shown):
+            lab = QLabel("")
+            lab.setWordWrap(True)
+            lab.setObjectName("recommendation")
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.rec_layout.addWidget(lab)
+            self.rec_labels.append(lab)
+        for i, lab in enumerate(self.rec_labels):
+            if i < len(recs):
+                lab.setText(f"{i + 1}. {recs[i][0]}")
+                lab.setToolTip(recs[i][1])
+            else:
+                lab.setText("No further work-up follows from the findings so far." if i == 0 else "")
+                lab.setToolTip("")
+            want = i < len(shown)
+            if lab.isVisibleTo(self) != want:
+                lab.setVisible(want)
+        self.recommendations_section.set_count(str(len(recs)) if recs else "")
+
+    def recommendations_shown(self) -> list[str]:
+        """The recommendation texts as shown, top to bottom (tests)."""
+        return [lab.text() for lab in self.rec_labels if lab.isVisibleTo(self) and lab.text()[:1].isdigit()]
 
     def _add_source(self, grid: QGridLayout, path: str, row: int) -> None:
         lab = caption("")
@@ -562,13 +715,15 @@ class ReviewPanel(QWidget):
         doc = self.c.findings_dict()
         self._refresh_summary(a, doc)
         self._refresh_differential()
+        self._refresh_recommendations(a)
+        self._sync_target()
         self._sync_fields()
         self._sync_checklist(doc)
         self.last_refresh_s = time.perf_counter() - t0
 
     def _refresh_summary(self, a, doc: dict) -> None:
         gd = doc.get("greatest_dimension_mm")
-        self.t_label.setText(f"{a.t_category}  ({gd:g} mm)" if a.t_category else "— (greatest dimension not set)")
+        self.t_label.setText(t_text(a, gd))
         self.stage_label.setText(stage_text(a))
         self.ivc_label.setText(ivc_text(a, doc.get("ivc") or {}))
         if a.enhancement_call:
@@ -587,7 +742,8 @@ class ReviewPanel(QWidget):
     def _refresh_differential(self) -> None:
         for i, d in enumerate(self.c.assessment().differentials):
             open_ = d.id in self.expanded
-            self.bars[i].set_data(i, d.id, d.label, d.probability, open_, _reasons_plain(d))
+            self.bars[i].set_data(i, d.id, d.label, d.probability, open_, _reasons_plain(d),
+                                  getattr(d, "likelihood_word", "") or "")
             rl = self.reason_labels[i]
             if open_:
                 rl.setText(_reasons_html(d))
@@ -666,7 +822,7 @@ class ReviewPanel(QWidget):
             for fid in sec.row_ids:
                 if fid in sugg:
                     sec.set_expanded(True)
-                    self.scroll.ensureWidgetVisible(self.rows[fid], 0, 40)
+                    self.checklist_area.ensureWidgetVisible(self.rows[fid], 0, 40)
                     return
 
     def apply_filter(self, text: str) -> None:

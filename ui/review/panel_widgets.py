@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter, QPalette
-from PyQt6.QtWidgets import (QAbstractSpinBox, QButtonGroup, QDoubleSpinBox, QHBoxLayout, QLabel,
-                             QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractSpinBox,
+    QButtonGroup,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 #: colours on the host's dark palette (ui/app.py dark_palette)
 YES = "#3f8f4f"
@@ -117,8 +127,22 @@ class NoWheelCombo:
         combo.wheelEvent = wheel
 
 
+def percent_of(p: float) -> str:
+    """A probability in % that is never 0 or 100 (``<1 %``, ``>99 %``): a handful of findings
+    neither proves nor excludes a diagnosis."""
+    pct = float(p) * 100
+    if pct < 1:
+        return "<1 %"
+    if pct > 99:
+        return ">99 %"
+    return f"{pct:.0f} %"
+
+
 class DifferentialBar(QWidget):
-    """One ranked diagnosis: ``▸ label ........ ███████ 42 %``; click to show/hide the reasons."""
+    """One ranked diagnosis: ``▸ label ... ███ possible  42 %``; click to show/hide the reasons.
+
+    The likelihood word ("most likely", "possible", "less likely", "unlikely") is drawn inside
+    the bar's track, small, so the number never stands alone."""
 
     toggled = pyqtSignal(str)
 
@@ -128,6 +152,7 @@ class DifferentialBar(QWidget):
         self.label_text = ""
         self.probability = 0.0
         self.rank = 0
+        self.word = ""
         self.expanded = False
         self.best = False
         self.setMinimumHeight(20)
@@ -138,16 +163,17 @@ class DifferentialBar(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(300, 20)
 
-    def set_data(self, rank: int, dx_id: str, label: str, probability: float, expanded: bool, tip: str) -> None:
+    def set_data(self, rank: int, dx_id: str, label: str, probability: float, expanded: bool, tip: str,
+                 word: str = "") -> None:
         self.rank, self.dx_id, self.label_text, self.probability = rank, dx_id, label, probability
+        self.word = word
         self.expanded, self.best = expanded, rank == 0
         self.setToolTip(tip)
-        self.setAccessibleName(f"{label} {self.percent_text()}")
+        self.setAccessibleName(f"{label} {word + ' ' if word else ''}{self.percent_text()}")
         self.update()
 
     def percent_text(self) -> str:
-        p = self.probability * 100
-        return "<1 %" if p < 1 else f"{p:.0f} %"
+        return percent_of(self.probability)
 
     def mousePressEvent(self, ev):  # noqa: N802
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -179,6 +205,14 @@ class DifferentialBar(QWidget):
         fill = QRectF(bar_x, 4, max(1.5, bar_w * self.probability), h - 8)
         p.setBrush(QColor("#3d8fd1") if self.best else QColor("#4f6f8c"))
         p.drawRoundedRect(fill, 3, 3)
+        if self.word:
+            small = QFont(self.font())
+            small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
+            p.setFont(small)
+            p.setPen(QColor(225, 225, 232))
+            p.drawText(track.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                       p.fontMetrics().elidedText(self.word, Qt.TextElideMode.ElideRight, int(track.width()) - 6))
+            p.setFont(f)
         # percent
         p.setPen(text_col)
         p.drawText(QRectF(w - pct_w - 2, 0, pct_w, h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
@@ -193,6 +227,8 @@ class Section(QWidget):
         super().__init__(parent)
         self.title = title
         self.body = body
+        self.group_id = ""                 # the checklist group it shows (panel), if any
+        self.row_ids: list[str] = []       # the checklist ids in it
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -227,6 +263,17 @@ class Section(QWidget):
 
     def is_expanded(self) -> bool:
         return self.header.isChecked()
+
+
+class ClickLabel(QLabel):
+    """A label that says when it is clicked (the suggestions banner)."""
+
+    clicked = pyqtSignal()
+
+    def mousePressEvent(self, ev):  # noqa: N802 - Qt name
+        if ev is not None and ev.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(ev)
 
 
 def small_button(text: str, tip: str, parent=None) -> QPushButton:

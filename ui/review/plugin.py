@@ -12,17 +12,10 @@ closes it in order — autosave first, then the tools, then the findings — and
 ``study_loaded`` starts afresh (see ``_study_closing``). The File menu gets *Start a new read*,
 *Reads of this study* and *Recent studies* (the reads are the autosave's, ``ui.review.session``).
 
-How measurements fill fields (the rule is shown in the panel next to each value):
-
-* ``greatest_dimension_mm`` follows the **largest** caliper or 3D lesion of the study, unless the
-  reader typed a value by hand — a typed value is never overwritten; the panel's "use largest
-  measurement" button hands the field back to the measurements. Removing or shortening the
-  measurement it came from recomputes it from what is left (unknown when nothing is left).
-* IVC landmarks: ``renal_vein`` -> ``ivc.renal_vein_z_mm``, ``hepatic_vein`` ->
-  ``ivc.hepatic_vein_z_mm``, ``tumor_caudal`` + ``tumor_cranial`` -> ``ivc.tumor_z_mm`` ([low, high]
-  of the two; needs both). z is the landmark's patient z (LPS). The most recently placed landmark of
-  a kind wins; removing it falls back to an earlier one or clears the field — again only while the
-  field still comes from landmarks.
+How measurements fill fields — the greatest dimension from the target lesion (an explicit choice,
+kept in the lesion record) or the largest caliper, the IVC levels from the landmarks — is
+:class:`ui.review.link.MeasurementLink`, the one writer of those fields; the tools only emit
+measurements.
 """
 from __future__ import annotations
 
@@ -32,129 +25,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from workstation.measure.model import Caliper, Landmark, LandmarkKind, Lesion3D, Measurement
-
 from .controller import ReviewController
+from .link import AUTO_METHODS, GREATEST, MeasurementLink, measurement_length_mm
 
 log = logging.getLogger(__name__)
 
-#: ``x_sources`` ``method`` values written by the link; a field with another (or no) source is the reader's
-AUTO_METHODS = ("caliper", "lesion", "landmark")
-GREATEST = "greatest_dimension_mm"
-
-
-def measurement_length_mm(m: Measurement) -> float | None:
-    """The greatest dimension a caliper or a 3D lesion gives, in mm."""
-    if isinstance(m, Caliper):
-        return m.length_mm
-    if isinstance(m, Lesion3D):
-        v = m.figures.get("greatest_dimension_mm")
-        if isinstance(v, (int, float)) and v > 0:
-            return float(v)
-        a, b = m.endpoints
-        d = sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
-        return d if d > 0 else None
-    return None
-
-
-class MeasurementLink:
-    """Keeps the measurement-derived findings fields in step with ``host.measurements``."""
-
-    def __init__(self, host, controller: ReviewController) -> None:
-        self.host, self.c = host, controller
-        store = host.measurements
-        store.added.connect(self._on_measurement)
-        store.changed.connect(self._on_measurement)
-        store.removed.connect(self._on_measurement)
-        self.refresh()
-
-    # -- describing -----------------------------------------------------------------------
-    def _series_name(self, m: Measurement) -> str:
-        vol = self.host.volume(m.series_uid) if m.series_uid else None
-        return (vol.description or vol.modality) if vol is not None else ""
-
-    def _describe(self, what: str, m: Measurement) -> str:
-        name = m.label or m.kind
-        series = self._series_name(m)
-        return f"{what} '{name}'" + (f" on {series}" if series else "")
-
-    # -- rules ----------------------------------------------------------------------------
-    def is_auto(self, path: str) -> bool:
-        """True when ``path`` is unset or was filled from a measurement (by this link or a review tool,
-        i.e. its source names a ``measurement_id``) — not typed by the reader."""
-        if self.c.value(path) is None:
-            return True
-        src = self.c.source_of(path)
-        return isinstance(src, dict) and (src.get("method") in AUTO_METHODS or "measurement_id" in src)
-
-    def _on_measurement(self, m: Measurement) -> None:
-        if isinstance(m, (Caliper, Lesion3D)):
-            self.refresh_greatest(m)
-        elif isinstance(m, Landmark):
-            self.refresh_ivc()
-
-    def refresh(self) -> None:
-        self.refresh_greatest()
-        self.refresh_ivc()
-
-    def refresh_greatest(self, trigger: Measurement | None = None, force: bool = False) -> None:
-        """Set ``greatest_dimension_mm`` from the largest caliper / 3D lesion (see module doc).
-
-        ``force``: the reader asked for the measurements to decide again (overrides a typed value)."""
-        best: tuple[float, Measurement] | None = None
-        for m in self.host.measurements.items():
-            v = measurement_length_mm(m)
-            if v is not None and v > 0 and (best is None or v > best[0]):
-                best = (v, m)
-        if not force and not self.is_auto(GREATEST):
-            if trigger is not None and best is not None and best[1].id == trigger.id:
-                self.host.status(f"Greatest dimension kept as typed ({self.c.value(GREATEST):g} mm); "
-                                 f"{best[0]:.1f} mm measured — 'use largest measurement' to take it", 8000)
-            return
-        if best is None:
-            if self.c.value(GREATEST) is not None:
-                self.c.set_field(GREATEST, None)
-            return
-        v, m = best
-        what = "caliper" if isinstance(m, Caliper) else "3D lesion"
-        src = {"text": self._describe(what, m), "method": "caliper" if isinstance(m, Caliper) else "lesion",
-               "measurement_id": m.id}
-        self.c.set_field(GREATEST, round(v, 1), source=src)
-
-    def _latest(self, kind: str) -> Landmark | None:
-        found = [m for m in self.host.measurements.items()
-                 if isinstance(m, Landmark) and m.landmark == kind]
-        return found[-1] if found else None
-
-    def refresh_ivc(self) -> None:
-        """Set the ``ivc`` keys from the landmarks (see module doc)."""
-        for key, kind in (("renal_vein_z_mm", LandmarkKind.RENAL_VEIN.value),
-                          ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value)):
-            path = f"ivc.{key}"
-            if not self.is_auto(path):
-                continue
-            lm = self._latest(kind)
-            if lm is None:
-                if self.c.value(path) is not None:
-                    self.c.set_ivc(key, None)
-                continue
-            src = {"text": self._describe("landmark", lm), "method": "landmark", "measurement_id": lm.id}
-            if self.c.value(path) != round(lm.point[2], 2) or self.c.source_of(path) != src:
-                self.c.set_ivc(key, round(lm.point[2], 2), source=src)
-        path = "ivc.tumor_z_mm"
-        if not self.is_auto(path):
-            return
-        lo = self._latest(LandmarkKind.TUMOR_CAUDAL.value)
-        hi = self._latest(LandmarkKind.TUMOR_CRANIAL.value)
-        if lo is None or hi is None:
-            if self.c.value(path) is not None:
-                self.c.set_ivc("tumor_z_mm", None)
-            return
-        z = sorted((round(lo.point[2], 2), round(hi.point[2], 2)))
-        src = {"text": f"landmarks '{lo.label or 'caudal end'}' and '{hi.label or 'cranial end'}'",
-               "method": "landmark", "measurement_id": lo.id, "measurement_id_2": hi.id}
-        if self.c.value(path) != z or self.c.source_of(path) != src:
-            self.c.set_ivc("tumor_z_mm", z, source=src)
+# the link (the one writer of the measurement-derived fields) lives in .link; re-exported here
+__all__ = ["AUTO_METHODS", "GREATEST", "MeasurementLink", "ReviewModule", "header_age_years",
+           "measurement_length_mm", "prefill_from_header"]
 
 
 _AGE = re.compile(r"^(\d{1,3})([DWMY])$")
@@ -213,7 +91,7 @@ class ReviewModule:
         self.host = host
         self.controller = c = ReviewController(host)
         self.link = MeasurementLink(host, c)
-        self.panel = ReviewPanel(c, use_largest=lambda: self.link.refresh_greatest(force=True))
+        self.panel = ReviewPanel(c, use_largest=lambda: self.link.refresh_greatest(force=True), link=self.link)
         self.dock = host.add_panel(self.panel, self.panel_title)
         self._arrange_dock()
         c.problem.connect(lambda text: host.status(f"Findings: {text}", 10000))

@@ -5,8 +5,8 @@ record (``workstation.measure.model.LandmarkKind``) at the clicked patient point
 ``host.measurements``; placing a kind again moves it (the old one is removed in the same undo step).
 The review plugin's measurement link turns the landmarks into ``ivc.renal_vein_z_mm``,
 ``ivc.hepatic_vein_z_mm`` and ``ivc.tumor_z_mm`` (its rule: the latest landmark of a kind; a typed
-value wins), so the segment call appears in the panel. When that link is absent (the tools used
-without the plugin) the fields are set here.
+value wins), so the segment call appears in the panel. The link is the one writer of those fields:
+the tools only place landmarks.
 
 Drawing: on coronal and sagittal views each level is a labelled horizontal line at its patient z
 (in every series of the same frame of reference); on the axial view the landmark's own marker is
@@ -114,10 +114,6 @@ class IvcTools(QObject):
         for sig in (self.store.added, self.store.changed, self.store.removed):
             sig.connect(self._store_changed)
 
-    def plugin_links_landmarks(self) -> bool:
-        """True when an active review module's measurement link maps landmarks to the ivc fields."""
-        return any(hasattr(getattr(mod, "link", None), "refresh_ivc") for mod in getattr(self.host, "modules", []))
-
     def landmarks(self) -> list[Landmark]:
         return [m for m in self.store.items() if isinstance(m, Landmark) and m.landmark in IVC_TOOLS]
 
@@ -137,26 +133,7 @@ class IvcTools(QObject):
         finally:
             st.endMacro()
         self.host.status(f"{title}: z {lm.point[2]:.1f} mm (LPS)", 6000)
-        if not self.plugin_links_landmarks():
-            self._fill_controller()
         return lm
-
-    def _fill_controller(self) -> None:
-        c = self.controller
-        if c is None:
-            return
-        latest = {}
-        for m in self.landmarks():
-            latest[m.landmark] = m
-        for key, kind in (("renal_vein_z_mm", LandmarkKind.RENAL_VEIN.value),
-                          ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value)):
-            m = latest.get(kind)
-            if m is not None:
-                c.set_ivc(key, round(m.point[2], 2), source={"text": f"landmark '{m.label}'", "measurement_id": m.id})
-        lo, hi = latest.get(LandmarkKind.TUMOR_CAUDAL.value), latest.get(LandmarkKind.TUMOR_CRANIAL.value)
-        if lo is not None and hi is not None:
-            c.set_ivc("tumor_z_mm", sorted((round(lo.point[2], 2), round(hi.point[2], 2))),
-                      source={"text": "landmarks (tumour ends)", "measurement_id": lo.id})
 
     def _store_changed(self, m) -> None:
         if isinstance(m, Landmark):

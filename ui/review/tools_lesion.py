@@ -6,8 +6,10 @@
   a ``Lesion3D`` record in ``host.measurements``, the mask is drawn as a semi-transparent overlay in
   every viewport showing that series (the same slice extraction as the image:
   ``PlaneMapping.image``), and the 3D greatest dimension is drawn between its two end points (its
-  projection on each view whose slice it crosses). The controller gets ``greatest_dimension_mm``
-  with its source, and the composition suggestions as *pending suggestions* (never ticked).
+  projection on each view whose slice it crosses). The controller gets the composition
+  suggestions as *pending suggestions* (never ticked). The tool writes no findings field: the
+  review's measurement link (``ui.review.link``) turns the record into ``greatest_dimension_mm``
+  when the lesion is the target (the first one grown, or the one the reader makes the target).
 * **Brush / Eraser** (B / Shift+B; radius in mm with ``[`` and ``]``): paint a disc in the plane of
   the view (axial, coronal or sagittal) into the active lesion's mask. After a short pause the mask
   is re-measured with :func:`~workstation.measure.segment.measure_mask` (worker thread) and the
@@ -399,7 +401,7 @@ class LesionTools(QObject):
         self.store.claim_drawing(rec.id)  # its line is drawn here, with the mask
         self.store.add(rec)
         self._redraw()
-        self._fill_controller(entry, GROW_SOURCE, suggestions=True)
+        self._suggest(entry)
         self.host.status(f"{rec.label}: {res.volume_ml:.1f} ml, greatest dimension "
                          f"{res.greatest_dimension_mm:.1f} mm (3D), axial {res.axial_long_mm:.1f} × "
                          f"{res.axial_short_mm:.1f} mm, craniocaudal {res.craniocaudal_mm:.1f} mm"
@@ -407,25 +409,14 @@ class LesionTools(QObject):
         self.masks_changed.emit()
         self.grown.emit(rec.id)
 
-    def _fill_controller(self, e: LesionEntry, source: str, suggestions: bool) -> None:
+    def _suggest(self, e: LesionEntry) -> None:
+        """Composition suggestions for the reader (never ticked). The greatest dimension is not
+        written here: the review's measurement link is its one writer (from the target lesion)."""
         c, r = self.controller, e.result
         if c is None or r is None:
             return
-        # The review plugin's measurement link decides *which* measurement gives the greatest
-        # dimension (the largest; never over a typed value). When it chose this lesion (or nobody
-        # links), the field says it came from 3D growing.
-        path = "greatest_dimension_mm"
-        chosen = getattr(c, "source_measurement", lambda _p: None)(path)
-        src = c.source_of(path) if hasattr(c, "source_of") else None
-        typed = c.value(path) is not None and not isinstance(src, dict)
-        if chosen in (None, e.id) and not typed:
-            vol = e.volume.description or e.volume.modality
-            c.set_field(path, round(float(r.greatest_dimension_mm), 1),
-                        source={"text": f"{source} ('{e.label or 'lesion'}' on {vol})", "method": "lesion",
-                                "measurement_id": e.id})
-        if suggestions:
-            for fid, reason in (r.suggestions or {}).items():
-                c.suggest(fid, True, f"{e.label or 'lesion'}: {reason}")
+        for fid, reason in (r.suggestions or {}).items():
+            c.suggest(fid, True, f"{e.label or 'lesion'}: {reason}")
 
     # -- restoring (session, SR) -------------------------------------------------------------
     def restore(self, record: Lesion3D, volume: Volume, mask: np.ndarray, remeasure: bool = True) -> None:
@@ -579,9 +570,11 @@ class LesionTools(QObject):
             rec = res.to_measurement(series_uid=e.volume.series_uid, label=old.label)
             rec.id = lid
             rec.seed = old.seed
+            if isinstance(old, Lesion3D) and "target" in old.figures:  # the reader's target choice stays
+                rec.figures["target"] = old.figures["target"]
             self.store.update(rec, undoable=False)
         self._redraw()
-        self._fill_controller(e, BRUSH_SOURCE, suggestions=True)
+        self._suggest(e)
         self.host.status(f"{e.label or 'Lesion'} corrected: {res.volume_ml:.1f} ml, greatest dimension "
                          f"{res.greatest_dimension_mm:.1f} mm (3D)", 10000)
         self.measured.emit(lid)

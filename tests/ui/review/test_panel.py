@@ -6,7 +6,6 @@ screen, the summary labels, the number boxes and the checked [Y][N][?] buttons.
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -47,7 +46,7 @@ def order(panel) -> list[str]:
 
 
 def click_tri(qtbot, panel, fid, value):
-    panel.scroll.ensureWidgetVisible(panel.rows[fid])
+    panel.checklist_area.ensureWidgetVisible(panel.rows[fid])
     qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
 
 
@@ -70,7 +69,7 @@ def test_fat_yes_moves_liposarcoma_up(qtbot, review):
     win, mod = review
     panel = mod.panel
     before = order(panel)
-    assert len(before) == 13 and "Liposarcoma" in before
+    assert len(before) == len(mod.controller.assessment().differentials) == 14 and "Liposarcoma" in before
     assert before[0] != "Liposarcoma"
     assert checked_value(panel, "macroscopic_fat") is None
     click_tri(qtbot, panel, "macroscopic_fat", True)
@@ -136,7 +135,7 @@ def test_caliper_fills_greatest_dimension_and_t3(qtbot, sample_review):
     cal = store.add(Caliper(series_uid=uid, label="Mass AP", p1=(-20.0, 0.0, 0.0), p2=(90.0, 0.0, 0.0)))
     assert c.value("greatest_dimension_mm") == pytest.approx(110.0)
     assert panel.editors["greatest_dimension_mm"].number() == pytest.approx(110.0)
-    assert panel.t_label.text().startswith("T3")
+    assert panel.t_label.text().startswith("cT3")  # a sarcoma leads for this woman of 57: staging applies
     src = panel.source_labels["greatest_dimension_mm"].text()
     assert "caliper 'Mass AP'" in src and "CT ABD NON-CONTRAST" in src
     # N0 M0 known, grade not: the stage shows the possible groups and what is missing
@@ -148,7 +147,7 @@ def test_caliper_fills_greatest_dimension_and_t3(qtbot, sample_review):
     assert c.value("greatest_dimension_mm") == pytest.approx(110.0)
     # typed by hand: never overwritten silently by a longer caliper
     type_number(qtbot, panel.editors["greatest_dimension_mm"], "95")
-    assert panel.t_label.text().startswith("T2")
+    assert panel.t_label.text().lstrip("c").startswith("T2")  # cT2, or "T2 if sarcoma" when no sarcoma leads
     assert panel.source_labels["greatest_dimension_mm"].text() == "entered by hand"
     big = store.add(Caliper(series_uid=uid, label="Long", p1=(0.0, 0.0, -70.0), p2=(0.0, 0.0, 60.0)))
     assert c.value("greatest_dimension_mm") == 95
@@ -178,7 +177,7 @@ def test_landmarks_fill_ivc_segment_2(qtbot, review):
     assert "tumour ends" in panel.ivc_label.text()
     marks["tumor_cranial"] = store.add(Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 20.0)))
     assert c.value("ivc.tumor_z_mm") == [-30.0, 20.0]
-    assert panel.ivc_label.text() == "segment 2"
+    assert panel.ivc_label.text() == "segment 2 · thrombus level II"
     a, b = panel.editors["ivc.tumor_z_mm"]
     assert (a.number(), b.number()) == (-30.0, 20.0)
     assert panel.editors["ivc.renal_vein_z_mm"].number() == -60.0
@@ -186,7 +185,7 @@ def test_landmarks_fill_ivc_segment_2(qtbot, review):
     # the cranial end moved above the hepatic veins: segments 2 and 3
     moved = Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 80.0), id=marks["tumor_cranial"].id)
     store.update(moved)
-    assert panel.ivc_label.text() == "segments 2 and 3"
+    assert panel.ivc_label.text().startswith("segments 2 and 3 · thrombus level III")
     store.remove(marks["tumor_cranial"].id)
     assert c.value("ivc.tumor_z_mm") is None
     assert (a.number(), b.number()) == (None, None)
@@ -220,23 +219,18 @@ def test_invalid_input_is_refused_with_problem(qtbot, review):
     assert c.value("age_years") == 64
 
 
-def test_live_update_under_50_ms(qtbot, review):
+def test_every_click_updates_the_ranking_shown(qtbot, review):
+    """Click -> ranking read back from the bars (the timing of this path is benchmarks/review_panel.py)."""
     win, mod = review
     panel = mod.panel
     ids = ["macroscopic_fat", "calcification", "necrosis", "hemorrhage", "b_symptoms", "vascular_invasion",
            "multiple_adenopathy", "paraspinal_location", "low_t2_signal", "homogeneous"]
-    worst = 0.0
     for fid in ids:
         for value in (True, False):
-            panel.scroll.ensureWidgetVisible(panel.rows[fid])
+            panel.checklist_area.ensureWidgetVisible(panel.rows[fid])
             before = panel.ranking_shown()
-            t0 = time.perf_counter()
             qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
-            after = panel.ranking_shown()  # read back from the widgets: the update has happened
-            dt = time.perf_counter() - t0
-            assert after != before, fid
-            worst = max(worst, dt)
-    assert worst < 0.050, f"slowest click-to-ranking {worst * 1000:.1f} ms"
+            assert panel.ranking_shown() != before, fid
 
 
 def test_suggestions_accept_and_dismiss(qtbot, review):
@@ -305,12 +299,12 @@ def test_usable_at_380_px(qtbot, review):
     for width in (380, 340):
         panel.resize(width, 900)
         QApplication.processEvents()
-        view = panel.scroll.viewport()
-        content = panel.scroll.widget()
+        view = panel.checklist_area.viewport()
+        content = panel.checklist_area.widget()
         assert content.width() <= view.width(), width  # nothing clipped on the right
         for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal"):
             row = panel.rows[fid]
-            panel.scroll.ensureWidgetVisible(row)
+            panel.checklist_area.ensureWidgetVisible(row)
             q = row.tri.buttons[None]
             assert q.mapTo(view, q.rect().topRight()).x() <= view.width(), (width, fid)
         for path, ed in panel.editors.items():
