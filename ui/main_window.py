@@ -47,7 +47,9 @@ class MainWindow(QMainWindow):
         self.store = MeasurementStore(self)
         self.viewer = Viewer(self.windows, self)
         self.setCentralWidget(self.viewer.widget)
-        self.status_area = StatusArea(self.statusBar())
+        bar = self.statusBar()
+        assert bar is not None
+        self.status_area = StatusArea(bar)
         self.tools = ToolManager(self)
 
         self.browser = SeriesBrowser()
@@ -147,7 +149,10 @@ class MainWindow(QMainWindow):
         self.viewer.widget.addAction(self.act_delete)
 
     def _build_file_menu(self) -> None:
-        menu = self.menuBar().addMenu("&File")
+        menu_bar = self.menuBar()
+        assert menu_bar is not None
+        menu = menu_bar.addMenu("&File")
+        assert menu is not None
         self.file_menu = menu
         self.act_open = QAction("Open study…", self)
         self.act_open.setShortcut(QKeySequence.StandardKey.Open)

@@ -74,10 +74,10 @@ class ReviewModule:
 
     def __init__(self) -> None:
         self.host: Any = None
-        self.controller: ReviewController | None = None
+        self.controller: ReviewController = None  # type: ignore[assignment]  # set by activate
         self.panel: Any = None
         self.dock: Any = None
-        self.link: MeasurementLink | None = None
+        self.link: MeasurementLink = None  # type: ignore[assignment]  # set by activate
         self.lesion_tools: Any = None
         self.enhancement_tools: Any = None
         self.ivc_tools: Any = None
@@ -249,7 +249,7 @@ class ReviewModule:
 
     def _series_loaded(self, volume) -> None:
         """Age and sex from the header once per study, so a value the reader cleared stays cleared."""
-        key = (getattr(volume, "meta", {}) or {}).get("study_uid") or getattr(volume, "series_uid", "")
+        key = str((getattr(volume, "meta", {}) or {}).get("study_uid") or getattr(volume, "series_uid", ""))
         if key in self._header_done:
             return
         self._header_done.add(key)
