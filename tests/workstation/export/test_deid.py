@@ -28,7 +28,7 @@ PLANTED = {
     "PatientBirthName": "Grimsdottir^Ulla", "PatientMotherBirthName": "Haverbeck^Ottilie",
     "PatientAddress": "17 Quillfeather Lane, Brammington", "PatientTelephoneNumbers": "555-013-9921",
     "AdditionalPatientHistory": "HISTPLANT prior nephrectomy at Brammington", "PatientComments": "COMMENTPLANT xq",
-    "MedicalRecordLocator": "MRL-PLANT-5512", "Occupation": "Zeppelin restorer", "EthnicGroup": "ETHNPLANT",
+    "MedicalRecordLocator": "MRL-PLANT-5512", "Occupation": "Zeppelin rigger", "EthnicGroup": "ETHNPLANT",
     "AccessionNumber": "ACCPLANT99217", "StudyID": "STUDYIDPLANT7", "StudyDate": "20190311", "StudyTime": "134501",
     "SeriesDate": "20190312", "SeriesTime": "134702", "AcquisitionDate": "20190313", "AcquisitionTime": "134803",
     "ContentDate": "20190314", "ContentTime": "134904", "InstanceCreationDate": "20190315",
