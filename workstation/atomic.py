@@ -198,7 +198,9 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # a file system without locks (some network mounts): go on unserialised
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -314,6 +316,9 @@ def commit_set(folder: str | os.PathLike[str], files: Mapping[str, bytes], *, ke
             old_key = old.get(key_field) if old is not None else (owner_of(f) if owner_of else None)
             if old_key is not None and old_key != key and not force:
                 raise SetConflict(f"{f}: {conflict_message}; not overwritten without confirmation")
+            for name in files:
+                if (f / name).is_dir() and not (f / name).is_symlink():
+                    raise WorkstationError(f"{f / name}: a folder is in the way of the export's file")
             _stage_and_commit(f, files, {key_field: key, **dict(meta or {})}, old)
     except OSError as exc:
         raise WorkstationError(f"{getattr(exc, 'filename', None) or f}: cannot write "

@@ -150,14 +150,23 @@ def _study_uid(volume: Volume, evidence: list[Dataset]) -> str:
     return str(uid or "")
 
 
+#: largest SR read to tell the study of an export without a manifest (project judgement)
+_LEGACY_SR_MAX = 64 << 20
+
+
 def _legacy_owner(folder: Path) -> str | None:
     """Study key of an export written before manifests (None: no export of ours in the folder;
     "": one whose study cannot be told, e.g. de-identified)."""
-    names = [n for n in FILES.values() if (folder / n).exists()]
+    import stat
+
+    names = [n for n in FILES.values() if os.path.lexists(folder / n)]
     if not names:
         return None
     sr = folder / FILES["sr"]
     try:
+        st = sr.lstat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _LEGACY_SR_MAX:
+            return ""  # a FIFO, device, link or huge file under the SR's name: never read it
         import pydicom
 
         ds = pydicom.dcmread(sr, stop_before_pixels=True, specific_tags=["StudyInstanceUID", "PatientIdentityRemoved"])

@@ -336,3 +336,22 @@ def test_kill_9_during_export_leaves_the_old_or_the_new_set(ct_series, tmp_path)
             break
     print("kill -9 attempts:", attempt + 1, landed)
     assert landed["stage"] >= 1 and landed["commit"] >= 1, landed
+
+
+def test_hostile_names_in_the_target_folder(ct_series, tmp_path):
+    """A FIFO under the SR's name is never read (no hang): the folder's owner cannot be told, so
+    the export is refused without force; a folder under a file's name is refused by name."""
+    vol, _ = ct_series
+    out = tmp_path / "fifo"
+    out.mkdir()
+    os.mkfifo(out / "report-sr.dcm")
+    with pytest.raises(WorkstationError, match="another study"):
+        export_study(FINDINGS, vol, out, _ms())
+    export_study(FINDINGS, vol, out, _ms(), force=True)
+    read_export(out)
+    blocked = tmp_path / "blocked"
+    (blocked / "report.txt").mkdir(parents=True)
+    with pytest.raises(WorkstationError, match="report.txt") as err:
+        export_study(FINDINGS, vol, blocked, _ms(), force=True)
+    assert "\n" not in str(err.value)
+    assert _names(blocked) == ["report.txt"]                   # nothing staged is left behind
