@@ -176,7 +176,7 @@ def measure_memory(loader: str, folder: str) -> dict:
 
     fn = LOADERS[loader]
     if loader == "ours":
-        import workstation.dicom  # noqa: F401 - imports are part of the baseline, not the load
+        import workstation.dicom.series  # noqa: F401 - imports are part of the baseline, not the load
     else:
         import SimpleITK  # noqa: F401
     base_rss = _status_kb("VmRSS")

@@ -159,6 +159,12 @@ def run_app(path=None, screenshot=None) -> int:
         return 2
     import logging
 
+    from workstation.dicom import quiet
+
+    from .loading import prescan
+
+    quiet.install()  # from this (main) thread, before any loading thread runs
+    prescan(p)  # headers are read while Qt is imported and the window built
     # a module that fails to load is reported in the status bar and the problems list
     logging.getLogger("workstation.plugins").setLevel(logging.ERROR)
     app = make_app()

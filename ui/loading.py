@@ -8,13 +8,48 @@ The GUI thread never waits on disk or decoding.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from concurrent.futures import Future
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from workstation.errors import PASS_THROUGH, WorkstationError, report, user_line
 
 log = logging.getLogger(__name__)
+
+#: scans started ahead (by the app, before Qt and the window are built), by path
+_prescans: dict[str, Future] = {}
+
+
+def prescan(path) -> None:
+    """Start scanning ``path`` in a thread now; the :class:`LoadWorker` for that path takes the
+    result instead of scanning again. The app calls this first thing at launch, so that reading the
+    headers overlaps importing Qt and building the window (the first image comes sooner)."""
+    key = os.fspath(path)
+    fut: Future = Future()
+
+    def run() -> None:
+        try:
+            from workstation.dicom import scan
+
+            fut.set_result(scan(key))
+        except BaseException as exc:  # handed to the worker, which reports it as a scan failure
+            fut.set_exception(exc)
+
+    _prescans[key] = fut
+    threading.Thread(target=run, name="prescan", daemon=True).start()
+
+
+def _scan(path):
+    """The prescanned result for ``path`` if there is one (raising what the scan raised), else a scan."""
+    fut = _prescans.pop(os.fspath(path), None)
+    if fut is not None:
+        return fut.result()
+    from workstation.dicom import scan
+
+    return scan(path)
 
 
 class LoadWorker(QObject):
@@ -41,10 +76,10 @@ class LoadWorker(QObject):
     @pyqtSlot()
     def run(self) -> None:
         try:
-            from workstation.dicom import read_series, scan
+            from workstation.dicom import read_series
 
             try:
-                sc = scan(self.path)
+                sc = _scan(self.path)
             except WorkstationError as exc:
                 self.failed.emit(user_line(exc))
                 return
@@ -59,11 +94,11 @@ class LoadWorker(QObject):
                 current = {}
                 last = [0.0]
 
-                def on_allocated(vol, _idx=idx):
+                def on_allocated(vol, _idx=idx, current=current):
                     current["v"] = vol
                     self.allocated.emit(vol, _idx, n)
 
-                def on_progress(k, done, total):
+                def on_progress(k, done, total, current=current, last=last):
                     v = current.get("v")
                     if v is None:
                         return

@@ -14,8 +14,12 @@ from typing import BinaryIO
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
-    from workstation.dicom.decoding import decode_frames
+    from workstation.dicom.decoding import PREFERRED_PLUGINS, decode_frames, decoding_plugin
 
+    for ts in PREFERRED_PLUGINS:  # import the decoders now, before saying ready
+        decoding_plugin(ts)
+    pickle.dump(("ready", None), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
     while True:
         try:
             src, indices, ts = pickle.load(inp)

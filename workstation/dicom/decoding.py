@@ -39,6 +39,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.decoders.base import get_decoder  # re-exported by pydicom.pixels (public API)
 from pydicom.pixels.utils import iter_pixels, pixel_array
 
+from .quiet import quietly
+
 log = logging.getLogger(__name__)
 
 #: preferred pydicom decoding plugins per transfer syntax, best first (figures in the module docstring)
@@ -114,7 +116,8 @@ def use_pool(transfer_syntax: str | None, n_frames: int) -> bool:
 
 
 class _Worker:
-    """One decoding process (``python -m workstation.dicom.decode_worker``) and its pipes.
+    """One decoding process (``python -m workstation.dicom.decode_worker``) and its pipes; it
+    answers ``("ready", None)`` once its imports are done, then one reply per job.
 
     A plain subprocess rather than ``multiprocessing``: spawned workers of ``multiprocessing``
     re-import the caller's main script, which breaks any script that calls the loader without an
@@ -123,6 +126,11 @@ class _Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "workstation.dicom.decode_worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def wait_ready(self) -> None:
+        assert self.proc.stdout is not None
+        if pickle.load(self.proc.stdout) != ("ready", None):
+            raise RuntimeError("decoding process did not start")
 
     def call(self, src: str, indices: list[int] | None, transfer_syntax: str | None) -> list[np.ndarray]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -142,6 +150,18 @@ class _Worker:
             self.proc.kill()
 
 
+class _InProcess:
+    """Decodes in the calling process, while no decoding process has started yet (their start-up
+    takes 0.3-1 s); retired as soon as one is ready, because these decoders hold the GIL for a
+    whole frame, which the GUI thread would feel."""
+
+    def call(self, src: str, indices: list[int] | None, transfer_syntax: str | None) -> list[np.ndarray]:
+        return quietly(decode_frames, src, indices, transfer_syntax)
+
+    def close(self) -> None:
+        pass
+
+
 class DecodeFailed(Exception):
     """A worker process could not decode a file (the message names the exception, never data)."""
 
@@ -152,10 +172,12 @@ class DecodePool:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._idle: queue.SimpleQueue[_Worker | _InProcess] = queue.SimpleQueue()
         self._workers: list[_Worker] = []
-        self._threads = ThreadPoolExecutor(size, thread_name_prefix="decode")
+        self._threads = ThreadPoolExecutor(size + 1, thread_name_prefix="decode")
         self._lock = threading.Lock()
+        self._any_ready = threading.Event()
+        self._idle.put(_InProcess())
         for _ in range(size):  # start them all now: their start-up overlaps the caller's work
             self._add()
 
@@ -163,7 +185,24 @@ class DecodePool:
         w = _Worker()
         with self._lock:
             self._workers.append(w)
+        threading.Thread(target=self._when_ready, args=(w,), daemon=True, name="decode-start").start()
+
+    def _when_ready(self, w: _Worker) -> None:
+        try:
+            w.wait_ready()
+        except Exception:  # it died starting: its jobs go to the others
+            log.info("a decoding process failed to start")
+            with self._lock:
+                if w in self._workers:
+                    self._workers.remove(w)
+            w.close()
+            return
+        self._any_ready.set()
         self._idle.put(w)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until at least one decoding process is ready (benchmarks, tests)."""
+        return self._any_ready.wait(timeout)
 
     def submit(self, src: str, indices: list[int] | None,
                transfer_syntax: str | None) -> Future[list[np.ndarray]]:
@@ -174,16 +213,25 @@ class DecodePool:
         try:
             result = w.call(src, indices, transfer_syntax)
         except DecodeFailed:
-            self._idle.put(w)
+            self._release(w)
             raise
-        except Exception:  # the worker died or its pipe broke: replace it
-            with self._lock:
-                self._workers.remove(w)
+        except Exception:
+            if isinstance(w, _InProcess):  # a broken file, decoded here
+                self._release(w)
+                raise
+            with self._lock:  # the worker died or its pipe broke: replace it
+                if w in self._workers:
+                    self._workers.remove(w)
             w.close()
             self._add()
             raise
-        self._idle.put(w)
+        self._release(w)
         return result
+
+    def _release(self, w: _Worker | _InProcess) -> None:
+        if isinstance(w, _InProcess) and self._any_ready.is_set():
+            return  # retired
+        self._idle.put(w)
 
     def shutdown(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
 import logging
 import os
-import threading
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +18,13 @@ from .decoding import decode_pool, use_pool
 from .geometry import SliceLayout, base_uid, layout_slices, split_series
 from .headers import Frame, _short, one_float, prefetch, read_frames, text
 from .pixels import OUT_OF_RANGE, fill_missing, native_readable, output_dtype, put_decoded, read_slices, resample_along_k
+from .quiet import install as install_quiet_hooks
+from .quiet import quiet_pydicom, quietly
 from .sources import Skipped, list_sources
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, int], None]
-T = TypeVar("T")
 
 
 def default_workers() -> int:
@@ -39,53 +37,7 @@ def default_workers() -> int:
 # collector on, 0.221 s with gc.freeze beforehand) it made no difference beyond the noise, so the
 # collector is left alone.
 
-_quiet = threading.local()
-
-
-class _QuietInLoaderThreads(logging.Filter):
-    """Drops pydicom's log records emitted by a thread that is reading for us (see :func:`quiet_pydicom`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_quiet, "on", False)
-
-
-def _install_quiet_hooks() -> None:
-    """Once, when this module is imported: a thread-aware filter on the "pydicom" logger and a
-    thread-aware ``warnings.showwarning``. Reading threads then silence only themselves by setting a
-    thread-local flag; no logger level or warnings filter list is changed while other threads run
-    (``warnings.catch_warnings`` and ``Logger.setLevel`` from a worker changed them process-wide)."""
-    logger = logging.getLogger("pydicom")
-    if any(isinstance(f, _QuietInLoaderThreads) for f in logger.filters):
-        return
-    logger.addFilter(_QuietInLoaderThreads())
-    shown = warnings.showwarning
-
-    def showwarning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if not getattr(_quiet, "on", False):
-            shown(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = showwarning
-
-
-_install_quiet_hooks()
-
-
-@contextlib.contextmanager
-def quiet_pydicom() -> Iterator[None]:
-    """pydicom warns (and logs) about every odd value; we report per file and per series instead.
-    Silences this thread only (pool threads entered through :func:`_quietly`)."""
-    was = getattr(_quiet, "on", False)
-    _quiet.on = True
-    try:
-        yield
-    finally:
-        _quiet.on = was
-
-
-def _quietly(fn: Callable[..., T], *args: object) -> T:
-    """``fn(*args)`` with pydicom's warnings and log records silenced in this (pool) thread."""
-    with quiet_pydicom():
-        return fn(*args)
+install_quiet_hooks()  # normally done already by the app's main thread (ui/app.py)
 
 
 def _r(v: float) -> float:
@@ -353,7 +305,7 @@ def _fill(out: np.ndarray, jobs: list[Job], check_range: bool, workers: int | No
         for j in pooled:
             futures[pool.submit(j[0][1].source.path, _indices(j), j[0][1].transfer_syntax)] = (j, True)  # type: ignore[union-attr, arg-type]
         for j in threaded:
-            futures[threads.submit(_quietly, read_slices, j[0][1].source, j, out, check_range)] = (j, False)
+            futures[threads.submit(quietly, read_slices, j[0][1].source, j, out, check_range)] = (j, False)
         try:
             for fut in as_completed(futures):
                 job, from_pool = futures[fut]
