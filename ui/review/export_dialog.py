@@ -281,7 +281,11 @@ class ExportDialog(QDialog):
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse)
         form.addRow("Output folder", row)
-        self.deidentify = QCheckBox("De-identify (names, IDs, birth date removed; UIDs remapped)")
+        self.deidentify = QCheckBox("De-identify (PS3.15: names, IDs, dates and free text removed; "
+                                    "age and sex kept; UIDs remapped)")
+        self.deidentify.setToolTip("Every file of the set is de-identified: the SR and SEG keep only what their "
+                                   "DICOM definitions need, the report and findings.json carry no names, IDs, "
+                                   "accession numbers or dates, and all UIDs are remapped consistently.")
         self.deidentify.setObjectName("export_deidentify")
         form.addRow("", self.deidentify)
         self.series = QComboBox()
