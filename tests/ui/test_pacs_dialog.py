@@ -96,8 +96,17 @@ def test_one_series_and_cancel(win, qtbot, orthanc, sample_series):
     keep = dlg.chosen_series()
     assert keep is not None and len(keep) == 1
     qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
-    assert dlg.progress.isVisible()
-    dlg.task.progressed.connect(lambda done, total: dlg.cancel_button.click())  # cancel mid-way
+    assert dlg.progress.isVisible() and dlg.cancel_button.isEnabled()
+    # Cancel pressed right when the first image is in (on the worker's thread, so that a busy GUI
+    # thread cannot let the whole series through first)
+    dlg.task.progressed.connect(lambda done, total: dlg.task.cancel.set(),
+                                type=Qt.ConnectionType.DirectConnection)
+    qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
+    assert dlg.status.text() == "Cancelled"
+    qtbot.waitUntil(lambda: not dlg.cancel_button.isEnabled(), timeout=5000)
+    # the Cancel button itself, pressed as soon as the retrieve started
+    qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
     assert dlg.status.text() == "Cancelled"
     assert win.study.path is None  # nothing opened
