@@ -187,3 +187,30 @@ def test_commit_set_rejects_names_that_leave_the_folder(tmp_path):
     for bad in ("../x", "a/b", ".hidden", "manifest.json", ""):
         with pytest.raises(ValueError):
             atomic.commit_set(tmp_path / "s", {bad: b"x"}, key="k")
+
+
+def test_concurrent_set_writers_into_one_folder_leave_one_whole_set(tmp_path):
+    """Two writers (threads here; processes alike) take turns through the folder lock."""
+    import threading
+
+    out = tmp_path / "set"
+    errors = []
+
+    def writer(tag):
+        try:
+            for i in range(15):
+                data = f"{tag}{i}".encode()
+                atomic.commit_set(out, {"a.txt": data, "b.txt": data * 1000}, key="k")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in "XY"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    atomic.read_set(out, recover=False)
+    a = (out / "a.txt").read_bytes()
+    assert (out / "b.txt").read_bytes() == a * 1000          # both files from the same commit
+    assert _folder_names(out) == ["a.txt", "b.txt", "manifest.json"]
