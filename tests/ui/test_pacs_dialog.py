@@ -11,10 +11,8 @@ import pytest
 from PyQt6.QtCore import Qt
 from viewer_helpers import STUDY, shown_window
 
-from workstation.cli import main
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workstation" / "pacs"))
-from orthanc_server import free_port, start_orthanc  # noqa: E402
+from orthanc_server import free_port, run_cli, start_orthanc  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -127,15 +125,16 @@ def test_unreachable_server_is_one_line_in_the_dialog(win, qtbot):
 
 
 @pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
-def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, capsys, kind):
+def test_send_an_exported_set_shows_each_file(win, qtbot, orthanc, tmp_path, kind):
     # a real export of the sample's post-contrast series: findings.json, report.txt, the SR
     post = next(p for p in STUDY.iterdir() if "PORTAL" in p.name)
     findings = tmp_path / "findings-in.json"
     findings.write_text(json.dumps({"schema": "rp-findings/1", "age_years": 57, "sex": "female",
                                     "greatest_dimension_mm": 118.0}))
     out = tmp_path / "export"
-    assert main(["export", str(findings), "--series", str(post), "--out", str(out), "--json"]) == 0
-    written = json.loads(capsys.readouterr().out)
+    proc = run_cli("export", str(findings), "--series", str(post), "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(proc.stdout)
     dicom_files = sorted(Path(v).name for k, v in written.items() if k in ("sr", "seg") and v)
     assert dicom_files
     win.act_send_pacs.trigger()
