@@ -240,11 +240,13 @@ def _row(e: Evidence, kb: KnowledgeBase) -> tuple[float, ...]:
 
 
 def _pool(xs: list[float], damping: float) -> list[float]:
-    """Weights for a group's log LRs: 1, damping, damping^2 ... by decreasing size."""
-    order = sorted(range(len(xs)), key=lambda k: -abs(xs[k]))
+    """Weights for a group's log LRs: 1, damping, damping^2 ... by decreasing size, for those for
+    and those against the diagnosis separately (one never hides the other)."""
     w = [0.0] * len(xs)
-    for rank_, k in enumerate(order):
-        w[k] = damping ** rank_
+    for sign in (1, -1):
+        same = sorted((k for k in range(len(xs)) if xs[k] * sign > 0), key=lambda k: -abs(xs[k]))
+        for rank_, k in enumerate(same):
+            w[k] = damping ** rank_
     return w
 
 
