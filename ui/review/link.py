@@ -204,6 +204,12 @@ class MeasurementLink(QObject):
         self.host.status(f"{m.label or 'Lesion'} is the target lesion (the mass reported)", 6000)
         return True
 
+    def clear_target(self) -> None:
+        """No lesion is the mass: the greatest dimension follows the largest caliper."""
+        for m in self.lesions():
+            self._flag(m, False)
+        self.refresh_greatest()
+
     def make_selected_target(self) -> None:
         mid = self.host.measurements.selected_id()
         m = self.host.measurements.get(mid) if mid else None

@@ -127,7 +127,8 @@ def t_text(a, gd: float | None) -> str:
 def stage_text(a) -> str:
     st = _staging(a)
     if st is not None and not st.applies:
-        return f"does not apply — {st.note}" if st.note else "does not apply"
+        why = (st.note or "").split(";")[0].strip().rstrip(".")  # "Lymphoma leads"
+        return f"does not apply — {why}" if why else "does not apply"
     stage = a.stage
     if stage.group is not None:
         return stage.group
@@ -597,19 +598,28 @@ class ReviewPanel(QWidget):
         combo = self.target_combo
         combo.blockSignals(True)
         combo.clear()
+        combo.addItem("none (largest caliper)", "")
         for m in lesions:
             gd = measurement_length_mm(m)
             combo.addItem(f"{m.label or 'Lesion'}" + (f" ({gd:.1f} mm)" if gd else ""), m.id)
-        if target is not None:
-            combo.setCurrentIndex(max(0, combo.findData(target.id)))
+        combo.setCurrentIndex(max(0, combo.findData(target.id)) if target is not None else 0)
         combo.blockSignals(False)
         for w in (combo, self.target_label):
             w.setVisible(bool(lesions))
 
+    def choose_target(self, lesion_id: str | None) -> None:
+        """Pick an entry of the "Target lesion" box as the reader does (tests)."""
+        i = self.target_combo.findData(lesion_id or "")
+        self.target_combo.setCurrentIndex(i)
+        self.target_combo.activated.emit(i)
+
     def _target_chosen(self, index: int) -> None:
         mid = self.target_combo.itemData(index)
-        if mid and self.link is not None:
-            self.link.make_target(mid)
+        if self.link is not None:
+            if mid:
+                self.link.make_target(mid)
+            else:
+                self.link.clear_target()
         self._sync_target()  # a refused change shows the target that is kept
 
     def _build_recommendations(self) -> QWidget:

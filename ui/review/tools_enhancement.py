@@ -1,27 +1,31 @@
 """In-viewer enhancement measurement (H): the same sphere on the pre- and post-contrast series.
 
 Click a point in any viewport: the pre/post pair is the study's hanging-protocol pair
-(``StudyController.pair``, the one "Compare" shows; ContrastBolusAgent and the description words of
-``resources/presets.json``), or for MR two series of the clicked modality told apart by their
+(``StudyController.pair``, the one "Compare" shows; the contrast phase from the one classifier,
+:mod:`workstation.phase`), or for MR two series of the clicked modality told apart by their
 description; when none is found a small dialog asks which. Then
 :func:`workstation.measure.enhancement.measure_enhancement` runs on a worker thread (post registered
 to pre around the point), and the result goes
 
-* to the status bar and a small result card beside the click (pre / post mean ± SD, n; shift;
-  delta or percent; call),
+* to the status bar and a small result card beside the click (pre / post mean ± SD, n; the sphere
+  radius used; shift; delta or percent; call; a warning when the SD is large or the sphere
+  straddles a boundary),
 * into ``host.measurements`` as two ``SphereROI`` records (pre at the point, post at the point plus
   the registration shift),
 * into the findings: the mass ROI fills ``enhancement_delta_hu`` (CT) or ``enhancement_percent``
   (MR); with the target "intraluminal defect" (Shift-click, or the Shift+H toggle) it fills
   ``thrombus_delta_hu``. The source says where: series, point, radius, shift.
 
-``[`` / ``]`` change the sphere radius while the tool is current.
+``[`` / ``]`` change the largest sphere radius while the tool is current (default 10 mm). The
+sphere adapts to what it sits in: it shrinks to stay inside the region of similar attenuation
+around the point on both series (inside an opacified vein it stays in the thrombus; see
+:func:`workstation.measure.enhancement.measure_enhancement`).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QObject, QPoint, QTimer, Qt, pyqtSignal
+from PyQt6.QtCore import QObject, QPoint, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
 
 from workstation.measure.enhancement import EnhancementResult, measure_enhancement
@@ -35,7 +39,10 @@ __all__ = ["EnhancementTools", "EnhancementTool", "find_pair",
            "PairDialog", "MASS", "DEFECT"]
 
 MASS, DEFECT = "mass", "defect"
-RADIUS_MM = (3.0, 10.0, 30.0)  # min, default, max
+RADIUS_MM = (3.0, 10.0, 30.0)  # min, default, max of the largest radius (the sphere may adapt smaller)
+#: how the result's flags read on the card, the status line and the field's source
+FLAG_WORDS = {"high_sd": "large SD: the sphere holds mixed tissue",
+              "straddles_boundary": "the sphere straddles a boundary"}
 CARD_MS = 12000
 
 
@@ -97,7 +104,7 @@ class EnhancementTool(Tool):
     tooltip = ("Enhancement: click the solid mass (Shift-click: an intraluminal filling defect); the "
                "same sphere on pre and post after registration; [ and ] change the radius (H)")
 
-    def __init__(self, tools: "EnhancementTools") -> None:
+    def __init__(self, tools: EnhancementTools) -> None:
         self.tools = tools
 
     def adjust_radius(self, step: int) -> None:
@@ -140,7 +147,8 @@ class EnhancementTools(QObject):
     def set_radius(self, r: float) -> None:
         lo, _, hi = RADIUS_MM
         self.radius_mm = float(min(hi, max(lo, r)))
-        self.host.status(f"Enhancement sphere radius {self.radius_mm:.0f} mm", 3000)
+        self.host.status(f"Enhancement sphere radius up to {self.radius_mm:.0f} mm "
+                         "(smaller where the region around the point is)", 3000)
 
     def set_target(self, target: str) -> None:
         self.target = DEFECT if target == DEFECT else MASS
@@ -239,8 +247,15 @@ class EnhancementTools(QObject):
         shift = ", ".join(f"{v:+.1f}" for v in res.shift_mm)
         reg = f"shift ({shift}) mm" + ("" if res.registered else " (registration not reliable)")
         call = res.call.replace("_", " ")
-        parts = [roi("pre", p), roi("post", q), reg, f"{d} → {call}"]
+        parts = [roi("pre", p), roi("post", q), EnhancementTools.radius_text(res), reg, f"{d} → {call}"]
+        parts += [f"⚠ {FLAG_WORDS.get(f, f)}" for f in res.flags]
         return "\n".join(parts) if multiline else "; ".join(parts)
+
+    @staticmethod
+    def radius_text(res: EnhancementResult) -> str:
+        if res.adapted:
+            return f"sphere r {res.radius_mm:g} mm (up to {res.radius_requested_mm:g}: kept in the region)"
+        return f"sphere r {res.radius_mm:g} mm"
 
     def _fill_controller(self, res: EnhancementResult, target: str, pre: Volume, post: Volume, mid: str) -> None:
         c = self.controller
@@ -249,8 +264,10 @@ class EnhancementTools(QObject):
         at = ", ".join(f"{v:.1f}" for v in res.at_mm)
         shift = ", ".join(f"{v:+.1f}" for v in res.shift_mm)
         what = "intraluminal defect" if target == DEFECT else "mass"
-        src = {"text": f"sphere r {res.radius_mm:g} mm on the {what} at ({at}) mm LPS, "
-                       f"'{pre.description}' → '{post.description}', post shifted ({shift}) mm",
+        flags = "".join(f"; ⚠ {FLAG_WORDS.get(f, f)}" for f in res.flags)
+        src = {"text": f"{self.radius_text(res)} on the {what} at ({at}) mm LPS, "
+                       f"'{pre.description}' → '{post.description}', post shifted ({shift}) mm, "
+                       f"SD {res.pre['sd']:.0f} / {res.post['sd']:.0f}{flags}",
                "measurement_id": mid}
         if target == DEFECT:
             if res.modality != "CT":
@@ -270,6 +287,8 @@ class EnhancementTools(QObject):
         card = QLabel(text, viewport)
         card.setObjectName("enhancement_card")
         color = {"enhancing": "#5fd35f", "equivocal": "#e0c040"}.get(res.call, "#d0d0d0")
+        if res.flags:
+            color = "#ff9d4f"  # a warning outranks the call's colour
         card.setStyleSheet(f"QLabel {{ background: rgba(20,20,24,220); color: #e8e8e8; border: 1px solid {color};"
                            " border-radius: 4px; padding: 5px; }")
         card.adjustSize()

@@ -42,7 +42,7 @@ _TIPS = {
 class IvcOverlay:
     """Horizontal level lines of the IVC landmarks in one coronal / sagittal viewport."""
 
-    def __init__(self, tools: "IvcTools", vp) -> None:
+    def __init__(self, tools: IvcTools, vp) -> None:
         self.tools, self.vp = tools, vp
         self.items: dict[str, tuple[pg.InfiniteLine, pg.TextItem]] = {}
         vp.layers.append(self)

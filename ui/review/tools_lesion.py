@@ -24,12 +24,13 @@ elsewhere it is ``host.module("rp_review").lesion_tools``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QObject, QRectF, QRunnable, QThreadPool, QTimer, Qt, pyqtSignal
+from PyQt6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, pyqtSignal
 from PyQt6.QtGui import QUndoCommand
 from PyQt6.QtWidgets import QGraphicsEllipseItem
 
@@ -123,7 +124,7 @@ class LesionEntry:
 class _StrokeCommand(QUndoCommand):
     """One brush/eraser stroke: the plane of the mask before and after."""
 
-    def __init__(self, tools: "LesionTools", lesion_id: str, axis: int, index: int,
+    def __init__(self, tools: LesionTools, lesion_id: str, axis: int, index: int,
                  before: np.ndarray, after: np.ndarray, erase: bool) -> None:
         super().__init__("erase lesion" if erase else "paint lesion")
         self.tools, self.lesion_id, self.axis, self.index = tools, lesion_id, axis, index
@@ -153,7 +154,7 @@ class _StrokeCommand(QUndoCommand):
 class LesionOverlay:
     """The lesion masks and greatest-dimension lines in one viewport (a viewport layer)."""
 
-    def __init__(self, tools: "LesionTools", vp) -> None:
+    def __init__(self, tools: LesionTools, vp) -> None:
         self.tools, self.vp = tools, vp
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(20)
@@ -257,7 +258,7 @@ class GrowLesionTool(Tool):
     id, title, shortcut = "grow_lesion", "Grow lesion", "G"
     tooltip = "Grow lesion: click inside the mass; 3D volume, greatest dimension and composition (G)"
 
-    def __init__(self, tools: "LesionTools") -> None:
+    def __init__(self, tools: LesionTools) -> None:
         self.tools = tools
 
     def click(self, ev) -> None:
@@ -267,7 +268,7 @@ class GrowLesionTool(Tool):
 class BrushTool(Tool):
     """Paint (or erase) a disc of ``radius_mm`` in the plane of the view into the active mask."""
 
-    def __init__(self, tools: "LesionTools", erase: bool) -> None:
+    def __init__(self, tools: LesionTools, erase: bool) -> None:
         self.tools, self.erase = tools, erase
         if erase:
             self.id, self.title, self.shortcut = "lesion_eraser", "Eraser", "Shift+B"
@@ -405,9 +406,19 @@ class LesionTools(QObject):
         self.host.status(f"{rec.label}: {res.volume_ml:.1f} ml, greatest dimension "
                          f"{res.greatest_dimension_mm:.1f} mm (3D), axial {res.axial_long_mm:.1f} × "
                          f"{res.axial_short_mm:.1f} mm, craniocaudal {res.craniocaudal_mm:.1f} mm"
-                         + (f", mean {res.mean_hu:.0f} HU" if res.mean_hu is not None else ""), 20000)
+                         + (f", mean {res.mean_hu:.0f} HU" if res.mean_hu is not None else "")
+                         + self._role_text(rec.id), 20000)
         self.masks_changed.emit()
         self.grown.emit(rec.id)
+
+    def _role_text(self, lesion_id: str) -> str:
+        """Whether the review made the lesion the target (the mass reported) or kept it as another."""
+        m = self.store.get(lesion_id)
+        flag = m.figures.get("target") if isinstance(m, Lesion3D) else None
+        if flag is None:
+            return ""
+        return (" — target lesion (the mass)" if flag >= 0.5
+                else " — kept as another lesion, not the target ('Make target', Shift+T, to change)")
 
     def _suggest(self, e: LesionEntry) -> None:
         """Composition suggestions for the reader (never ticked). The greatest dimension is not

@@ -11,10 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QApplication, QDockWidget, QScrollBar
-
+from PyQt6.QtWidgets import QApplication, QDockWidget
 from test_tools_support import state_dir  # noqa: F401  (autosave into a per-test folder)
-from viewer_helpers import STUDY, TRUTH
+
 from workstation.measure.model import Caliper, Landmark
 
 
@@ -302,7 +301,9 @@ def test_usable_at_380_px(qtbot, review):
         view = panel.checklist_area.viewport()
         content = panel.checklist_area.widget()
         assert content.width() <= view.width(), width  # nothing clipped on the right
-        for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal"):
+        for fid in ("homogeneous", "t1_hyperintense_nonsuppressing", "perirenal_or_posterior_pararenal",
+                    "vascular_encasement_without_narrowing", "claw_sign", "active_extravasation",
+                    "intracardiac_extension", "hydronephrosis"):
             row = panel.rows[fid]
             panel.checklist_area.ensureWidgetVisible(row)
             q = row.tri.buttons[None]
@@ -312,6 +313,8 @@ def test_usable_at_380_px(qtbot, review):
             assert last.mapTo(content, last.rect().topRight()).x() <= view.width(), (width, path)
         for bar in panel.bars:
             assert bar.width() <= panel.dx_scroll.viewport().width()
+        for lab in panel.rec_labels:  # the recommendations wrap inside the panel
+            assert lab.mapTo(content, lab.rect().topRight()).x() <= view.width(), width
 
 
 def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):  # noqa: F811
@@ -347,3 +350,81 @@ def test_age_and_sex_prefilled_from_the_header_once(qtbot, sample_review, truth)
     for vol in win.host.volumes().values():
         win.host.series_loaded.emit(vol)
     assert c.value("age_years") is None
+
+
+# -- issue 10: staging applicability, recommendations, words, version 1.1 fields --------------------
+LYMPHOMA = {"b_symptoms": True, "elevated_ldh": True, "homogeneous": True, "necrosis": False,
+            "multiple_adenopathy": True, "vascular_encasement_without_narrowing": True}
+
+
+def test_staging_shows_why_it_does_not_apply(qtbot, review):
+    win, mod = review
+    c, panel = mod.controller, mod.panel
+    type_number(qtbot, panel.editors["greatest_dimension_mm"], "121")
+    for fid, v in LYMPHOMA.items():
+        click_tri(qtbot, panel, fid, v)
+    assert order(panel)[0] == "Lymphoma"
+    assert panel.stage_label.text().startswith("does not apply — ") and "Lymphoma" in panel.stage_label.text()
+    assert panel.t_label.text().startswith("T3 if sarcoma")          # only as a condition, never cT3
+    # histology names a sarcoma: staging applies, labelled as clinical (cT)
+    combo = panel.editors["histology"]
+    i = combo.findData("leiomyosarcoma")
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    assert c.value("histology") == "leiomyosarcoma"
+    assert panel.t_label.text().startswith("cT3") and not panel.stage_label.text().startswith("does not")
+    assert "possible" in panel.stage_label.text()
+
+
+def test_recommendations_follow_the_findings(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    for fid, v in LYMPHOMA.items():
+        click_tri(qtbot, panel, fid, v)
+    shown = panel.recommendations_shown()
+    ids = [r.id for r in mod.controller.assessment().recommendations]
+    assert len(shown) == len(ids) >= 1 and shown[0].startswith("1. ")
+    assert any("core" in t and "not fine-needle aspiration" in t for t in shown)
+    assert not any("after resection" in t.lower() for t in shown)
+    assert "Source:" in panel.rec_labels[0].toolTip() and "Why:" in panel.rec_labels[0].toolTip()
+    # a paraganglioma picture: biochemistry comes first
+    for fid in LYMPHOMA:
+        click_tri(qtbot, panel, fid, None)
+    for fid in ("organ_of_zuckerkandl_location", "catecholamine_excess"):
+        click_tri(qtbot, panel, fid, True)
+    assert "metanephrines" in panel.recommendations_shown()[0]
+
+
+def test_bars_carry_words_and_never_100_percent(qtbot, review):
+    win, mod = review
+    panel = mod.panel
+    for fid, v in LYMPHOMA.items():
+        click_tri(qtbot, panel, fid, v)
+    shown = panel.ranking_shown()
+    assert all(p not in ("100 %", "0 %") for _l, p in shown)
+    top = min(panel.bars, key=lambda b: b.mapTo(panel, b.rect().topLeft()).y())
+    core = mod.controller.assessment().differentials[0]
+    assert top.word == core.likelihood_word != "" and core.likelihood_word in top.accessibleName()
+    assert core.likelihood_word in top.toolTip()
+    # the "why" stays in the panel: the reasons of the top entry name their findings
+    qtbot.mouseClick(top, Qt.MouseButton.LeftButton)
+    assert "Raised by" in panel.reason_labels[panel.bars.index(top)].text()
+
+
+def test_version_1_1_fields_in_the_panel(qtbot, review):
+    win, mod = review
+    c, panel = mod.controller, mod.panel
+    for path, value in (("side", "right"), ("resected", True)):
+        combo = panel.editors[path]
+        i = combo.findData(value)
+        assert i > 0, path
+        combo.setCurrentIndex(i)
+        combo.activated.emit(i)
+        assert c.value(path) == value
+    assert c.findings_dict()["schema"] in ("rp-findings/1", "rp-findings/1.1")
+    type_number(qtbot, panel.editors["ivc.right_atrium_z_mm"], "140")
+    assert c.value("ivc.right_atrium_z_mm") == 140
+    combo = panel.editors["resected"]
+    combo.setCurrentIndex(0)
+    combo.activated.emit(0)
+    assert c.value("resected") is None

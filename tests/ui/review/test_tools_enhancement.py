@@ -79,3 +79,43 @@ def test_shift_click_measures_the_intraluminal_defect(qtbot, review_window, trut
     assert c.assessment().to_dict()["thrombus_call"] == "tumor_thrombus"
     assert "intraluminal defect" in c.sources()["thrombus_delta_hu"]
     assert [s.label for s in win.host.measurements.of_kind("sphere")] == ["Defect 1 pre", "Defect 1 post"]
+
+
+def test_sphere_adapts_inside_the_bland_thrombus_and_says_so(qtbot, review_window, truth):
+    """Issue 10: at the default 10 mm the sphere took in the opacified vein around the sample's bland
+    thrombus; it now shrinks to the thrombus and reads within 5 HU of the truth."""
+    win = review_window
+    tools = win.host.module("rp_review").enhancement_tools
+    assert tools.radius_mm == 10
+    pre = volume_of(win, "ct_pre", truth)
+    show_series(win, pre)
+    win.host.select_tool("enhancement")
+    bland = truth["bland_thrombus"]
+    with qtbot.waitSignal(tools.measured, timeout=60000) as blocker:
+        _click(win, win.viewer.axial, bland["point_mm"], Qt.KeyboardModifier.ShiftModifier)
+    res, target = blocker.args
+    assert target == "defect"
+    assert abs(res.delta_hu - (bland["hu_post"] - bland["hu_pre"])) <= 5 and res.call == "not_enhancing"
+    assert res.adapted and res.radius_mm < 10 and res.flags == []
+    c = win.controller
+    assert c.assessment().to_dict()["thrombus_call"] == "bland_thrombus"
+    src = c.sources()["thrombus_delta_hu"]
+    assert f"sphere r {res.radius_mm:g} mm (up to 10" in src and "SD " in src
+    card = tools.card_text()
+    assert "±" in card and f"sphere r {res.radius_mm:g} mm" in card and "⚠" not in card
+    spheres = win.host.measurements.of_kind("sphere")
+    assert {round(s.radius_mm, 2) for s in spheres} == {res.radius_mm}
+
+
+def test_a_fixed_size_sphere_over_the_vein_is_flagged(qtbot, review_window, truth):
+    """The same point measured without adapting (the core's fixed mode, as the CLI's --fixed-radius):
+    the card and the field's source carry the warnings."""
+    from workstation.measure.enhancement import measure_enhancement
+
+    win = review_window
+    tools = win.host.module("rp_review").enhancement_tools
+    pre, post = volume_of(win, "ct_pre", truth), volume_of(win, "ct_post", truth)
+    res = measure_enhancement(pre, post, truth["bland_thrombus"]["point_mm"], radius_mm=10, adapt=False)
+    assert {"high_sd", "straddles_boundary"} <= set(res.flags)
+    text = tools.summary(res, multiline=True)
+    assert "⚠ large SD" in text and "⚠ the sphere straddles a boundary" in text

@@ -128,3 +128,57 @@ def test_eraser_in_sagittal_view_removes_voxels(qtbot, review_window, truth):
     changed = np.argwhere(before != after)
     assert np.all(changed[:, sag.mapping.slice_axis] == k_plane)  # a disc in the sagittal plane
     assert win.host.measurements.get(rec0.id).figures["volume_ml"] < rec0.figures["volume_ml"]
+
+
+def test_the_mass_is_an_explicit_choice(qtbot, review_window, truth):
+    """Issue 10: a second lesion does not silently become "the mass", and a grow that would move the
+    T category asks first. The choice is kept in the lesion records (figures["target"])."""
+    from workstation.measure.model import Caliper
+
+    win = review_window
+    mod = win.host.module("rp_review")
+    c, panel, link, store = win.controller, mod.panel, mod.link, win.host.measurements
+    asked: list[str] = []
+    answers: list[bool] = []
+    link.confirm = lambda title, text: (asked.append(text), answers.pop(0))[1]
+    pre = volume_of(win, "ct_pre", truth)
+    store.add(Caliper(series_uid=pre.series_uid, label="AP", p1=(-40.0, 0.0, 0.0), p2=(55.0, 0.0, 0.0)))
+    assert c.value("greatest_dimension_mm") == 95.0 and "T2" in panel.t_label.text()
+
+    # the first lesion would turn T2 into T3: asked; the reader says no -> the caliper stays
+    answers.append(False)
+    tools, _ = _grow(qtbot, win, truth)
+    assert len(asked) == 1 and "(T2)" in asked[0] and "(T3)" in asked[0]
+    mass = store.of_kind("lesion")[0]
+    assert mass.figures["target"] == 0.0 and c.value("greatest_dimension_mm") == 95.0
+    assert panel.target_combo.isVisibleTo(panel) and panel.target_combo.currentData() == ""
+
+    # the reader makes it the target in the panel (asked again, yes): the T category follows
+    answers.append(True)
+    panel.choose_target(mass.id)
+    assert len(asked) == 2 and store.get(mass.id).figures["target"] == 1.0
+    gd = c.value("greatest_dimension_mm")
+    assert abs(gd - truth["mass"]["greatest_dimension_mm"]) <= np.linalg.norm(pre.spacing_mm)
+    assert "target lesion" in c.sources()["greatest_dimension_mm"] and "T3" in panel.t_label.text()
+
+    # a second grow (the psoas, ~177 mm) becomes lesion 2: no question, the mass and T3 stay
+    show_series(win, pre)
+    psoas = np.add(truth["landmarks_mm"]["right_psoas"], (0.0, 0.0, 1.5))  # on a slice of the series
+    with qtbot.waitSignal(tools.grown, timeout=60000):
+        click_at(win, win.viewer.axial, psoas)
+    second = [m for m in store.of_kind("lesion") if m.id != mass.id][0]
+    assert len(asked) == 2 and second.figures["target"] == 0.0
+    assert c.value("greatest_dimension_mm") == gd and "T3" in panel.t_label.text()
+    assert "kept as another lesion" in win.status_area.current_message()
+    assert [panel.target_combo.itemData(i) for i in range(panel.target_combo.count())] == ["", mass.id, second.id]
+    assert panel.target_combo.currentData() == mass.id
+
+    # making the second lesion the target jumps to T4: asked; "no" keeps the mass
+    answers.append(False)
+    assert link.make_target(second.id) is False
+    assert c.value("greatest_dimension_mm") == gd and panel.target_combo.currentData() == mass.id
+    answers.append(True)
+    assert link.make_target(second.id) is True
+    assert store.get(second.id).figures["target"] == 1.0 and store.get(mass.id).figures["target"] == 0.0
+    assert c.value("greatest_dimension_mm") > 150 and "T4" in panel.t_label.text()
+    assert not answers  # every question asked was answered
