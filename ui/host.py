@@ -7,7 +7,8 @@ the problem goes to the status bar (and the problems list), the rest of the work
 
 API (stable; the review module builds on it):
 
-* ``main_window`` — the QMainWindow
+* ``main_window`` — the QMainWindow: the host's own; a module uses the calls below instead and
+  never reaches into the window (its docks, tool bars, menus, status bar)
 * ``viewer`` — the viewports: ``viewer.cursor_patient_point()``, ``viewer.set_cursor(xyz)``,
   ``viewer.jump_to(xyz, series_uid, host.volumes())``, ``viewer.viewports()``,
   ``viewer.active_viewport()``, ``viewer.show_compare(pre, post)``
