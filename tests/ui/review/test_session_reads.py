@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt
-
-from test_tools_support import (STUDY, click_at, open_review_window, review_window, show_series,  # noqa: F401
-                                state_dir, volume_of)
+from test_tools_support import STUDY, click_at, open_review_window, review_window, show_series, state_dir, volume_of  # noqa: F401
 from viewer_helpers import write_synthetic_study
+
 from workstation.session import SessionStore, study_key
 
 HERE = Path(__file__).resolve().parent

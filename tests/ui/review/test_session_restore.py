@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from test_tools_support import (STUDY, click_at, open_review_window, review_window, show_series,  # noqa: F401
-                                state_dir, volume_of)
+from test_tools_support import STUDY, click_at, open_review_window, review_window, show_series, state_dir, volume_of  # noqa: F401
 
 
 def _store_for(win):
