@@ -212,9 +212,9 @@ class _Ctx:
     evidence: list[Dataset]
     study_uid: str
 
-    def image_ref(self, xyz: Sequence[float]) -> tuple[str, str, int | None, np.ndarray] | None:
-        """(SOP class, SOP instance, frame number or None, (col, row) pixel coordinates) of the
-        source image nearest to ``xyz`` (DICOM pixel coordinates: 0.5 is the first pixel's centre)."""
+    def image_ref(self, xyz: Sequence[float]) -> tuple[str, str, int | None, int] | None:
+        """(SOP class, SOP instance, frame number or None, slice index k) of the source image
+        nearest to ``xyz``."""
         meta = self.volume.meta or {}
         uids = meta.get("sop_instance_uids") or []
         kji = np.asarray(self.volume.patient_to_index(xyz), dtype=float)
@@ -229,7 +229,7 @@ class _Ctx:
         frames = meta.get("frame_numbers")
         frame = int(frames[k]) if frames and frames[k] else None
         cls = str(meta.get("sop_class_uid") or getattr(self.evidence[0], "SOPClassUID", ""))
-        return cls, uid, frame, np.array([kji[2] + 0.5, kji[1] + 0.5])
+        return cls, uid, frame, k
 
     def remap(self, uid: str) -> str:
         """The evidence's UID for an original instance UID (evidence may be de-identified, in the
@@ -240,15 +240,16 @@ class _Ctx:
         return uid
 
     def pixels(self, points: np.ndarray) -> tuple[str, str, int | None, np.ndarray] | None:
-        """Pixel coordinates of ``points`` on the image nearest to their centre."""
+        """(column, row) pixel coordinates of ``points`` on the image nearest to their centre (DICOM
+        pixel coordinates: 0.5 is the first pixel's centre), or None when they do not all lie on
+        that image (within half a slice): a line drawn across slices has no single image."""
         ref = self.image_ref(np.mean(np.asarray(points, dtype=float), axis=0))
         if ref is None:
             return None
-        cols_rows = []
-        for p in points:
-            kji = np.asarray(self.volume.patient_to_index(p), dtype=float)
-            cols_rows.append([kji[2] + 0.5, kji[1] + 0.5])
-        return ref[0], ref[1], ref[2], np.asarray(cols_rows, dtype=float)
+        kji = np.asarray([self.volume.patient_to_index(p) for p in points], dtype=float).reshape(-1, 3)
+        if np.any(np.abs(kji[:, 0] - ref[3]) > 0.5 + 1e-6):
+            return None
+        return ref[0], ref[1], ref[2], np.stack([kji[:, 2] + 0.5, kji[:, 1] + 0.5], axis=1)
 
 
 def _figure_measurements(lf: LesionFigures, volume: Volume) -> list[hd.sr.Measurement]:
@@ -364,7 +365,8 @@ def _lesion_groups(ctx: _Ctx, lf: LesionFigures | None, first: bool, findings: M
     if first:
         ms += _finding_measurements(findings, enh, ctx.volume)
     quals = _qualitative(findings, assessment) if first else []
-    common: dict[str, Any] = {"finding_type": C.code("lesion", "finding_type"), "finding_sites": _sites(assessment),
+    common: dict[str, Any] = {"finding_type": C.code("lesion", "finding_type"),
+                              "finding_sites": _sites(assessment if first else {}),
                               "measurements": ms or None, "qualitative_evaluations": quals or None}
     seg_no = _segment_of(segmentation, tracking[1].value)
     groups: list[Any] = []
@@ -653,6 +655,7 @@ class _Reader:
         images = [e for e in ev if str(e[3]) not in hd.seg.SOP_CLASS_UIDS]
         self.series_uid = str(images[0][1]) if images else ""
         self.records = _embedded_records(sr)
+        self.plane: tuple[np.ndarray, float] | None = None    # normal, half slice of the last 2D mapping
         self.lesions: dict[str, dict[str, Any]] = {}
 
     def record(self, kind: str, mid: str) -> dict[str, Any] | None:
@@ -672,24 +675,35 @@ class _Reader:
                                                          else [rec[k]])], dtype=float).reshape(-1, 3)
         except (KeyError, TypeError, ValueError):
             return pts
-        if mine.shape == pts.shape and np.allclose(mine, pts, atol=0.05):
+        if mine.shape != pts.shape:
+            return pts
+        d = mine - pts
+        if self.plane is not None:       # mapped from an image: the record may lie off its plane
+            normal, half = self.plane
+            off = d @ normal
+            if np.all(np.abs(off) <= half + 1e-6) and np.allclose(d - np.outer(off, normal), 0.0, atol=0.05):
+                return mine
+        elif np.allclose(d, 0.0, atol=0.05):
             return mine
         return pts
 
     def points(self, item: Any) -> np.ndarray | None:
         """Patient points of a SCOORD3D, or of a 2D SCOORD on an image of ``volume``."""
         if isinstance(item, hd.sr.Scoord3DContentItem) or item.get("ValueType") == "SCOORD3D":
+            self.plane = None
             return np.asarray(item.GraphicData, dtype=float).reshape(-1, 3)
         try:
             ref = item.ContentSequence[0].ReferencedSOPSequence[0]
         except (AttributeError, IndexError):
             return None
         uid = str(ref.ReferencedSOPInstanceUID)
+        self.plane = None
         for vol in self.volumes:
             uids = [str(u) if u else "" for u in (vol.meta or {}).get("sop_instance_uids") or []]
             if uid in uids:
                 k = uids.index(uid)
                 cr = np.asarray(item.GraphicData, dtype=float).reshape(-1, 2)
+                self.plane = (np.asarray(vol.direction[:, 0], dtype=float), 0.5 * float(vol.spacing_mm[0]))
                 return np.asarray([vol.index_to_patient((k, r - 0.5, c - 0.5)) for c, r in cr], dtype=float)
         return None
 
@@ -800,7 +814,7 @@ def _image_group(rd: _Reader, g: Any) -> list[Measurement]:
     tr = _parse_track(g.tracking_identifier)
     out: list[Measurement] = []
     for meas in g.get_measurements(name=C.code("measurements", "length")):
-        for c in meas.referenced_coordinates:
+        for c in sorted(meas.referenced_coordinates, key=lambda c: c.ValueType != "SCOORD3D"):
             pts = rd.points(c)
             if pts is not None and len(pts) == 2:
                 pts = rd.exact("caliper", tr[1] if tr else None, ("p1", "p2"), pts)

@@ -398,3 +398,23 @@ def test_a_lesion_without_segmentation_is_a_tid_1501_group(ct_series, tmp_path):
     assert les.figures["volume_ml"] == pytest.approx(512.3)
     if shutil.which("dciodvfy"):
         assert _errors(p) == []
+
+
+def test_a_line_across_slices_has_no_image_coordinates_and_off_plane_points_come_back_exactly(ct_series, tmp_path):
+    """A caliper drawn in a coronal view spans slices: SCOORD3D only. A landmark between two slices
+    is drawn on the nearest image, and read_sr with the series still restores its exact point."""
+    vol, _ = ct_series
+    across = Caliper(label="cc", p1=_p(vol, (1, 40, 40)), p2=_p(vol, (4, 60, 40)))
+    between = Landmark(landmark="tumor_cranial", point=_p(vol, (2.3, 50, 50)))
+    p = tmp_path / "sr.dcm"
+    p.write_bytes(S.sr_bytes(S.build_sr(FINDINGS, vol, [across, between])))
+    _, report = _groups(p)
+    [cal] = [g for g in report.get_image_measurement_groups() if g.tracking_identifier.startswith("caliper ")]
+    [length] = cal.get_measurements(name=codes.SCT.Length)
+    assert [c.ValueType for c in length.referenced_coordinates] == ["SCOORD3D"]
+    [lm] = report.get_planar_roi_measurement_groups(graphic_type=hd.sr.GraphicTypeValues.POINT)
+    assert lm.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == vol.meta["sop_instance_uids"][2]
+    _, restored = S.read_sr(p, vol)
+    by_id = {m.id: m for m in restored}
+    np.testing.assert_allclose(by_id[between.id].point, between.point, atol=1e-9)
+    np.testing.assert_allclose([by_id[across.id].p1, by_id[across.id].p2], [across.p1, across.p2], atol=1e-9)
