@@ -229,74 +229,83 @@ def deidentify_dataset(ds: Dataset, ctx: Deidentifier) -> Dataset:
     the kept ones and everything inside kept sequences get their PS3.15 action; UIDs are remapped
     with ``ctx``'s map; the profile and options applied are declared. Raises
     :class:`~workstation.errors.WorkstationError` for a SOP class without an allow-list.
+
+    Copy on write: a changed element (or sequence item) is a new object, so element objects that
+    a builder shares with the source headers (highdicom copies the patient and study modules by
+    reference) are never modified.
     """
     allowed = _allow_list(str(ds.get("SOPClassUID", "")))
     done = _Applied()
-    ds.remove_private_tags()
     for elem in list(ds):
-        if elem.keyword not in allowed:
+        if elem.tag.is_private or elem.keyword not in allowed:
             del ds[elem.tag]
             continue
-        # builders may share element objects with the source headers (highdicom copies the
-        # patient and study modules by reference): work on a copy, never on the source's
-        own = elem if elem.keyword == "PixelData" else copy.deepcopy(elem)
-        ds[elem.tag] = own
-        _element(ds, own, ctx, done, nested=False)
+        out = _element(elem, ctx, done, nested=False)
+        if out is None:
+            del ds[elem.tag]
+        elif out is not elem:
+            ds[elem.tag] = out
     _file_meta(ds, ctx)
     _mark(ds, done)
     return ds
 
 
-def _element(ds: Dataset, elem: DataElement, ctx: Deidentifier, done: _Applied, *, nested: bool) -> None:
+def _element(elem: DataElement, ctx: Deidentifier, done: _Applied, *, nested: bool) -> DataElement | None:
+    """The de-identified element: ``elem`` itself when unchanged, a new one, or None (removed)."""
     t = _table()
     kw, vr = elem.keyword, elem.VR
     act = ctx.actions.get(kw)
     if act == "X" or (nested and act is None and (vr in _DATE_VRS or vr == "PN")):
-        del ds[elem.tag]
-        return
+        return None
     if act == "Z":
-        elem.value = [] if vr == "SQ" else None
-        return
+        return DataElement(elem.tag, vr, DicomSequence() if vr == "SQ" else None)
     if act == "D":
         if kw in ("PatientName", "PatientID"):
-            elem.value = ctx.pseudonym() + ("^" if vr == "PN" else "")
-        else:
-            elem.value = t["dummy"].get(vr, "0")
-        return
+            return DataElement(elem.tag, vr, ctx.pseudonym() + ("^" if vr == "PN" else ""))
+        return DataElement(elem.tag, vr, t["dummy"].get(vr, "0"))
     if act == "K":  # a coded concept's parts: never rewritten (a pseudonym-like match would corrupt the code)
-        return
-    if vr == "SQ":
-        _sequence(elem, ctx, done)
-    elif vr == "UI":
-        if elem.value and kw not in ctx._uid_keep:
-            elem.value = [ctx.uid(v) for v in elem.value] if elem.VM > 1 else ctx.uid(elem.value)
-    elif kw == "PatientAge":
-        _age(elem)
-    elif kw in ("PatientSize", "PatientWeight") and not _positive(elem.value):
-        del ds[elem.tag]          # 0 means "not recorded": nothing to retain
-        return
-    elif elem.value not in (None, "") and (vr in _TEXT_VRS or act == "C"):
-        _clean(elem, ctx, done)
+        return elem
     if kw in t["patient_characteristics"] and elem.value not in (None, ""):
+        if kw in ("PatientSize", "PatientWeight") and not _positive(elem.value):
+            return None          # 0 means "not recorded": nothing to retain
         done.characteristics = True
+    if vr == "SQ":
+        return _sequence(elem, ctx, done)
+    if vr == "UI":
+        if not elem.value or kw in ctx._uid_keep:
+            return elem
+        value: Any = [ctx.uid(v) for v in elem.value] if elem.VM > 1 else ctx.uid(elem.value)
+        return DataElement(elem.tag, vr, value)
+    if kw == "PatientAge":
+        return _age(elem)
+    if elem.value not in (None, "") and (vr in _TEXT_VRS or act == "C"):
+        return _clean(elem, ctx, done)
+    return elem
 
 
-def _sequence(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
+def _sequence(elem: DataElement, ctx: Deidentifier, done: _Applied) -> DataElement:
     drop = set(_table()["drop_content_value_types"])
     items = []
     for item in elem.value:
         if item.get("ValueType") in drop:
             done.structured = True
             continue
-        item.remove_private_tags()
-        for sub in list(item):
-            _element(item, sub, ctx, done, nested=True)
-        items.append(item)
-    if len(items) != len(elem.value):
-        elem.value = DicomSequence(items)
+        new = Dataset()
+        for sub in item:
+            if sub.tag.is_private:
+                continue
+            out = _element(sub, ctx, done, nested=True)
+            if out is not None:
+                new.add(out)
+        items.append(new)
+    return DataElement(elem.tag, "SQ", DicomSequence(items))
 
 
-def _clean(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
+def _clean(elem: DataElement, ctx: Deidentifier, done: _Applied) -> DataElement:
+    if elem.keyword in _table()["descriptors_cleaned"]:
+        done.descriptors = True
+    if elem.keyword in ("TextValue", "TrackingID"):
+        done.structured = True
     values = list(elem.value) if elem.VM > 1 else [elem.value]
     cleaned = []
     for v in values:
@@ -304,12 +313,9 @@ def _clean(elem: DataElement, ctx: Deidentifier, done: _Applied) -> None:
         if elem.VR == "CS" and c != str(v):
             c = "REMOVED"
         cleaned.append(c)
-    if cleaned != [str(v) for v in values]:
-        elem.value = cleaned if elem.VM > 1 else cleaned[0]
-    if elem.keyword in _table()["descriptors_cleaned"]:
-        done.descriptors = True
-    if elem.keyword in ("TextValue", "TrackingID"):
-        done.structured = True
+    if cleaned == [str(v) for v in values]:
+        return elem
+    return DataElement(elem.tag, elem.VR, cleaned if elem.VM > 1 else cleaned[0])
 
 
 def _positive(value: Any) -> bool:
@@ -319,11 +325,12 @@ def _positive(value: Any) -> bool:
         return False
 
 
-def _age(elem: DataElement) -> None:
+def _age(elem: DataElement) -> DataElement:
     cap = _table()["age_cap"]
     m = re.fullmatch(r"(\d{3})([DWMY])", str(elem.value or ""))
     if m and m.group(2) == "Y" and int(m.group(1)) > int(cap["above_years"]):
-        elem.value = str(cap["value"])
+        return DataElement(elem.tag, elem.VR, str(cap["value"]))
+    return elem
 
 
 def _file_meta(ds: Dataset, ctx: Deidentifier) -> None:
