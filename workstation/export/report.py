@@ -133,8 +133,19 @@ def size_text_of(mm: float, assessment: Mapping[str, Any] | None = None) -> str:
     cm = st.get("size_text") if st.get("size_mm") == mm else None
     if not cm:
         cm = _core_size_text(mm)
-    decimals = len(cm.split()[0].partition(".")[2])
-    return f"{cm} ({_fmt(mm, max(0, decimals - 1))} mm)"
+    return f"{cm} ({_mm_text(mm)} mm)"
+
+
+def _mm_text(mm: float) -> str:
+    """mm to 0.1 mm (more only when rounding would cross a T boundary), no trailing zeros."""
+    from ..reasoning.rules import t_category
+
+    text = ""
+    for nd in range(1, 5):
+        text = _fmt(mm, nd).rstrip("0").rstrip(".")
+        if t_category(float(text)) == t_category(mm):
+            break
+    return text
 
 
 def _core_size_text(mm: float) -> str:

@@ -113,7 +113,9 @@ def test_sizes_never_contradict_the_category():
     assert size_text_of(100.4) == "10.04 cm (100.4 mm)"
     assert size_text_of(110.0) == "11.0 cm (110 mm)"
     assert size_text_of(150.04).startswith("15.004 cm")
-    assert size_text_of(49.96) == "5.0 cm (50 mm)"          # <= 5 cm is T1, and 5.0 cm is T1 too
+    assert size_text_of(110.4) == "11.0 cm (110.4 mm)"     # the measured mm, not rounded away
+    assert size_text_of(49.96) == "5.0 cm (50 mm)"        # <= 5 cm is T1, and 5.0 cm / 50 mm are T1 too
+    assert size_text_of(150.004).endswith("(150.004 mm)")  # T4: never printed as 150 mm
 
 
 def test_percentages_are_bounded():
