@@ -64,6 +64,9 @@ app.exec()
 
 def _env() -> dict[str, str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKSTATION_FIRST_IMAGE_EXIT="1")
+    # as installed, with bytecode caches: a session that sets PYTHONDONTWRITEBYTECODE would make
+    # ours compile its ~100 modules on every launch while the libraries' caches exist
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
