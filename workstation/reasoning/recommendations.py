@@ -111,8 +111,20 @@ def _pct(p: float) -> str:
     return f"{p * 100:.0f} %" if p >= 0.01 else "<1 %"
 
 
+_MASS_FIELDS = ("greatest_dimension_mm", "grade", "enhancement_delta_hu", "enhancement_percent", "thrombus_delta_hu",
+                "enhancement_pattern", "growth_pattern", "side", "histology", "resected", "ivc")
+
+
+def known_about_the_mass(f: Findings) -> int:
+    """How many things about the mass the document records (age and sex do not count)."""
+    return len(f.findings) + sum(getattr(f, k) is not None for k in _MASS_FIELDS)
+
+
 def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ...]:
-    """Every recommendation whose rule holds, most urgent first (one per id)."""
+    """Every recommendation whose rule holds, most urgent first (one per id); none until something
+    about the mass is recorded (recommendations.json ``min_known``)."""
+    if known_about_the_mass(c.f) < int(_DOC["min_known"]):
+        return ()
     fill = _Fill({f"{k}_pct": _pct(v) for k, v in c.probs.items()})
     fill["sarcoma_pct"] = _pct(_p(["sarcoma"], c))
     fill["top_label"] = _mid(labels.get(c.top, c.top))

@@ -335,3 +335,8 @@ def test_a_finding_against_is_not_hidden_by_a_stronger_one_for_in_the_same_group
     lifted = next(r for r in rpf.lowered_by if r.finding == "aorta_displaced_from_spine")
     drawn = next(r for r in rpf.raised_by if r.finding == "ureters_medially_deviated")
     assert lifted.group == drawn.group == "volume_loss" and lifted.weight == drawn.weight == 1.0
+
+
+def test_no_recommendation_from_age_and_sex_alone():
+    assert rec_ids({"schema": S, "age_years": 61, "sex": "female"}) == []
+    assert rec_ids({"schema": S, "age_years": 61, "sex": "female", "greatest_dimension_mm": 120}) != []
