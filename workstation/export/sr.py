@@ -561,6 +561,22 @@ def _records_json(measurements: Sequence[Measurement], lesions: Sequence[LesionF
                       allow_nan=False, default=list)
 
 
+def _measurement_report(groups: list[Any], evidence: list[Dataset]) -> hd.sr.MeasurementReport:
+    """TID 1500 with its TID 1600 image library. highdicom describes single-frame images only
+    (an enhanced multi-frame header keeps its pixel spacing in functional groups): for those the
+    report is written without the library rather than not at all."""
+    kw: dict[str, Any] = {
+        "observation_context": hd.sr.ObservationContext(observer_device_context=_device_observer()),
+        "procedure_reported": C.code("report", "procedure_reported"),
+        "imaging_measurements": groups, "title": C.code("report", "title")}
+    try:
+        return hd.sr.MeasurementReport(referenced_images=evidence, **kw)
+    except (AttributeError, ValueError, TypeError, KeyError) as exc:
+        log.warning("SR export: no image library (%s: the headers do not describe single-frame images)",
+                    type(exc).__name__)
+        return hd.sr.MeasurementReport(**kw)
+
+
 def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable[Measurement] = (),
              lesion: Any = None, enhancement: Any = None, assessment: Mapping[str, Any] | None = None,
              *, evidence: Sequence[Dataset] | None = None, frame_of_reference_uid: str | None = None,
@@ -593,10 +609,7 @@ def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable
             groups.append(_landmark_group(ctx, m))
         elif not isinstance(m, Lesion3D):
             log.info("SR export: %s measurements are not written to the SR", m.kind)
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=_device_observer()),
-        procedure_reported=C.code("report", "procedure_reported"),
-        imaging_measurements=groups, title=C.code("report", "title"), referenced_images=evidence)
+    report = _measurement_report(groups, evidence)
     # TID 1500 row 12 (qualitative evaluations), which highdicom's MeasurementReport does not build:
     # the diagnostic content as coded items, then the findings document and the measurement records.
     qe = hd.sr.ContainerContentItem(name=C.code("report", "qualitative_evaluations"),
@@ -698,10 +711,14 @@ class _Reader:
             return None
         uid = str(ref.ReferencedSOPInstanceUID)
         self.plane = None
+        frame = int(np.atleast_1d(ref.get("ReferencedFrameNumber", 0))[0] or 0)
         for vol in self.volumes:
             uids = [str(u) if u else "" for u in (vol.meta or {}).get("sop_instance_uids") or []]
-            if uid in uids:
-                k = uids.index(uid)
+            frames = (vol.meta or {}).get("frame_numbers") or [None] * len(uids)
+            ks = [k for k, (u, f) in enumerate(zip(uids, frames, strict=False))
+                  if u == uid and (not frame or f in (None, frame))]
+            if ks:
+                k = ks[0]
                 cr = np.asarray(item.GraphicData, dtype=float).reshape(-1, 2)
                 self.plane = (np.asarray(vol.direction[:, 0], dtype=float), 0.5 * float(vol.spacing_mm[0]))
                 return np.asarray([vol.index_to_patient((k, r - 0.5, c - 0.5)) for c, r in cr], dtype=float)

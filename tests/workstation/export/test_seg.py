@@ -232,3 +232,38 @@ def sample_post():
     post = truth["series"]["ct_post"]
     vol = load_series(f"{SAMPLE_DICOM / 'study'}#{post['series_uid']}")
     return vol, np.add(truth["mass"]["seed_mm"], truth["motion_mm"])
+
+
+def test_an_enhanced_multiframe_ct_gets_a_seg_and_an_sr_that_reference_its_frames(tmp_path):
+    """pydicom's enhanced CT (two frames stored in reverse slice order): the SEG frames carry the
+    grid's plane positions, the SR's image coordinates name the frame, both validate."""
+    from pydicom.data import get_testdata_file
+
+    from workstation.dicom import load_series
+    from workstation.export import sr as S
+    from workstation.measure.model import Landmark
+
+    vol = load_series(get_testdata_file("eCT_Supplemental.dcm"))
+    assert vol.shape[0] == 2 and vol.meta["frame_numbers"] == [2, 1]
+    mask = np.zeros(vol.shape, bool)
+    mask[1, 200:240, 250:300] = True
+    rec = Lesion3D(series_uid=vol.series_uid, label="mass", seed=tuple(vol.index_to_patient((1, 220, 275))))
+    seg, _ = G.export_seg(vol, [rec], {rec.id: mask})
+    lm = Landmark(landmark="renal_vein", point=tuple(vol.index_to_patient((1, 100, 100))))
+    sr = S.build_sr({"schema": "rp-findings/1"}, vol, [rec, lm], segmentation=seg)
+    sp, gp = tmp_path / "sr.dcm", tmp_path / "seg.dcm"
+    sp.write_bytes(S.sr_bytes(sr))
+    gp.write_bytes(G.seg_bytes(seg))
+    assert np.array_equal(G.read_seg_masks(gp, vol)[f"lesion {rec.id}"], mask)
+    report = hd.sr.MeasurementReport.from_sequence(hd.sr.srread(sp).content)
+    [point] = report.get_planar_roi_measurement_groups(graphic_type=hd.sr.GraphicTypeValues.POINT)
+    ref = point.roi.ContentSequence[0].ReferencedSOPSequence[0]
+    assert ref.ReferencedSOPInstanceUID == vol.meta["sop_instance_uids"][1]
+    assert [int(v) for v in np.atleast_1d(ref.ReferencedFrameNumber)] == [1]       # slice k=1 is frame 1
+    _, restored = S.read_sr(sp, vol)
+    [back] = [m for m in restored if m.kind == "landmark"]
+    np.testing.assert_allclose(back.point, lm.point, atol=1e-6)
+    if shutil.which("dciodvfy"):
+        for f in (sp, gp):
+            r = subprocess.run(["dciodvfy", str(f)], capture_output=True, text=True)
+            assert [ln for ln in (r.stdout + r.stderr).splitlines() if "Error" in ln] == [], f.name
