@@ -140,9 +140,12 @@ class LockOwner:
 
 
 def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` exists on this host."""
+    """True when a process ``pid`` exists on this host (assumed on Windows, where signal 0 is
+    Ctrl+C and must never be sent)."""
     if pid <= 0:
         return False
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -215,7 +218,8 @@ class StudyLock:
             try:
                 data = json.dumps(me.to_dict()).encode()
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, data, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, data)
                 os.fsync(fd)
             except OSError as exc:
                 os.close(fd)

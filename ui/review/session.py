@@ -19,8 +19,9 @@
 * **One writer per study**: the window that opens a study first holds its lock
   (:class:`workstation.session.StudyLock`: pid, host, start time). A second window or process on the
   same study shows the saved read **read-only** with a banner naming the owner; nothing it does is
-  saved; *Take over editing* retries (it succeeds once the owner has closed or died — a lock left by
-  a dead process is taken over, and the status line says so).
+  saved; the banner notices when the owner has gone, and *Take over editing* retries (it succeeds
+  once the owner has closed or died — a lock left by a dead process is taken over, and the status
+  line says so).
 * **A damaged session file** is kept aside (``session.json.corrupt-<time>``), a banner and the
   problems list say so, and autosave carries on in a fresh file.
 * **Clean close**: closing the main window (``host.window_closing``) or quitting the app flushes a
@@ -30,6 +31,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,12 +41,13 @@ from PyQt6.QtWidgets import QApplication
 
 from workstation.errors import WorkstationError
 from workstation.measure.model import Lesion3D
-from workstation.session import LockOwner, ReadInfo, SessionState, SessionStore, study_key
+from workstation.session import LockOwner, ReadInfo, SessionState, SessionStore, pid_alive, study_key
 
 __all__ = ["AUTORESTORE_ENV", "AUTOSAVE_DELAY_MS", "SessionAutosave", "has_work"]
 
 AUTOSAVE_DELAY_MS = 400
 AUTORESTORE_ENV = "WORKSTATION_AUTORESTORE"
+OWNER_CHECK_MS = 2000
 
 
 def has_work(state: SessionState) -> bool:
@@ -101,6 +104,9 @@ class SessionAutosave(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(AUTOSAVE_DELAY_MS)
         self.timer.timeout.connect(self.save_now)
+        self.owner_watch = QTimer(self)  # read-only: notice when the editing window has gone
+        self.owner_watch.setInterval(OWNER_CHECK_MS)
+        self.owner_watch.timeout.connect(self._check_owner)
         if controller is not None:
             controller.changed.connect(self.touch)
         ms = host.measurements
@@ -173,7 +179,13 @@ class SessionAutosave(QObject):
         """Load the saved read and put it back (or archive it when the environment says so)."""
         st = self._load()
         if st is not None and st.has_work() and os.environ.get(AUTORESTORE_ENV, "").strip() == "0":
-            rid = self.store.archive_current() if self.store is not None else None
+            try:
+                rid = self.store.archive_current() if self.store is not None else None
+            except (WorkstationError, OSError) as exc:
+                self.host.report_problem(f"Autosave: {exc}")
+                self.state = self.IDLE  # never save over a read that could not be archived
+                self._tell(f"Autosave is off: the saved read could not be archived ({exc})"[:300])
+                return
             self._activate()
             self._tell(f"Started a new read; the saved read is archived ({rid}){note}")
             return
@@ -221,7 +233,28 @@ class SessionAutosave(QObject):
             self.apply(st)
         self.dirty = False
         self._tell(text, 20000)
+        self.owner_watch.start()
         self.read_only_changed.emit(True)
+
+    def owner_gone(self) -> bool:
+        """Read-only: True when the window that held the study has released it or its process ended
+        (checked without taking the lock)."""
+        if self.store is None:
+            return False
+        if not self.store.lock.path.exists():
+            return True
+        o = self.owner
+        return o is not None and o.host == socket.gethostname() and not pid_alive(o.pid)
+
+    def _check_owner(self) -> None:
+        if self.state != self.READ_ONLY:
+            self.owner_watch.stop()
+            return
+        if self.owner_gone() and self.bar is not None:
+            self.owner_watch.stop()
+            self.bar.label.setText("Read-only: the window that was editing this study has closed. "
+                                   "Take over editing to continue here (changes made in this window "
+                                   "are not saved).")
 
     def _load_quietly(self) -> SessionState | None:
         """Read-only: the owner's saved read, never moved or changed (a damaged one is skipped)."""
@@ -241,6 +274,7 @@ class SessionAutosave(QObject):
             self._tell(f"Still open for editing in another window ({who}); this window stays read-only", 10000)
             return False
         self._close_bar()
+        self.owner_watch.stop()
         self.owner = None
         self.state = self.IDLE
         self.reset_work()
@@ -385,6 +419,7 @@ class SessionAutosave(QObject):
         (window close / app quit / another study)."""
         if self._closed:
             return
+        self.owner_watch.stop()
         if self.state == self.ACTIVE and self.store is not None:
             self.save_now()
             try:
@@ -401,6 +436,7 @@ class SessionAutosave(QObject):
         opening."""
         self.close_clean()
         self._close_bar()
+        self.owner_watch.stop()
         self.store = None
         self.owner = None
         was_read_only = self.state == self.READ_ONLY

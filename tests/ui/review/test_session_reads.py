@@ -172,6 +172,8 @@ def test_another_process_on_the_study_makes_the_window_read_only_until_it_dies(q
         # unsaved read-only changes
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        assert auto.owner_gone()
+        qtbot.waitUntil(lambda: "has closed" in auto.bar.text(), timeout=10000)  # the banner says so
         qtbot.mouseClick(auto.bar.buttons["take_over_session"], Qt.MouseButton.LeftButton)
         assert auto.state == auto.ACTIVE and auto.bar is None
         assert f"took over from process {proc.pid}" in auto.last_message
