@@ -385,6 +385,15 @@ class Findings:
         return Findings.from_dict(d)
 
 
+_MASS_FIELDS = ("greatest_dimension_mm", "grade", "enhancement_delta_hu", "enhancement_percent", "thrombus_delta_hu",
+                "enhancement_pattern", "growth_pattern", "side", "histology", "resected", "ivc")
+
+
+def known_about_the_mass(f: Findings) -> int:
+    """How many things about the mass the document records (age and sex do not count)."""
+    return len(f.findings) + sum(getattr(f, k) is not None for k in _MASS_FIELDS)
+
+
 def load_findings(path: str | Path) -> Findings:
     """Read and validate a findings JSON file; errors name the file (and line/column for bad JSON)."""
     p = Path(path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..resources import load_json
-from .findings import Findings
+from .findings import Findings, known_about_the_mass
 
 _DOC: Mapping[str, Any] = load_json("recommendations.json")
 
@@ -109,15 +109,6 @@ def _mid(label: str) -> str:
 
 def _pct(p: float) -> str:
     return f"{p * 100:.0f} %" if p >= 0.01 else "<1 %"
-
-
-_MASS_FIELDS = ("greatest_dimension_mm", "grade", "enhancement_delta_hu", "enhancement_percent", "thrombus_delta_hu",
-                "enhancement_pattern", "growth_pattern", "side", "histology", "resected", "ivc")
-
-
-def known_about_the_mass(f: Findings) -> int:
-    """How many things about the mass the document records (age and sex do not count)."""
-    return len(f.findings) + sum(getattr(f, k) is not None for k in _MASS_FIELDS)
 
 
 def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ...]:

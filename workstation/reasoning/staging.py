@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..resources import load_json
-from .findings import Findings
+from .findings import Findings, known_about_the_mass
 from .knowledge import OTHER_ID, KnowledgeBase
 from .rules import RuleResults, t_category
 
@@ -76,8 +76,8 @@ def _decide(f: Findings, ranked: Sequence[tuple[str, str, float]], kb: Knowledge
             return True, "histology", "Tissue diagnosis is a sarcoma; AJCC soft-tissue sarcoma staging applies."
         name = kb.labels.get(f.histology, "a non-sarcoma diagnosis")
         return False, "histology", f"Histology: {name}; AJCC soft-tissue sarcoma staging does not apply."
-    if not ranked:
-        return False, "differential", "No differential; AJCC soft-tissue sarcoma staging not assessed."
+    if not ranked or known_about_the_mass(f) == 0:
+        return False, "no findings", "Nothing recorded about the mass yet; AJCC soft-tissue sarcoma staging not assessed."
     top_id, top_label, p = ranked[0]
     if top_id in kb.sarcoma_ids:
         return True, "leading differential", (

@@ -340,3 +340,5 @@ def test_a_finding_against_is_not_hidden_by_a_stronger_one_for_in_the_same_group
 def test_no_recommendation_from_age_and_sex_alone():
     assert rec_ids({"schema": S, "age_years": 61, "sex": "female"}) == []
     assert rec_ids({"schema": S, "age_years": 61, "sex": "female", "greatest_dimension_mm": 120}) != []
+    st = assess({"schema": S, "age_years": 61, "sex": "female"}).staging
+    assert st.applies is False and st.basis == "no findings" and "not assessed" in st.note
