@@ -160,7 +160,8 @@ class EnhancementTools(QObject):
     def last(self) -> dict[str, Any] | None:
         """The latest mass measurement (what the report's enhancement line uses), else the latest."""
         mass = [r for r in self.results if r["target"] == MASS]
-        return (mass or self.results or [None])[-1]
+        found = mass or self.results
+        return found[-1] if found else None
 
     def close_study(self) -> None:
         """Another study is being opened: forget its results and chosen pair; a measurement still
@@ -273,11 +274,11 @@ class EnhancementTools(QObject):
             if res.modality != "CT":
                 self.host.status("Enhancement: thrombus_delta_hu is a CT field; MR result not filled in", 8000)
                 return
-            c.set_field("thrombus_delta_hu", round(float(res.delta_hu), 1), source=src)
+            c.set_field("thrombus_delta_hu", round(float(res.delta_hu or 0.0), 1), source=src)
         elif res.modality == "CT":
-            c.set_field("enhancement_delta_hu", round(float(res.delta_hu), 1), source=src)
+            c.set_field("enhancement_delta_hu", round(float(res.delta_hu or 0.0), 1), source=src)
         else:
-            c.set_field("enhancement_percent", round(float(res.percent), 1), source=src)
+            c.set_field("enhancement_percent", round(float(res.percent or 0.0), 1), source=src)
 
     # -- result card ---------------------------------------------------------------------------
     def _show_card(self, viewport, res: EnhancementResult, text: str) -> None:

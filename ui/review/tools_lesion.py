@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -94,8 +95,8 @@ class Worker(QObject):
             cb(arg)
 
         q = Qt.ConnectionType.QueuedConnection
-        sig.done.connect(lambda r: finish(on_done, r), q)
-        sig.failed.connect(lambda m: finish(on_failed, m), q)
+        sig.done.connect(lambda r: finish(on_done, r), q)  # type: ignore[call-arg]  # PyQt6 stubs lack the type
+        sig.failed.connect(lambda m: finish(on_failed, m), q)  # type: ignore[call-arg]
         self.pool.start(_Job(fn, sig))
 
     def busy(self) -> bool:
@@ -237,6 +238,7 @@ class LesionOverlay:
         self.ends.setData(ex, ey)
         self.label.setText(text)
         px = vp.vb.viewPixelSize()[0] if vp.vb.width() > 0 else 0.5
+        assert pos is not None  # set with the first line drawn
         self.label.setPos(float(pos[0]) + 6 * px, float(pos[1]))
         for it in (self.line, self.ends, self.label):
             it.setVisible(True)
@@ -432,8 +434,8 @@ class LesionTools(QObject):
     # -- restoring (session, SR) -------------------------------------------------------------
     def restore(self, record: Lesion3D, volume: Volume, mask: np.ndarray, remeasure: bool = True) -> None:
         """Put back a lesion whose record is (or is about to be) in the store."""
-        e = LesionEntry(record.id, volume, np.asarray(mask, bool).copy(), None, tuple(record.seed),
-                        label=record.label)
+        seed = (float(record.seed[0]), float(record.seed[1]), float(record.seed[2]))
+        e = LesionEntry(record.id, volume, np.asarray(mask, bool).copy(), None, seed, label=record.label)
         self.entries[record.id] = e
         self.active_id = record.id
         self.store.claim_drawing(record.id)
@@ -567,9 +569,9 @@ class LesionTools(QObject):
                 continue
             gen, mask, vol, seed = e.generation, e.mask.copy(), e.volume, e.seed
             self.host.status(f"{e.label or 'Lesion'}: measuring the corrected mask …")
-            self.worker.run(lambda m=mask, v=vol, s=seed: measure_mask(v, m, seed=s),
-                            lambda res, lid=lid, gen=gen: self._remeasured(lid, gen, res),
-                            lambda msg, lid=lid: self.host.status(f"Lesion: {msg}", 10000))
+            self.worker.run(partial(measure_mask, vol, mask, seed=seed),
+                            partial(self._remeasured, lid, gen),
+                            lambda msg: self.host.status(f"Lesion: {msg}", 10000))
 
     def _remeasured(self, lid: str, gen: int, res: LesionResult) -> None:
         e = self.entries.get(lid)
