@@ -496,9 +496,9 @@ def lesion_list(measurements: Sequence[Measurement], lesion: Any = None,
         out.append(given)
     for fig in out:
         st = (stats or {}).get(fig.id or "")
-        if st:
-            fig.mean_hu = st.get("mean", fig.mean_hu) if fig.mean_hu is None else fig.mean_hu
-            fig.sd_hu = st.get("sd", fig.sd_hu) if fig.sd_hu is None else fig.sd_hu
+        if st:  # the mean and SD of the very voxels of the referenced segment (MR: signal)
+            fig.mean_hu = st.get("mean", fig.mean_hu)
+            fig.sd_hu = st.get("sd", fig.sd_hu)
             fig.volume_ml = st.get("volume_ml") if fig.volume_ml is None else fig.volume_ml
     return sorted(out, key=lambda f: 0 if f.target else 1)
 

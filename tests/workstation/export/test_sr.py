@@ -166,7 +166,7 @@ def test_volumetric_groups_reference_their_segment_with_figures_from_the_mask(ex
     assert by[("103339001", None)].value == pytest.approx(res.axial_long_mm, abs=0.01)     # SCT Long axis
     assert by[("121207", None)].value == pytest.approx(res.craniocaudal_mm, abs=0.01)      # DCM Height
     assert by[("118565006", None)].value == pytest.approx(res.volume_ml, rel=1e-3)
-    assert by[("112031", "373098007")].value == pytest.approx(vals.mean(), abs=0.01)
+    assert by[("112031", "373098007")].value == pytest.approx(vals.mean(), rel=1e-9)
     assert by[("112031", "386136009")].value == pytest.approx(vals.std(), rel=1e-6)
     assert by[("442707000", None)].value == 34.0                                      # enhancement
     quals = {(q.name.value, q.name.scheme_designator): q.value for q in target.get_qualitative_evaluations()}
