@@ -418,3 +418,13 @@ def test_a_line_across_slices_has_no_image_coordinates_and_off_plane_points_come
     by_id = {m.id: m for m in restored}
     np.testing.assert_allclose(by_id[between.id].point, between.point, atol=1e-9)
     np.testing.assert_allclose([by_id[across.id].p1, by_id[across.id].p2], [across.p1, across.p2], atol=1e-9)
+
+
+@pytest.mark.skipif(shutil.which("dcentvfy") is None, reason="dicom3tools not installed")
+def test_dcentvfy_finds_sr_seg_and_images_consistent(ct_series, tmp_path):
+    """dicom3tools' entity check across the set: same patient, study and frame of reference."""
+    vol, paths = ct_series
+    ms, masks, _ = make_read(vol)
+    srp, segp = write_read(vol, tmp_path / "o", ms, masks)
+    r = subprocess.run(["dcentvfy", *map(str, paths), str(srp), str(segp)], capture_output=True, text=True)
+    assert [ln for ln in (r.stdout + r.stderr).splitlines() if "Error" in ln] == []
