@@ -156,9 +156,14 @@ class SessionAutosave(QObject):
             self._tell("Autosave is off: the study has no StudyInstanceUID", 8000)
             self.state = self.IDLE
             return
+        key = study_key(uids)
+        if self.store is not None:
+            if self.store.key == key and self.state in (self.ACTIVE, self.READ_ONLY):
+                return  # the same study announced again: already attached
+            self.store.release()
         self._closed = False
         vols = list(self.host.volumes().values())
-        self.store = store = SessionStore(study_key(uids))
+        self.store = store = SessionStore(key)
         store.set_source(self.host.study_path(), [v.modality for v in vols], len(vols))
         try:
             lock = store.acquire()
