@@ -570,8 +570,10 @@ def _differential_impression(ctx: _Ctx) -> str | None:
 
 def _impression(ctx: _Ctx, w: _Writer) -> None:
     w.heading(ctx.cfg["headings"]["impression"])
-    items = [_anatomy_impression(ctx), _ivc_impression(ctx), _staging_impression(ctx),
-             _differential_impression(ctx)]
+    urgent = ctx.cfg["urgent_findings"]
+    items = [str(urgent[i]) for i in urgent if i != "source" and ctx.yes(i)]
+    items += [_anatomy_impression(ctx), _ivc_impression(ctx), _staging_impression(ctx),
+              _differential_impression(ctx)]
     w.numbered([i for i in items if i])
 
 

@@ -77,6 +77,13 @@ def test_paraganglioma_metanephrines_before_any_biopsy(reports):
     assert rec.index("metanephrines") < rec.index("biopsy")       # biochemistry is named before any biopsy
 
 
+def test_active_bleeding_leads_the_impression():
+    doc = json.loads((CASES / "hematoma.json").read_text())
+    doc["findings"]["active_extravasation"] = True
+    imp = _section(render_report(doc), "IMPRESSION")
+    assert imp.startswith("1. Active contrast extravasation")
+
+
 def test_haematoma_no_biopsy_advice(reports):
     rec = _section(reports["hematoma"], "RECOMMENDATION")
     for m in re.finditer(r"biops", rec, re.I):
