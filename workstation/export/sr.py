@@ -759,6 +759,9 @@ def _kw(rd: _Reader, tr: tuple[str, str, str] | None, kind: str) -> dict[str, An
     kw: dict[str, Any] = {"series_uid": rd.series_uid}
     if tr and tr[0] == kind:
         kw["id"], kw["label"] = tr[1], tr[2]
+        rec = rd.record(kind, tr[1])
+        if rec is not None and rec.get("label"):
+            kw["label"] = str(rec["label"])    # the tracking identifier keeps only 64 characters
     return kw
 
 
@@ -860,7 +863,7 @@ def _lesion_record(rd: _Reader, mid: str, acc: dict[str, Any]) -> Lesion3D | Non
     seed = rec.get("seed")
     if seed is None:
         seed = tuple((np.asarray(ep[0]) + np.asarray(ep[1])) / 2)
-    kw: dict[str, Any] = {"series_uid": rd.series_uid, "id": mid, "label": acc["label"], "seed": seed,
+    kw: dict[str, Any] = {"series_uid": rd.series_uid, "id": mid, "label": rec.get("label") or acc["label"], "seed": seed,
                           "endpoints": ep, "figures": figures}
     target = bool(rec.get("target"))
     if "target" in getattr(Lesion3D, "__dataclass_fields__", {}):
