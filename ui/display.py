@@ -101,10 +101,13 @@ def window_lut(dtype: str, lo: float, hi: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def window_lut_rgb32(dtype: str, lo: float, hi: float) -> np.ndarray:
+def window_lut_rgb32(dtype: str, lo: float, hi: float, invert: bool = False) -> np.ndarray:
     """:func:`window_lut` as opaque grey 0xFFgggggg pixels (Qt draws a scaled RGB32 image 2-3x
-    faster than a Grayscale8 one, which it converts on every draw)."""
+    faster than a Grayscale8 one, which it converts on every draw); ``invert``: white for low
+    values."""
     g = window_lut(dtype, lo, hi).astype(np.uint32)
+    if invert:
+        g = 255 - g
     return np.uint32(0xFF000000) | (g * np.uint32(0x010101))
 
 

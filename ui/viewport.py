@@ -79,6 +79,9 @@ class _SliceBox(pg.ViewBox):
         self.owner._on_click(ev)
 
 
+_INVERTED_GREY = np.arange(255, -1, -1, dtype=np.uint8)
+
+
 class WindowedImageItem(pg.ImageItem):
     """An ``ImageItem`` that keeps the slice's own values (``image``) and the window (``levels``),
     and renders 8/16-bit integer slices through a cached lookup table: one ``np.take`` into a
@@ -92,6 +95,15 @@ class WindowedImageItem(pg.ImageItem):
         self._grey_buf: np.ndarray | None = None
         #: bilinear scaling when drawn (False while the user drags or scrolls: see SliceViewport)
         self.smooth = True
+        #: grey scale inverted (white for low values): :meth:`set_invert`
+        self.invert = False
+
+    def set_invert(self, on: bool) -> None:
+        """White for low values (re-rendered at the next paint)."""
+        if bool(on) != self.invert:
+            self.invert = bool(on)
+            self._renderRequired = True
+            self.update()
 
     def paint(self, p, *args) -> None:
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
@@ -101,9 +113,16 @@ class WindowedImageItem(pg.ImageItem):
         img, levels = self.image, self.levels
         if img is None or levels is None or self.lut is not None or not lut_supported(img) \
                 or np.ndim(levels) != 1:
+            if self.invert and self.lut is None:  # float slices: pyqtgraph's path, reversed grey
+                self.lut = _INVERTED_GREY
+                try:
+                    super().render()
+                finally:
+                    self.lut = None
+                return
             super().render()
             return
-        lut = window_lut_rgb32(img.dtype.str, float(levels[0]), float(levels[1]))
+        lut = window_lut_rgb32(img.dtype.str, float(levels[0]), float(levels[1]), self.invert)
         if self._grey_buf is None or self._grey_buf.shape != img.shape:
             self._grey_buf = np.empty(img.shape, np.uint32)
             self._index_buf = np.empty(img.shape, np.uint16)
@@ -220,7 +239,6 @@ class SliceViewport(pg.GraphicsView):
             for layer in self.layers:
                 layer.volume_changed(self)
             return
-        self.windows.ensure(volume)
         self.mapping = plane_mapping(volume, self.view)
         if point is None:
             point = volume.index_to_patient((np.asarray(volume.shape) - 1) // 2)
@@ -230,7 +248,7 @@ class SliceViewport(pg.GraphicsView):
         self._render()
         self.image.setRect(QRectF(*self.mapping.image_rect()))
         for edge, text in self.mapping.edge_letters().items():
-            self.letters[edge].setText(text)
+            self.letters[edge].setText(text)  # placed with the other overlay text below
         self.fit()
         self._update_crosshair(kji)
         self._update_overlay()
@@ -442,13 +460,6 @@ class SliceViewport(pg.GraphicsView):
         unit = "HU" if self.volume.unit == "HU" else ""
         return (f"{val:.0f} {unit}".strip() if unit else f"Signal {val:.0f}") + \
             f"   ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) LPS"
-
-    def _place_letters(self) -> None:
-        if self.mapping is None:
-            return
-        for edge, text in self.mapping.edge_letters().items():
-            self.letters[edge].setText(text)
-        self._place_overlay()
 
     def _place_overlay(self) -> None:
         w, h = self.viewport().width(), self.viewport().height()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PyQt6.QtCore import QPointF, Qt
+from viewer_helpers import center, click, drag, phantom, show, wheel
 
 from ui.display import ct_presets, presets_doc
-from viewer_helpers import center, click, drag, phantom, show, wheel
 
 
 def test_wheel_and_keys_scroll_slices(window, qtbot):
@@ -215,11 +215,12 @@ def _ct16(shape=(12, 64, 80)):
     return vol
 
 
-def _shown_grey(vp) -> np.ndarray:
-    """The grey levels of the QImage the image item draws (rendered if it is not yet)."""
+def _shown_grey(vp, render: bool = True) -> np.ndarray:
+    """The grey levels of the QImage the image item draws (``render``: rendered now)."""
     from PyQt6.QtGui import QImage
 
-    vp.image.render()
+    if render:
+        vp.image.render()
     q = vp.image.qimage.convertToFormat(QImage.Format.Format_Grayscale8)
     ptr = q.constBits()
     ptr.setsize(q.sizeInBytes())
@@ -301,3 +302,20 @@ def test_float_volumes_still_render(window):
     lo, hi = Window(400, 40).levels
     expected = np.clip((ax.image.image - lo) * 255.0 / (hi - lo), 0, 255)
     assert np.abs(grey.astype(int) - expected).max() <= 1.5
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_inverted_grey_scale(window, dtype):
+    from ui.display import Window
+
+    vol = _ct16()
+    vol.voxels = vol.voxels.astype(dtype)
+    show(window, vol)
+    ax = window.viewer.axial
+    ax.set_window(Window(400, 40))
+    normal = _shown_grey(ax).astype(int)
+    ax.image.set_invert(True)
+    ax.viewport().repaint()  # the paint renders the inverted slice
+    inverted = _shown_grey(ax, render=False).astype(int)
+    assert np.abs(inverted - (255 - normal)).max() <= 1
+    assert normal.max() == 255 and inverted.min() == 0
