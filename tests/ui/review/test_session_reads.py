@@ -218,6 +218,7 @@ def test_a_damaged_session_file_is_kept_aside_and_autosave_carries_on(qtbot, sta
         assert auto.state == auto.ACTIVE
         assert auto.bar is not None and auto.bar.isVisible() and auto.bar.kind == "error"
         assert "kept aside" in auto.bar.text() and "autosave continues" in auto.bar.text()
+        assert "cali" not in auto.bar.text()  # names the file, never echoes its contents
         assert any("session.json.corrupt-" in p for p in win.status_area.problem_lines())
         (aside,) = [f for f in store.dir.iterdir() if ".corrupt-" in f.name]
         assert aside.read_text() == damaged
