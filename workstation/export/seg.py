@@ -85,15 +85,16 @@ def study_uid_of(evidence: Sequence[Dataset], volume: Volume | None = None) -> s
 def lesion_masks(volume: Volume, measurements: Iterable[Measurement],
                  masks: Mapping[str, np.ndarray] | None = None, *, regrow: bool = True) -> list[LesionMask]:
     """Every Lesion3D among ``measurements`` (the caller picks those of ``volume``'s frame of
-    reference) with its mask: the given mask when it fits the volume, else the lesion grown again
-    on ``volume`` from its recorded seed (``regrow``). A lesion that cannot be grown again (seed
+    reference) with its mask: the given mask when it was drawn on this series and fits it, else the
+    lesion grown again on ``volume`` from its recorded seed (``regrow``). A lesion that cannot be grown again (seed
     outside this series, nothing to grow) is left out with a log line."""
     out: list[LesionMask] = []
     masks = masks or {}
     for rec in measurements:
         if not isinstance(rec, Lesion3D):
             continue
-        m = masks.get(rec.id)
+        own = not rec.series_uid or not volume.series_uid or rec.series_uid == volume.series_uid
+        m = masks.get(rec.id) if own else None   # a mask drawn on another series of the same grid is not this one's
         if m is not None and np.shape(m) == volume.shape and np.any(m):
             out.append(LesionMask(rec, np.asarray(m, dtype=bool)))
             continue

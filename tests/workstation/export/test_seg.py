@@ -219,6 +219,9 @@ def test_masks_come_from_the_app_else_grown_again_from_the_seed(sample_post):
     assert np.array_equal(given.mask, edited)
     [wrong_shape] = G.lesion_masks(vol, [rec], {rec.id: edited[1:]})
     assert np.array_equal(wrong_shape.mask, expected)
+    other = Lesion3D(series_uid="1.2.826.0.1.3680043.8.498.1", label="on pre", seed=tuple(seed))
+    [regrown] = G.lesion_masks(vol, [other], {other.id: edited})      # drawn on another series
+    assert np.array_equal(regrown.mask, expected)
     far = Lesion3D(series_uid=vol.series_uid, seed=(0.0, 0.0, 5000.0))
     assert G.lesion_masks(vol, [far], {}) == []                        # nothing to grow: left out
 
