@@ -53,6 +53,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from ..errors import InputError
+from ..phase import phase_of_volume, pre_or_post
 from ..volume import Volume
 from .model import Lesion3D, Point
 from .roi import measurement_params, sphere_indices
@@ -763,11 +764,11 @@ def _composition(volume: Volume, M: np.ndarray, vals_crop: np.ndarray, notes: li
                            "(low attenuation: necrosis or cystic change)")
     if fat >= S["macroscopic_fat"]["min_fraction"] and n_fat >= S["macroscopic_fat"]["min_voxels"]:
         sug["macroscopic_fat"] = f"{100 * fat:.1f}% of the lesion at or below {fat_max:g} HU"
-    enhanced = bool(volume.meta.get("contrast_agent"))
+    enhanced = pre_or_post(phase_of_volume(volume)) == "post"  # the one contrast-phase classifier
     if calc >= S["calcification"]["min_fraction"] and n_calc >= S["calcification"]["min_voxels"]:
         if enhanced:
-            notes.append("calcification not suggested: the series names a contrast agent "
-                         "(enhancing tissue can exceed the cut-off); check the non-contrast series")
+            notes.append("calcification not suggested: a post-contrast series (contrast agent or "
+                         "description; enhancing tissue can exceed the cut-off); check the non-contrast series")
         else:
             sug["calcification"] = f"{100 * calc:.1f}% of the lesion at or above {calc_min:g} HU"
     return fat, calc, low, sug

@@ -164,6 +164,13 @@ def test_composition_fat_and_calcification_suggested():
     assert res.calcification_fraction > 0.002 and "calcification" in res.suggestions
     v.meta["contrast_agent"] = "IOHEXOL"
     assert "calcification" not in measure_mask(v, res.mask).suggestions
+    # the phase comes from the one classifier: a portal venous description without the agent tag
+    # is a contrast series too, an explicit non-contrast description is not
+    del v.meta["contrast_agent"]
+    v.description = "CT ABD PORTAL VENOUS"
+    assert "calcification" not in measure_mask(v, res.mask).suggestions
+    v.description = "CT ABD NON-CONTRAST"
+    assert "calcification" in measure_mask(v, res.mask).suggestions
 
 
 def test_to_json_has_cli_fields_and_measurement_record():
