@@ -83,7 +83,7 @@ def test_right_drag_windows_like_horos(window):
     assert tuple(ax.image.levels) == pytest.approx(w3.levels)
     # every view of the series shares the window (a property of the volume)
     assert window.viewer.coronal.window() == w3
-    assert "W %d" % round(w3.width) in ax.t_bottomright.text()
+    assert f"W {round(w3.width)}" in ax.t_bottomright.text()
 
 
 def test_preset_keys_and_reset(window, qtbot):
