@@ -12,8 +12,9 @@ names the plugin measured fastest here (512 x 512 16-bit CT, one frame, one core
 
 The next plugin in a list is used when the first is not installed.
 
-Neither CharLS nor openjpeg releases the GIL (two threads decode no faster than one), so frames of
-the slow syntaxes are decoded in worker *processes* (:func:`decode_pool`, spawned once, kept for
+Neither CharLS nor openjpeg releases the GIL (measured: CharLS 6.1 ms a frame with one thread,
+6.1 ms with two; openjpeg 26.6 and 29.9 ms; GDCM's bindings are treated alike), so frames of the
+slow syntaxes are decoded in worker *processes* (:func:`decode_pool`, spawned once, kept for
 later loads); the decoded stored values come back as arrays and are rescaled by the caller.
 Everything goes through pydicom's public pixel API (``pixel_array`` / ``iter_pixels`` with
 ``decoding_plugin``), so its corrections (JPEG-LS/J2K signedness, bit depth) apply unchanged.
