@@ -91,7 +91,6 @@ class WindowedImageItem(pg.ImageItem):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._index_buf: np.ndarray | None = None
         self._grey_buf: np.ndarray | None = None
         #: bilinear scaling when drawn (False while the user drags or scrolls: see SliceViewport)
         self.smooth = True
@@ -125,9 +124,7 @@ class WindowedImageItem(pg.ImageItem):
         lut = window_lut_rgb32(img.dtype.str, float(levels[0]), float(levels[1]), self.invert)
         if self._grey_buf is None or self._grey_buf.shape != img.shape:
             self._grey_buf = np.empty(img.shape, np.uint32)
-            self._index_buf = np.empty(img.shape, np.uint16)
-        reuse = img.dtype.kind == "i" and img.dtype.itemsize == 2
-        np.take(lut, lut_index(img, out=self._index_buf if reuse else None), out=self._grey_buf)
+        np.take(lut, lut_index(img), out=self._grey_buf)
         self.qimage = pg.functions.ndarray_to_qimage(self._grey_buf, QImage.Format.Format_RGB32)
         self._renderRequired = False
         self._unrenderable = False
