@@ -753,12 +753,15 @@ def list_reads(root: str | os.PathLike[str] | None = None, archived: bool = Fals
 
 
 def lock_owner(store: SessionStore) -> LockOwner | None:
-    """Who holds ``store``'s study right now (None when nobody), without taking the lock."""
-    probe = StudyLock(store.lock.path)
-    if not store.lock.path.exists():
+    """Who holds ``store``'s study right now, from the lock file alone (never taking the lock, so
+    a window opening the study at the same moment is not disturbed): None when nobody does or the
+    recorded owner on this host has ended."""
+    try:
+        owner = LockOwner.from_bytes(store.lock.path.read_bytes()[:4096])
+    except OSError:
         return None
-    st = probe.acquire()
-    if st.acquired:
-        probe.release()
+    if owner is None:
         return None
-    return st.owner
+    if owner.host == socket.gethostname() and not pid_alive(owner.pid):
+        return None
+    return owner

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -37,7 +38,12 @@ def test_reads_list_json_and_text_carry_no_patient_data(saved_read, capsys):
     doc = json.loads(capsys.readouterr().out)
     (r,) = doc["reads"]
     assert r["key"] == store.key and r["current"] and r["measurements"] == 1 and r["findings"] >= 2
-    assert r["label"].startswith("CT/MR · 3 series · edited ")
+    assert r["label"].startswith("CT/MR · 3 series · edited ") and r["open_by"] is None
+    # a window holding the study is named by process and host
+    assert store.acquire().acquired
+    assert main(["reads", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reads"][0]["open_by"]["pid"] == os.getpid()
+    store.release()
     assert main(["reads", "list"]) == 0
     text = capsys.readouterr().out
     assert store.key in text and "1 measurement" in text

@@ -3,7 +3,8 @@
 
 The reads the app saved (``workstation.session``), headless. ``list`` shows each study's read in
 progress (with ``--archived`` the archived reads too) with a neutral label — modality, series
-count, last edited, a short key — and what it holds; never a patient name, ID or path. ``export``
+count, last edited, a short key — what it holds, and whether a window has it open (process, host);
+never a patient name, ID or path. ``export``
 writes a saved read as ``workstation export`` does (``workstation.export.export_study``: findings,
 report, SR, and the lesion masks as a SEG). ``KEY`` is the study key or an unambiguous prefix of it
 (at least 6 characters, as the label shows); ``SERIES`` is a series folder or file, ``PATH#UID``,
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..cli import print_json
 from ..errors import WorkstationError
-from ..session import ReadInfo, SessionState, SessionStore, default_root, list_reads
+from ..session import ReadInfo, SessionState, SessionStore, default_root, list_reads, lock_owner
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,15 +47,24 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     reads = list_reads(archived=bool(args.archived))
+    owners = {r.key: lock_owner(SessionStore(r.key)) for r in reads if r.read_id is None}
     if args.json:
-        print_json({"reads": [r.to_dict() for r in reads]})
+        docs = []
+        for r in reads:
+            d = r.to_dict()
+            o = owners.get(r.key) if r.read_id is None else None
+            d["open_by"] = o.to_dict() if o is not None else None
+            docs.append(d)
+        print_json({"reads": docs})
         return 0
     if not reads:
         print(f"no saved reads under {default_root()}", file=sys.stdout)
         return 0
     for r in reads:
         kind = "in progress" if r.read_id is None else f"archived {r.read_id}"
-        print(f"{r.key}  {r.label()}  [{kind}]  {r.summary()}", file=sys.stdout)
+        o = owners.get(r.key) if r.read_id is None else None
+        opened = f"  (open in {o.describe()})" if o is not None else ""
+        print(f"{r.key}  {r.label()}  [{kind}]  {r.summary()}{opened}", file=sys.stdout)
     return 0
 
 
