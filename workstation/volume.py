@@ -15,14 +15,19 @@ product).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import InputError
 
 _ORTHO_TOL = 1e-3
+
+
+def _triple(a: np.ndarray) -> tuple[float, float, float]:
+    return float(a[0]), float(a[1]), float(a[2])
 
 
 def _unit(v: Sequence[float], name: str) -> np.ndarray:
@@ -66,23 +71,30 @@ class Volume:
         sp = tuple(float(s) for s in self.spacing_mm)
         if len(sp) != 3 or not all(np.isfinite(s) and s > 0 for s in sp):
             raise InputError(f"spacing_mm: expected three positive numbers, got {self.spacing_mm}")
-        self.spacing_mm = sp  # type: ignore[assignment]
-        self.origin_mm = tuple(float(v) for v in np.asarray(self.origin_mm, float).reshape(3))  # type: ignore[assignment]
+        self.spacing_mm = (sp[0], sp[1], sp[2])
+        o = np.asarray(self.origin_mm, float).reshape(3)
+        self.origin_mm = (float(o[0]), float(o[1]), float(o[2]))
         r = _unit(self.row_cosine, "row_cosine")
         c = _unit(self.column_cosine, "column_cosine")
         if abs(float(r @ c)) > _ORTHO_TOL:
             raise InputError("ImageOrientationPatient: row and column cosines are not orthogonal")
         n = np.cross(r, c) if self.normal is None else _unit(self.normal, "normal")
-        self.row_cosine = tuple(r)  # type: ignore[assignment]
-        self.column_cosine = tuple(c)  # type: ignore[assignment]
-        self.normal = tuple(n)  # type: ignore[assignment]
+        self.row_cosine = _triple(r)
+        self.column_cosine = _triple(c)
+        self.normal = _triple(n)
         self._refresh_affine()
+
+    @property
+    def k_axis(self) -> tuple[float, float, float]:
+        """``normal``, which ``__post_init__`` always sets (from the cosines when it was not given)."""
+        assert self.normal is not None
+        return self.normal
 
     # -- geometry ---------------------------------------------------------------------------
     def _refresh_affine(self) -> None:
         dz, dy, dx = self.spacing_mm
         m = np.eye(4)
-        m[:3, 0] = np.asarray(self.normal) * dz
+        m[:3, 0] = np.asarray(self.k_axis) * dz
         m[:3, 1] = np.asarray(self.column_cosine) * dy
         m[:3, 2] = np.asarray(self.row_cosine) * dx
         m[:3, 3] = self.origin_mm
@@ -101,7 +113,7 @@ class Volume:
     @property
     def direction(self) -> np.ndarray:
         """3x3 matrix whose columns are the LPS unit vectors of the k, j and i axes."""
-        return np.column_stack([self.normal, self.column_cosine, self.row_cosine])
+        return np.column_stack([self.k_axis, self.column_cosine, self.row_cosine])
 
     @property
     def orientation(self) -> tuple[float, ...]:
@@ -112,14 +124,14 @@ class Volume:
         """``(k, j, i)`` (floats allowed; or an ``(N, 3)`` array) to LPS ``(x, y, z)`` mm."""
         a = np.asarray(kji, dtype=float)
         flat = a.reshape(-1, 3)
-        out = flat @ self._affine[:3, :3].T + self._affine[:3, 3]
+        out: np.ndarray = flat @ self._affine[:3, :3].T + self._affine[:3, 3]
         return out.reshape(a.shape)
 
     def patient_to_index(self, xyz: Iterable[float] | np.ndarray) -> np.ndarray:
         """LPS ``(x, y, z)`` mm (or an ``(N, 3)`` array) to fractional ``(k, j, i)``."""
         a = np.asarray(xyz, dtype=float)
         flat = a.reshape(-1, 3)
-        out = flat @ self._inverse[:3, :3].T + self._inverse[:3, 3]
+        out: np.ndarray = flat @ self._inverse[:3, :3].T + self._inverse[:3, 3]
         return out.reshape(a.shape)
 
     def contains_index(self, kji: Iterable[float], margin: float = 0.5) -> bool:
@@ -150,16 +162,15 @@ class Volume:
         vals = map_coordinates(self.voxels.astype(np.float32, copy=False), kji, order=order,
                                mode="constant", cval=np.nan if np.isnan(fill) else fill)
         if not np.isnan(fill):
-            return vals.reshape(pts.shape[:-1])
-        vals = vals.astype(float)
-        out = np.isnan(vals)
-        vals[out] = fill
+            return np.asarray(vals).reshape(pts.shape[:-1])
+        vals = np.asarray(vals, dtype=float)
+        vals[np.isnan(vals)] = fill
         return vals.reshape(pts.shape[:-1])
 
     def slice_position_mm(self, k: float) -> float:
         """Position of slice ``k`` along the slice normal (projection of its centre on ``normal``)."""
         p = self.index_to_patient((k, 0.0, 0.0))
-        return float(np.dot(p, self.normal))
+        return float(np.dot(p, self.k_axis))
 
     def index_of_position(self, position_mm: float) -> float:
         """Fractional slice index whose position along the normal is ``position_mm``."""
@@ -179,12 +190,12 @@ class Volume:
         dz, dy, dx = self.spacing_mm
         return dz * dy * dx / 1000.0
 
-    def same_grid(self, other: "Volume", tol: float = 1e-3) -> bool:
+    def same_grid(self, other: Volume, tol: float = 1e-3) -> bool:
         return self.shape == other.shape and np.allclose(self._affine, other._affine, atol=tol)
 
-    def with_voxels(self, voxels: np.ndarray, **changes: Any) -> "Volume":
+    def with_voxels(self, voxels: np.ndarray, **changes: Any) -> Volume:
         """A volume on the same grid with other voxel values (e.g. a resampled or masked copy)."""
-        kw = dict(spacing_mm=self.spacing_mm, origin_mm=self.origin_mm, row_cosine=self.row_cosine,
+        kw: dict[str, Any] = dict(spacing_mm=self.spacing_mm, origin_mm=self.origin_mm, row_cosine=self.row_cosine,
                   column_cosine=self.column_cosine, normal=self.normal, unit=self.unit,
                   modality=self.modality, series_uid=self.series_uid,
                   description=self.description, meta=dict(self.meta), warnings=list(self.warnings))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from typing import Any
 
 from ..cli import print_json
 
@@ -11,11 +13,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def _fmt(vals, digits: int = 3) -> str:
+def _fmt(vals: Iterable[float], digits: int = 3) -> str:
     return ", ".join(f"{v:.{digits}f}".rstrip("0").rstrip(".") for v in vals)
 
 
-def print_table(doc: dict) -> None:
+def print_table(doc: dict[str, Any]) -> None:
     print(f"{doc['path']}: {len(doc['series'])} series, {len(doc['skipped'])} file(s) skipped")
     for s in doc["series"]:
         print(f"\n  {s['series_uid']}")

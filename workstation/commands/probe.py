@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from ..cli import parse_point, print_json
+
+if TYPE_CHECKING:
+    from ..volume import Volume
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def probe(volume, point) -> dict:
+def probe(volume: Volume, point: tuple[float, float, float]) -> dict[str, Any]:
     """``hu`` (stored signal for MR, see ``unit``), nearest ``voxel`` [k, j, i], ``inside``."""
     idx = volume.nearest_index(point)
     value = None

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     unit = "HU" if volume.unit == "HU" else volume.unit
 
-    def pct(v):
+    def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}%"
 
     mean = doc["mean_hu"] if doc["mean_hu"] is not None else doc["mean_value"]

@@ -12,8 +12,9 @@ Parameters: ``resources/measurement.json`` -> ``enhancement.registration``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -51,7 +52,7 @@ def _grid(center: np.ndarray, cube_mm: float, grid_mm: float) -> np.ndarray:
     n = max(8, int(round(cube_mm / grid_mm)))
     ax = (np.arange(n) - (n - 1) / 2.0) * grid_mm
     gx, gy, gz = np.meshgrid(ax, ax, ax, indexing="ij")
-    return np.stack([gx, gy, gz], axis=-1) + center  # [x, y, z] axes
+    return np.asarray(np.stack([gx, gy, gz], axis=-1) + center)  # [x, y, z] axes
 
 
 def _feature(vol: Volume, pts: np.ndarray, P: dict[str, Any]) -> tuple[np.ndarray, float]:
@@ -69,7 +70,8 @@ def _feature(vol: Volume, pts: np.ndarray, P: dict[str, Any]) -> tuple[np.ndarra
     a = (np.clip(a, lo, hi) - lo) / (hi - lo)
     g = ndimage.gaussian_gradient_magnitude(a.astype(np.float32), P["feature_sigma_mm"] / P["grid_mm"])
     g[~finite] = 0.0
-    return g * window("hann", g.shape).astype(np.float32), frac
+    taper = np.asarray(window("hann", g.shape), dtype=np.float32)  # type: ignore[no-untyped-call]
+    return g * taper, frac
 
 
 def local_shift(reference: Volume, moving: Volume, center: Iterable[float], **params: Any) -> LocalShift:
@@ -86,8 +88,8 @@ def local_shift(reference: Volume, moving: Volume, center: Iterable[float], **pa
         if min(frac_r, frac_m) < 0.25 or not fr.any() or not fm.any():
             notes.append("registration skipped: too little of the region around the point lies in both series")
             return LocalShift(np.zeros(3), 1.0, False, notes)
-        shift, err, _ = phase_cross_correlation(fr, fm, upsample_factor=int(P["upsample_factor"]),
-                                                normalization=P["normalization"])
+        shift, err, _ = phase_cross_correlation(  # type: ignore[no-untyped-call]
+            fr, fm, upsample_factor=int(P["upsample_factor"]), normalization=P["normalization"])
         # fm shifted by `shift` matches fr: the moving anatomy sits at -shift (grid voxels)
         step = -np.asarray(shift, float) * float(P["grid_mm"])
         total = total + step

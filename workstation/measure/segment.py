@@ -45,8 +45,9 @@ predictable, and its one size parameter follows the lesion. Parameters live in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -185,12 +186,12 @@ def _fmt(p: Iterable[float]) -> str:
 
 
 # -- small morphology helpers -------------------------------------------------------------------
-def _ball(radius_mm: float, spacing: Sequence[float]) -> np.ndarray:
+def _ball(radius_mm: float, spacing: Sequence[float] | np.ndarray) -> np.ndarray:
     """Structuring element: voxel offsets within ``radius_mm`` (anisotropic spacing)."""
     n = [int(math.floor(radius_mm / s)) for s in spacing]
     g = np.ogrid[tuple(slice(-m, m + 1) for m in n)]
     d2 = sum((gi * s) ** 2 for gi, s in zip(g, spacing))
-    return d2 <= radius_mm ** 2 + 1e-9
+    return np.asarray(d2 <= radius_mm ** 2 + 1e-9)
 
 
 def _fill_holes(mask: np.ndarray, per_slice: bool = True) -> np.ndarray:
@@ -225,7 +226,7 @@ def _component_at(mask: np.ndarray, point: Sequence[int]) -> np.ndarray:
     v = lab[tuple(point)]
     if v == 0:
         return np.zeros_like(mask)
-    return lab == v
+    return np.asarray(lab == v)
 
 
 def _climb(dist: np.ndarray, start: Sequence[int], max_steps: int = 10000) -> tuple[int, int, int]:
@@ -305,7 +306,7 @@ def _coarse(volume: Volume, box: _Box) -> np.ndarray:
     if np.all(box.f == 1):
         return crop
     fk, fj, fi = (int(v) for v in box.f)
-    return crop.reshape(n[0], fk, n[1], fj, n[2], fi).mean(axis=(1, 3, 5), dtype=np.float32)
+    return np.asarray(crop.reshape(n[0], fk, n[1], fj, n[2], fi).mean(axis=(1, 3, 5), dtype=np.float32))
 
 
 class _Fail(Exception):
@@ -522,7 +523,7 @@ def grow_lesion(volume: Volume, seed_xyz: Iterable[float], **params: Any) -> Les
     if n * volume.voxel_volume_ml < P["min_volume_ml"]:
         raise InputError(f"--seed {_fmt(seed)}: the region grown from the seed is smaller than "
                          f"{P['min_volume_ml']:g} ml; is the seed inside a mass?")
-    res = _measure_crop(volume, M, fstart, seed=tuple(float(v) for v in seed))
+    res = _measure_crop(volume, M, fstart, seed=(float(seed[0]), float(seed[1]), float(seed[2])))
     res.method = "threshold+opening (seed-sized ball)+hole filling; half-way boundary at full resolution"
     res.notes = notes + res.notes
     return res
@@ -541,7 +542,10 @@ def measure_mask(volume: Volume, mask: np.ndarray, seed: Iterable[float] | None 
     start = np.array([a[0] for a in nz])
     stop = np.array([a[-1] + 1 for a in nz])
     crop = m[tuple(slice(int(a), int(b)) for a, b in zip(start, stop))].copy()
-    sd = None if seed is None else tuple(float(v) for v in seed)
+    sd: Point | None = None
+    if seed is not None:
+        x, y, z = (float(v) for v in seed)
+        sd = (x, y, z)
     return _measure_crop(volume, crop, start, seed=sd)
 
 
@@ -555,7 +559,7 @@ def _voxel_matrix(volume: Volume) -> np.ndarray:
 def _width(u: np.ndarray, vm: np.ndarray) -> np.ndarray:
     """End allowance along unit direction(s) ``u`` (..., 3): the largest single-axis voxel width
     ``max_a |u . axis_a| * spacing_a`` (see LesionResult for why)."""
-    return np.abs(u @ vm.T).max(axis=-1)
+    return np.asarray(np.abs(u @ vm.T).max(axis=-1))
 
 
 def _hull_points(pts: np.ndarray) -> np.ndarray:
@@ -565,7 +569,7 @@ def _hull_points(pts: np.ndarray) -> np.ndarray:
     if len(pts) <= pts.shape[1] + 1:
         return pts
     try:
-        return pts[ConvexHull(pts).vertices]
+        return np.asarray(pts[ConvexHull(pts).vertices])
     except QhullError:
         pass
     # flat (or linear): hull in the principal subspace
@@ -577,7 +581,7 @@ def _hull_points(pts: np.ndarray) -> np.ndarray:
         return pts[[int(np.argmin(t)), int(np.argmax(t))]]
     proj = (pts - c) @ vt[:rank].T
     try:
-        return pts[ConvexHull(proj).vertices]
+        return np.asarray(pts[ConvexHull(proj).vertices])
     except QhullError:
         return pts
 
@@ -601,7 +605,7 @@ def _farthest_pair(pts: np.ndarray, vm: np.ndarray, basis: np.ndarray | None = N
     chunks = range(0, n, 2048)
 
     def d2_rows(a: int) -> np.ndarray:
-        return np.maximum(sq[a:a + 2048, None] + sq[None, :] - 2.0 * (hv[a:a + 2048] @ hv.T), 0.0)
+        return np.asarray(np.maximum(sq[a:a + 2048, None] + sq[None, :] - 2.0 * (hv[a:a + 2048] @ hv.T), 0.0))
 
     wmax = float(np.linalg.norm(vm, axis=1).max())
     dmax = math.sqrt(max(float(d2_rows(a).max()) for a in chunks))
@@ -655,13 +659,13 @@ def _measure_crop(volume: Volume, M: np.ndarray, start: np.ndarray, seed: Point 
     order = np.argsort(groups, kind="stable")
     gs = groups[order]
     cuts = np.flatnonzero(np.diff(gs)) + 1
-    best = (-1.0, None, None, None)
+    best: tuple[float, np.ndarray, np.ndarray, int] = (-1.0, np.zeros(3), np.zeros(3), 0)
     for sel in np.split(order, cuts):
         p2 = bpts[sel] @ basis.T
         L, a, b = _farthest_pair(p2, vm, basis=basis)
-        if L > best[0]:
+        if best[0] < L:
             h = float(np.mean(bpts[sel] @ n3))
-            best = (L, a + h * n3, b + h * n3, groups[sel[0]])
+            best = (L, a + h * n3, b + h * n3, int(groups[sel[0]]))
     long_mm, la, lb, g_best = best
     # the lesion's voxels on that slice (all, not just boundary) for the perpendicular chord
     if axial_slices:
@@ -707,9 +711,9 @@ def _measure_crop(volume: Volume, M: np.ndarray, start: np.ndarray, seed: Point 
         fat, calc, low, suggestions = _composition(volume, M, vals_crop, notes)
     return LesionResult(
         mask=_Lazy(volume.shape, M, start).full(), volume_ml=n * volume.voxel_volume_ml,
-        greatest_dimension_mm=gd, endpoints=(tuple(e1), tuple(e2)),  # type: ignore[arg-type]
-        axial_long_mm=long_mm, axial_long_endpoints=(tuple(la), tuple(lb)),  # type: ignore[arg-type]
-        axial_short_mm=short_mm, axial_short_endpoints=(tuple(sa), tuple(sb)),  # type: ignore[arg-type]
+        greatest_dimension_mm=gd, endpoints=(tuple(e1), tuple(e2)),
+        axial_long_mm=long_mm, axial_long_endpoints=(tuple(la), tuple(lb)),
+        axial_short_mm=short_mm, axial_short_endpoints=(tuple(sa), tuple(sb)),
         axial_slice_z_mm=float(h * n3[2]) if not axial_slices else float(np.mean(spts[:, 2])),
         craniocaudal_mm=z1 - z0, craniocaudal_range_z_mm=(z0, z1),
         mean_hu=mean_value if ct else None, mean_value=mean_value,
