@@ -10,8 +10,8 @@ anisotropic voxels such as 0.7 x 0.7 x 3 mm behave):
    (CT: -20..200 HU; MR: above 5 % of the series' 99th percentile). Air, fat, bone or a point outside
    the series fail at once with a message that says why.
 2. *Working grid.* A box around the seed (50 mm half-size to start; when the lesion touches its
-   faces, once more with the largest box, ``max_extent_mm`` / 2 + 10 mm) is block-averaged to at most ``max_work_voxels`` voxels and
-   Gaussian-smoothed (``smoothing_mm``).
+   faces, once more with the largest box, ``max_extent_mm`` / 2 + 10 mm) is block-averaged to at
+   most ``max_work_voxels`` voxels and Gaussian-smoothed (``smoothing_mm``).
 3. *Intensity model.* Median and robust SD (MAD) of the smoothed voxels near the seed give the
    accepted range ``median +/- max(3 SD, 40 HU)`` (capped at 80 HU; never below -20 HU so fat is
    excluded). Thresholding and keeping the component that contains the seed gives the candidate region;
