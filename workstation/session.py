@@ -106,8 +106,12 @@ def new_read_id(at: float | None = None) -> str:
 
 
 def _mkdir_private(d: Path) -> None:
-    """Create ``d`` (and parents) owner-only: the reader's work is patient data."""
+    """Create ``d`` (and parents) owner-only: the reader's work is patient data. A folder left
+    group- or world-readable by an earlier version is tightened."""
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):
+        if d.stat().st_mode & 0o077:
+            os.chmod(d, 0o700)
 
 
 # -- the writer's lock ---------------------------------------------------------------------------

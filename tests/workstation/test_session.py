@@ -318,3 +318,7 @@ def test_read_labels_carry_no_patient_data(tmp_path):
     assert "DOE" not in text and "Jane" not in text and "1.2.840" not in text
     assert r.source_path.endswith("study")  # kept (owner-only folder) to reopen the study
     assert (tmp_path / store.key).stat().st_mode & 0o077 == 0
+    # a folder an earlier version left readable by others is tightened on the next save
+    os.chmod(tmp_path / store.key, 0o755)
+    SessionStore(store.key, root=tmp_path).save(FINDINGS, [])
+    assert (tmp_path / store.key).stat().st_mode & 0o077 == 0
