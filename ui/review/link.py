@@ -91,6 +91,8 @@ class MeasurementLink(QObject):
             self.act_make_target = host.new_action(
                 "Make target", "Shift+T", "Make the selected lesion the mass reported (target lesion)",
                 slot=self.make_selected_target)
+            if hasattr(host, "add_menu_action"):
+                host.add_menu_action("&Review", self.act_make_target)
         self.refresh()
 
     # -- describing -----------------------------------------------------------------------

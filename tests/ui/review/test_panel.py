@@ -428,3 +428,15 @@ def test_version_1_1_fields_in_the_panel(qtbot, review):
     combo.setCurrentIndex(0)
     combo.activated.emit(0)
     assert c.value("resected") is None
+
+
+def test_make_target_action_in_the_review_menu(review):
+    win, mod = review
+    act = mod.link.act_make_target
+    assert act.shortcut().toString() == "Shift+T"
+    menus = [a.menu() for a in win.menuBar().actions() if a.menu() is not None]
+    review_menu = next(m for m in menus if m.title().replace("&", "") == "Review")
+    assert act in review_menu.actions()
+    act.trigger()  # nothing selected: says what to do, changes nothing
+    assert "select a grown lesion" in win.status_area.current_message()
+    assert mod.controller.value("greatest_dimension_mm") is None
