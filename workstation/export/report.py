@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..phase import classify
+from ..reasoning.rules import t_category
+from ..reasoning.staging import size_text
 from ..resources import load_json
 from ..volume import Volume
 from .sr import EnhancementFigures, LesionFigures
@@ -131,29 +133,17 @@ def size_text_of(mm: float, assessment: Mapping[str, Any] | None = None) -> str:
     category boundary (the core's ``staging.size_text`` when given, else the core's rule)."""
     st = (assessment or {}).get("staging") or {}
     cm = st.get("size_text") if st.get("size_mm") == mm else None
-    if not cm:
-        cm = _core_size_text(mm)
-    return f"{cm} ({_mm_text(mm)} mm)"
+    return f"{cm or size_text(mm)} ({_mm_text(mm)} mm)"
 
 
 def _mm_text(mm: float) -> str:
     """mm to 0.1 mm (more only when rounding would cross a T boundary), no trailing zeros."""
-    from ..reasoning.rules import t_category
-
     text = ""
     for nd in range(1, 5):
         text = _fmt(mm, nd).rstrip("0").rstrip(".")
         if t_category(float(text)) == t_category(mm):
             break
     return text
-
-
-def _core_size_text(mm: float) -> str:
-    try:
-        from ..reasoning.staging import size_text
-    except ImportError:  # pragma: no cover - an older core without staging.size_text
-        return f"{mm / 10:.2f} cm"
-    return size_text(mm) or f"{mm / 10:.1f} cm"
 
 
 # -- context ---------------------------------------------------------------------------------------
@@ -571,7 +561,7 @@ def _differential_impression(ctx: _Ctx) -> str | None:
 def _impression(ctx: _Ctx, w: _Writer) -> None:
     w.heading(ctx.cfg["headings"]["impression"])
     urgent = ctx.cfg["urgent_findings"]
-    items = [str(urgent[i]) for i in urgent if i != "source" and ctx.yes(i)]
+    items: list[str | None] = [str(urgent[i]) for i in urgent if i != "source" and ctx.yes(i)]
     items += [_anatomy_impression(ctx), _ivc_impression(ctx), _staging_impression(ctx),
               _differential_impression(ctx)]
     w.numbered([i for i in items if i])
