@@ -45,6 +45,7 @@ import highdicom as hd
 import numpy as np
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from .. import __version__
@@ -562,19 +563,52 @@ def _records_json(measurements: Sequence[Measurement], lesions: Sequence[LesionF
 
 
 def _measurement_report(groups: list[Any], evidence: list[Dataset]) -> hd.sr.MeasurementReport:
-    """TID 1500 with its TID 1600 image library. highdicom describes single-frame images only
-    (an enhanced multi-frame header keeps its pixel spacing in functional groups): for those the
-    report is written without the library rather than not at all."""
-    kw: dict[str, Any] = {
-        "observation_context": hd.sr.ObservationContext(observer_device_context=_device_observer()),
-        "procedure_reported": C.code("report", "procedure_reported"),
-        "imaging_measurements": groups, "title": C.code("report", "title")}
+    """TID 1500 with its TID 1600 image library (before the imaging measurements)."""
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=_device_observer()),
+        procedure_reported=C.code("report", "procedure_reported"),
+        imaging_measurements=groups, title=C.code("report", "title"))
+    items = report[0].ContentSequence
+    at = next((i for i, it in enumerate(items) if it.ValueType == "CONTAINER"), len(items))
+    items.insert(at, _image_library(evidence))
+    return report
+
+
+def _image_library(evidence: list[Dataset]) -> hd.sr.ContainerContentItem:
+    """TID 1600: one Image Library Group per series whose shared descriptors (TID 1602: modality,
+    frame of reference, matrix, pixel spacing, orientation, thickness) are given once, and an IMAGE
+    entry per instance. highdicom's ImageLibrary repeats every descriptor under every image and
+    deep-copies them (6 s for 80 slices); this is the same content in a few milliseconds per slice."""
+    library = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibrary,
+                                         relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+    library.ContentSequence = hd.sr.ContentSequence()
+    by_series: dict[str, list[Dataset]] = {}
+    for ds in evidence:
+        by_series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+    source = hd.sr.CodedConcept(value="260753009", meaning="Source", scheme_designator="SCT")
+    for datasets in by_series.values():
+        group = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibraryGroup,
+                                           relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+        group.ContentSequence = hd.sr.ContentSequence(_shared_descriptors(datasets[0]))
+        for ds in datasets:
+            group.ContentSequence.append(hd.sr.ImageContentItem(
+                name=source, referenced_sop_class_uid=str(ds.SOPClassUID),
+                referenced_sop_instance_uid=str(ds.SOPInstanceUID),
+                relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+        library.ContentSequence.append(group)
+    return library
+
+
+def _shared_descriptors(ds: Dataset) -> list[Any]:
+    """The descriptors of ``ds`` that hold for its whole series (all but its position); none for
+    an image highdicom cannot describe (enhanced multi-frame headers keep them in functional
+    groups)."""
     try:
-        return hd.sr.MeasurementReport(referenced_images=evidence, **kw)
-    except (AttributeError, ValueError, TypeError, KeyError) as exc:
-        log.warning("SR export: no image library (%s: the headers do not describe single-frame images)",
-                    type(exc).__name__)
-        return hd.sr.MeasurementReport(**kw)
+        items = list(hd.sr.ImageLibraryEntryDescriptors(ds))
+    except (AttributeError, ValueError, TypeError, KeyError):
+        log.info("SR export: image library without descriptors (multi-frame header)")
+        return []
+    return [it for it in items if not str(it.ConceptNameCodeSequence[0].CodeMeaning).startswith("Image Position")]
 
 
 def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable[Measurement] = (),
