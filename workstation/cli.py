@@ -12,7 +12,8 @@ import json
 import logging
 import re
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .errors import MAX_LINE, WorkstationError, kind_of, one_line, report, user_line
 from .logs import attach as attach_detail_log

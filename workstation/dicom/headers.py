@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import logging
-import os
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -19,9 +18,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import pydicom
 from pydicom.dataelem import RawDataElement
-from pydicom.multival import MultiValue
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 
 from ..errors import PASS_THROUGH, WorkstationError
 from .sources import DICOMDIR_SOP_CLASS, Skipped, Source, limit
@@ -214,7 +213,7 @@ def parse_header(fp: BinaryIO, source: Source) -> Dataset:
 
 def _looks_like_dicom(ds: Dataset) -> bool:
     try:
-        tags = [int(t) for t in ds.keys()]
+        tags = [int(t) for t in ds.keys()]  # noqa: SIM118 - iterating a Dataset yields elements, not tags
     except Exception:
         return False
     if not tags:
@@ -341,6 +340,8 @@ def read_frames(source: Source, prefetched: tuple[bytes, int] | Skipped | None =
     if size == 0:
         return Skipped(source.label, "empty file")
     try:
+        if DEFLATED_TS.encode() in head[:8192]:
+            check_inflation(source, size)
         try:
             return _frames_from(io.BytesIO(head), source, size, partial=len(head) < size)
         except _NeedWholeFile:
@@ -355,6 +356,39 @@ def read_frames(source: Source, prefetched: tuple[bytes, int] | Skipped | None =
             raise
         log.warning("%s: header unreadable", source.label, exc_info=True)
         return Skipped(source.label, f"unreadable ({type(exc).__name__}: {_short(exc)})")
+
+
+def check_inflation(source: Source, size: int) -> None:
+    """A Deflated Explicit VR Little Endian file is inflated whole by pydicom: inflate it here
+    first, streaming and discarding, and refuse one that expands beyond ``max_zip_ratio`` (over
+    ``max_zip_ratio_min_bytes``) — a deflate bomb — before pydicom sees it."""
+    import zlib
+
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    cap = min(limit("max_zip_member_bytes"), max(limit("max_zip_ratio_min_bytes"), limit("max_zip_ratio") * size))
+    with source.open() as fp:
+        try:
+            read_preamble(fp, force=True)
+            meta = _read_file_meta_info(fp)
+        except Exception:  # noqa: BLE001 - not a file meta we can read: pydicom decides later
+            return
+        if str(meta.get("TransferSyntaxUID", "")) != DEFLATED_TS:
+            return
+        z, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+        while (chunk := fp.read(1 << 16)) and not z.eof:
+            try:
+                while chunk and total <= cap and not z.eof:
+                    got = len(z.decompress(chunk, 1 << 17))
+                    total += got
+                    if not got and len(z.unconsumed_tail) == len(chunk):
+                        break  # no progress: let pydicom judge the stream
+                    chunk = z.unconsumed_tail
+            except zlib.error:
+                return  # corrupt: pydicom will say so
+            if total > cap:
+                raise SkipFile(f"deflated dataset expands to more than {cap} bytes (max_zip_ratio: "
+                               "a suspected deflate bomb): not read")
 
 
 def _frames_from(fp: BinaryIO, source: Source, size: int, partial: bool) -> list[Frame]:

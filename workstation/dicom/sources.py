@@ -12,7 +12,7 @@ import os
 import stat
 import zipfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..errors import DicomError, LimitError
 from ..resources import load_json
@@ -299,6 +299,26 @@ def _is_dicomdir(path: str) -> bool:
         return False
 
 
+def _records_loop(ds: Any) -> bool:
+    """Whether the DICOMDIR's record offsets (next record, lower-level entity) reach a record twice
+    (a loop, or a record shared by two parents): walked iteratively with a visited set."""
+    recs = {r.seq_item_tell: r for r in ds.get("DirectoryRecordSequence") or []}
+    seen: set[int] = set()
+    stack = [ds.get("OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity")]
+    while stack:
+        off = stack.pop()
+        while off:
+            if off in seen:
+                return True
+            seen.add(off)
+            rec = recs.get(off)
+            if rec is None:
+                break
+            stack.append(rec.get("OffsetOfReferencedLowerLevelDirectoryEntity"))
+            off = rec.get("OffsetOfTheNextDirectoryRecord")
+    return False
+
+
 def dicomdir_sources(path: str) -> tuple[list[Source], list[Skipped]]:
     """The image files a DICOMDIR references; its folder is scanned instead when its records fail."""
     import pydicom
@@ -306,7 +326,10 @@ def dicomdir_sources(path: str) -> tuple[list[Source], list[Skipped]]:
 
     skipped: list[Skipped] = []
     try:
-        fs = FileSet(pydicom.dcmread(path))
+        ds = pydicom.dcmread(path)
+        if _records_loop(ds):  # pydicom would follow the loop for ever
+            raise DicomError("DICOMDIR records form a loop")
+        fs = FileSet(ds)
         paths = [os.fspath(inst.path) for inst in fs]
     except Exception as exc:  # broken records: fall back to every file next to it
         log.info("DICOMDIR %s unreadable (%s); scanning its folder", path, type(exc).__name__)

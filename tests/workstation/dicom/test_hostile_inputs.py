@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,50 @@ def one_far_slice(d: Path) -> Path:
     dss[-1].ImagePositionPatient = [-10.0, -20.0, 1.0e6]
     write(d, dss)
     return d
+
+
+def deflate_bomb(d: Path, mib: int = 128) -> Path:
+    """A Deflated Explicit VR Little Endian file whose dataset inflates by ~1000:1 (a private OB
+    element of ``mib`` MiB of zeros inside the deflate stream)."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = plant(image())
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    d.mkdir(parents=True)
+    p = d / "deflated.dcm"
+    ds.save_as(p, enforce_file_format=True)
+    data = p.read_bytes()
+    with open(p, "rb") as f:
+        read_preamble(f, False)
+        _read_file_meta_info(f)
+        start = f.tell()
+    body = zlib.decompress(data[start:], -zlib.MAX_WBITS)
+    co = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [data[:start], co.compress(body), co.compress(b"\x09\x00\x10\x00LO\x04\x00QXQX"),
+             co.compress(b"\x09\x00\x00\x10OB\x00\x00" + struct.pack("<L", mib << 20))]
+    zeros = b"\0" * (1 << 20)
+    parts += [co.compress(zeros) for _ in range(mib)]
+    p.write_bytes(b"".join(parts) + co.flush())
+    return p
+
+
+def dicomdir_loop(d: Path) -> Path:
+    """A DICOMDIR (written by pydicom's FileSet) whose first record's next-record offset points
+    at itself."""
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    fs = FileSet()
+    for ds in stack(3):
+        fs.add(plant(ds))
+    fs.write(d)
+    p = d / "DICOMDIR"
+    dd = pydicom.dcmread(p)
+    rec = dd.DirectoryRecordSequence[0]
+    rec.OffsetOfTheNextDirectoryRecord = rec.seq_item_tell
+    dd.save_as(p)
+    return p
 
 
 # -- file system cases -----------------------------------------------------------------------------
@@ -379,6 +424,18 @@ def test_zip_declaring_more_than_the_total_limit_is_refused_whole(tmp_path, stat
 def test_zip_member_inflating_beyond_its_declared_size_is_cut_there(tmp_path, state):
     proc, _ = info(zip_lying_small(tmp_path / "z"), state)
     clean(proc, (2,))
+
+
+def test_deflate_bomb_is_refused_before_pydicom_inflates_it(tmp_path, state):
+    proc, _ = info(deflate_bomb(tmp_path / "z"), state)
+    assert "deflate bomb" in clean(proc, (2,))
+
+
+def test_dicomdir_records_in_a_loop_fall_back_to_the_folder(tmp_path, state):
+    proc, doc = info(dicomdir_loop(tmp_path / "dd"), state)
+    clean(proc, (0,))
+    assert [s["n_images"] for s in doc["series"]] == [3]
+    assert any("DICOMDIR records" in k["reason"] for k in doc["skipped"])
 
 
 def test_a_sound_zip_still_loads(tmp_path, state):
