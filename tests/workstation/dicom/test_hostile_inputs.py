@@ -41,7 +41,7 @@ HANG_GUARD_S = 180
 def plant(ds: Dataset) -> Dataset:
     ds.PatientName, ds.PatientID = PLANTED_NAME, PLANTED_ID
     ds.InstitutionName = PLANTED_TEXT
-    ds.StudyDescription = PLANTED_TEXT
+    ds.StudyDescription = ds.SeriesDescription = PLANTED_TEXT
     return ds
 
 
@@ -436,6 +436,13 @@ def test_dicomdir_records_in_a_loop_fall_back_to_the_folder(tmp_path, state):
     clean(proc, (0,))
     assert [s["n_images"] for s in doc["series"]] == [3]
     assert any("DICOMDIR records" in k["reason"] for k in doc["skipped"])
+
+
+def test_choosing_among_series_names_them_without_header_text(tmp_path, state):
+    series(tmp_path / "two" / "a", 3)
+    series(tmp_path / "two" / "b", 3, series_uid="1.2.826.0.1.3680043.8.498.77")
+    proc = run_cli(["probe", str(tmp_path / "two"), "--at", "0,0,0"], state)
+    assert "1.2.826.0.1.3680043.8.498.77" in clean(proc, (2,))
 
 
 def test_a_sound_zip_still_loads(tmp_path, state):
