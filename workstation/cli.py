@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import MAX_LINE, WorkstationError, kind_of, one_line, report, user_line
 from .logs import attach as attach_detail_log
@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
         # LPS points are often negative: let "--at -12.5,-3,40" pass as a value, not an option
         self._negative_number_matcher = re.compile(r"^-\d|^-\.\d")
 
-    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
         raise WorkstationError(f"{self.prog}: {message}")
 
 

@@ -55,11 +55,14 @@ def _folder(fr: Frame) -> str:
     return lab.rsplit("/", 1)[0] if "/" in lab else lab
 
 
-def _geometry_key(fr: Frame) -> tuple:
+GeometryKey = tuple[int, int, tuple[float, ...], tuple[float, float]]
+
+
+def _geometry_key(fr: Frame) -> GeometryKey:
     return (fr.rows, fr.columns, fr.orientation or AXIAL, fr.pixel_spacing)
 
 
-def _same_geometry(a: tuple, b: tuple) -> bool:
+def _same_geometry(a: GeometryKey, b: GeometryKey) -> bool:
     return (a[0] == b[0] and a[1] == b[1]
             and all(abs(x - y) <= ORIENTATION_TOL for x, y in zip(a[2], b[2]))
             and all(abs(x - y) <= SPACING_TOL * abs(y) + 1e-6 for x, y in zip(a[3], b[3])))
@@ -67,7 +70,7 @@ def _same_geometry(a: tuple, b: tuple) -> bool:
 
 def split_by_geometry(frames: list[Frame]) -> list[list[Frame]]:
     """Stacks of one orientation, size and pixel spacing (largest first)."""
-    keys: list[tuple] = []
+    keys: list[GeometryKey] = []
     parts: list[list[Frame]] = []
     for fr in frames:
         key = _geometry_key(fr)
@@ -230,7 +233,8 @@ def _positions(frames: list[Frame], normal: np.ndarray, warnings: list[str]) -> 
     return np.asarray([k * normal for k in range(len(frames))], float)
 
 
-def _drop_duplicates(frames, pos, z, warnings):
+def _drop_duplicates(frames: list[Frame], pos: np.ndarray, z: np.ndarray,
+                     warnings: list[str]) -> tuple[list[Frame], np.ndarray, np.ndarray]:
     order = np.argsort(z, kind="stable")
     frames = [frames[i] for i in order]
     pos, z = pos[order], z[order]

@@ -113,18 +113,18 @@ def _get(ds: Dataset, keyword: str, where: str) -> Any:
         return None
 
 
-def _raw_numbers(ds: Dataset, keyword: str) -> list | None:
+def _raw_numbers(ds: Dataset, keyword: str) -> Any:
     """Numbers of a DS/IS/US/SS/UL/SL/FL/FD element straight from its raw bytes (no conversion
     through pydicom's value machinery, which dominates header-reading time); None when absent,
     ``NotImplemented`` when the element is not raw (the caller then asks pydicom)."""
     tag = pydicom.datadict.tag_for_keyword(keyword)
     if tag is None:
-        return NotImplemented  # type: ignore[return-value]
+        return NotImplemented
     elem = ds.get_item(tag)
     if elem is None:
         return None
     if not isinstance(elem, RawDataElement) or elem.value is None:
-        return NotImplemented  # type: ignore[return-value]
+        return NotImplemented
     vr = elem.VR or pydicom.datadict.dictionary_VR(tag)
     raw = elem.value
     if vr in _NUMERIC_TEXT:
@@ -132,7 +132,7 @@ def _raw_numbers(ds: Dataset, keyword: str) -> list | None:
         return [p.strip(" \0") for p in parts if p.strip(" \0")]
     code = _BINARY.get(vr)
     if code is None:
-        return NotImplemented  # type: ignore[return-value]
+        return NotImplemented
     size = struct.calcsize(code)
     end = "<" if elem.is_little_endian else ">"
     return list(struct.unpack(f"{end}{len(raw) // size}{code}", raw[: len(raw) // size * size]))
@@ -576,14 +576,14 @@ def _usable_lut(ds: Dataset, where: str, notes: list[str]) -> Dataset | None:
     if desc is not None and data is not None:
         n_data = len(data) // (2 if desc[2] > 8 else 1) if isinstance(data, bytes) else (
             len(data) if hasattr(data, "__len__") else 1)
-    entries = int(desc[0]) or 65536 if desc is not None else 0
+    entries = (int(desc[0]) or 65536) if desc is not None else 0
     if desc is None or desc[2] not in (8, 16) or entries <= 0 or n_data < entries:
         notes.append("ModalityLUTSequence empty or incomplete: ignored, RescaleSlope/Intercept used")
         return None
-    return item  # type: ignore[no-any-return]
+    return item  # type: ignore[no-any-return,unused-ignore]
 
 
-def _geometry(ds: Dataset, where: str, notes: list[str]) -> dict:
+def _geometry(ds: Dataset, where: str, notes: list[str]) -> dict[str, Any]:
     iop = floats(ds, "ImageOrientationPatient", 6, where)
     ipp = floats(ds, "ImagePositionPatient", 3, where)
     ps = floats(ds, "PixelSpacing", 2, where)
@@ -598,7 +598,7 @@ def _geometry(ds: Dataset, where: str, notes: list[str]) -> dict:
                 spacing_between=one_float(ds, "SpacingBetweenSlices", where))
 
 
-def _classic_frame(ds: Dataset, common: dict) -> Frame:
+def _classic_frame(ds: Dataset, common: dict[str, Any]) -> Frame:
     notes: list[str] = []
     where = common["source"].label
     slope, icpt, lut = _rescale(ds, where, notes)
@@ -606,7 +606,7 @@ def _classic_frame(ds: Dataset, common: dict) -> Frame:
                  **_geometry(ds, where, notes), **common)
 
 
-def _classic_multiframe(ds: Dataset, n: int, common: dict) -> list[Frame]:
+def _classic_multiframe(ds: Dataset, n: int, common: dict[str, Any]) -> list[Frame]:
     """Multi-frame without functional groups: frames along the normal from GridFrameOffsetVector,
     or stacked in file order at SpacingBetweenSlices/SliceThickness/1 mm (with a note)."""
     where = common["source"].label
@@ -618,7 +618,7 @@ def _classic_multiframe(ds: Dataset, n: int, common: dict) -> list[Frame]:
     ipp = np.asarray(geo["position"] or (0.0, 0.0, 0.0), float)
     offsets = floats(ds, "GridFrameOffsetVector", n, where)
     synthetic = offsets is None
-    if synthetic:
+    if offsets is None:
         dz = geo["spacing_between"] or geo["slice_thickness"] or 1.0
         offsets = tuple(f * dz for f in range(n))
         notes.append(f"multi-frame without per-frame positions: frames stacked in file order, {dz:g} mm apart")
@@ -638,11 +638,12 @@ def _fg_item(ds: Dataset, f: int, seq: str) -> Dataset | None:
             continue
         inner = groups[idx].get(seq)
         if inner:
-            return inner[0]
+            first: Dataset = inner[0]
+            return first
     return None
 
 
-def _enhanced_frame(ds: Dataset, f: int, common: dict) -> Frame:
+def _enhanced_frame(ds: Dataset, f: int, common: dict[str, Any]) -> Frame:
     """Frame ``f`` of an enhanced multi-frame image (PS3.3 C.7.6.16 functional groups)."""
     where = f"{common['source'].label} frame {f + 1}"
     notes: list[str] = []
@@ -655,7 +656,7 @@ def _enhanced_frame(ds: Dataset, f: int, common: dict) -> Frame:
         ps = (1.0, 1.0)
     pvt = _fg_item(ds, f, "PixelValueTransformationSequence")
     slope, icpt, lut = _rescale(pvt if pvt is not None else ds, where, notes)
-    return Frame(frame_index=f, orientation=iop, position=pos, pixel_spacing=ps,
+    return Frame(frame_index=f, orientation=iop, position=pos, pixel_spacing=ps,  # type: ignore[arg-type]
                  slice_thickness=one_float(measures, "SliceThickness", where),
                  spacing_between=one_float(measures, "SpacingBetweenSlices", where),
                  slope=slope, intercept=icpt, lut=lut, notes=notes, **common)

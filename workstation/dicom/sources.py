@@ -31,7 +31,7 @@ class Skipped:
     file: str
     reason: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str]:
         return {"file": self.file, "reason": self.reason}
 
 

@@ -438,13 +438,6 @@ def test_dicomdir_records_in_a_loop_fall_back_to_the_folder(tmp_path, state):
     assert any("DICOMDIR records" in k["reason"] for k in doc["skipped"])
 
 
-def test_choosing_among_series_names_them_without_header_text(tmp_path, state):
-    series(tmp_path / "two" / "a", 3)
-    series(tmp_path / "two" / "b", 3, series_uid="1.2.826.0.1.3680043.8.498.77")
-    proc = run_cli(["probe", str(tmp_path / "two"), "--at", "0,0,0"], state)
-    assert "1.2.826.0.1.3680043.8.498.77" in clean(proc, (2,))
-
-
 def test_a_sound_zip_still_loads(tmp_path, state):
     z = zip_of_series(tmp_path / "ok")
     proc, doc = info(z, state)
