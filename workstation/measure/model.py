@@ -160,4 +160,78 @@ class Lesion3D(Measurement):
                           _point(self.endpoints[1], "lesion.endpoints[1]"))
 
 
-_KINDS: dict[str, type[Measurement]] = {c.kind: c for c in (Caliper, EllipseROI, SphereROI, Landmark, Lesion3D)}
+@dataclass
+class Angle(Measurement):
+    """The angle at ``vertex`` between the arms to ``p1`` and ``p2`` (Horos/OHIF angle tool)."""
+
+    kind: ClassVar[str] = "angle"
+    vertex: Point = (0.0, 0.0, 0.0)
+    p1: Point = (0.0, 0.0, 0.0)
+    p2: Point = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        self.vertex = _point(self.vertex, "angle.vertex")
+        self.p1 = _point(self.p1, "angle.p1")
+        self.p2 = _point(self.p2, "angle.p2")
+
+    @property
+    def angle_deg(self) -> float:
+        """0-180 degrees; 0 when an arm has no length."""
+        a = np.subtract(self.p1, self.vertex)
+        b = np.subtract(self.p2, self.vertex)
+        na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+        if na == 0.0 or nb == 0.0:
+            return 0.0
+        c = float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))
+        return math.degrees(math.acos(c))
+
+
+@dataclass
+class FreehandROI(Measurement):
+    """A closed outline drawn by hand in one slice plane (at least three points, in order).
+
+    ``stats`` holds what was measured inside it on its series: mean, sd, min, max, n, area_mm2.
+    """
+
+    kind: ClassVar[str] = "freehand"
+    points: tuple[Point, ...] = ()
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            pts = list(self.points)
+        except TypeError:
+            raise InputError("freehand.points: expected a list of points (LPS mm)") from None
+        if len(pts) < 3:
+            raise InputError(f"freehand.points: an outline needs at least 3 points, got {len(pts)}")
+        self.points = tuple(_point(p, f"freehand.points[{i}]") for i, p in enumerate(pts))
+
+    @property
+    def center(self) -> Point:
+        c = np.mean(np.asarray(self.points), axis=0)
+        return (float(c[0]), float(c[1]), float(c[2]))
+
+    @property
+    def area_mm2(self) -> float:
+        """The area enclosed by the outline (vector shoelace, valid in any plane)."""
+        p = np.asarray(self.points, dtype=float)
+        p = p - p[0]
+        s = np.cross(p[:-1], p[1:]).sum(axis=0)
+        return float(np.linalg.norm(s)) / 2.0
+
+
+@dataclass
+class Arrow(Measurement):
+    """An arrow pointing at ``head`` from ``tail``, with its label as the note (OHIF arrow annotate)."""
+
+    kind: ClassVar[str] = "arrow"
+    head: Point = (0.0, 0.0, 0.0)
+    tail: Point = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        self.head = _point(self.head, "arrow.head")
+        self.tail = _point(self.tail, "arrow.tail")
+
+
+_KINDS: dict[str, type[Measurement]] = {
+    c.kind: c for c in (Caliper, EllipseROI, SphereROI, Landmark, Lesion3D, Angle, FreehandROI, Arrow)}

@@ -21,12 +21,13 @@ import numpy as np
 from ..errors import InputError
 from ..resources import load_json
 from ..volume import Volume
-from .model import Caliper, EllipseROI
+from .model import Caliper, EllipseROI, FreehandROI
 
 __all__ = [
     "Homogeneous",
     "caliper_length_mm",
     "ellipse_stats",
+    "freehand_stats",
     "homogeneous_region",
     "measurement_params",
     "region_stats",
@@ -210,6 +211,41 @@ def ellipse_stats(volume: Volume, roi: EllipseROI, plane_tolerance: float = 0.02
         values = np.asarray([volume.voxels[nearest]])
     out: dict[str, Any] = region_stats(values)
     out["area_mm2"] = math.pi * a * b
+    return out
+
+
+def freehand_stats(volume: Volume, roi: FreehandROI, plane_tolerance: float = 0.02) -> dict[str, Any]:
+    """Statistics of a hand-drawn outline on ``volume``: mean, sd, min, max, n, area_mm2.
+
+    The outline must lie in one plane of the series' voxel grid (a slice, a row or a column plane,
+    as drawn on the axial, coronal or sagittal view); the voxels of that layer whose centres fall
+    inside the outline are counted (``skimage.draw.polygon``: centre-inside test, even-odd rule);
+    ``area_mm2`` is the area the outline encloses.
+    """
+    kji = volume.patient_to_index(np.asarray(roi.points, dtype=float).reshape(-1, 3))
+    spread = kji.max(axis=0) - kji.min(axis=0)
+    axis = int(np.argmin(spread))
+    if spread[axis] > 2 * plane_tolerance + 1e-6:
+        raise InputError("freehand: its outline is not in a plane of the series' voxel grid")
+    layer_f = float(np.mean(kji[:, axis]))
+    if not -0.5 <= layer_f <= volume.shape[axis] - 0.5:
+        raise InputError("freehand: its outline lies outside the series")
+    layer = int(np.clip(np.rint(layer_f), 0, volume.shape[axis] - 1))
+    rest = [ax for ax in range(3) if ax != axis]
+    from skimage.draw import polygon  # only when an outline is measured (a slow import)
+
+    rows, cols = polygon(kji[:, rest[0]], kji[:, rest[1]],  # type: ignore[no-untyped-call]
+                         shape=(volume.shape[rest[0]], volume.shape[rest[1]]))
+    index: list[Any] = [None, None, None]
+    index[axis], index[rest[0]], index[rest[1]] = layer, rows, cols
+    values = np.asarray(volume.voxels[tuple(index)])
+    if values.size == 0:  # smaller than a voxel: the voxel nearest its centre
+        near = volume.nearest_index(roi.center)
+        if near is None:
+            raise InputError("freehand: its outline lies outside the series")
+        values = np.asarray([volume.voxels[near]])
+    out: dict[str, Any] = region_stats(values)
+    out["area_mm2"] = roi.area_mm2
     return out
 
 
