@@ -95,6 +95,9 @@ class MainWindow(QMainWindow):
         from .host import Host  # the host wraps this window
 
         self.host = Host(self)
+        from .viewer_actions import install  # View menu, Help, cine, overlay toggles, drag and drop
+
+        install(self)
 
     # ------------------------------------------------------------------------ actions
     def _build_actions(self) -> None:

@@ -16,10 +16,20 @@ from PyQt6.QtCore import QObject, QPointF, Qt
 from PyQt6.QtWidgets import QGraphicsEllipseItem
 
 from workstation.errors import WorkstationError
-from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement, SphereROI
+from workstation.measure.model import (
+    Angle,
+    Arrow,
+    Caliper,
+    EllipseROI,
+    FreehandROI,
+    Landmark,
+    Lesion3D,
+    Measurement,
+    SphereROI,
+)
+from workstation.measure.roi import ellipse_stats
 
 from .measurements import snapshot
-from workstation.measure.roi import ellipse_stats
 
 NORMAL = (255, 210, 40)
 SELECTED = (40, 220, 255)
@@ -55,7 +65,7 @@ def ellipse_text(m: EllipseROI, unit: str) -> str:
 class _Graphic:
     """Base: one record drawn in one viewport."""
 
-    def __init__(self, layer: "MeasurementLayer") -> None:
+    def __init__(self, layer: MeasurementLayer) -> None:
         self.layer = layer
         self.vb = layer.viewport.vb
         self.dragging = False
@@ -274,6 +284,67 @@ class LineGraphic(_Graphic):
         self.label.setText(text)
 
 
+def polyline_points(m: Measurement) -> list:
+    """The points an angle (arm, vertex, arm), outline or arrow (head, tail) is drawn through."""
+    if isinstance(m, Angle):
+        return [m.p1, m.vertex, m.p2]
+    if isinstance(m, FreehandROI):
+        return list(m.points)
+    if isinstance(m, Arrow):
+        return [m.head, m.tail]
+    return []
+
+
+def angle_text(m: Angle) -> str:
+    return f"{m.label}: {m.angle_deg:.1f}°" if m.label else f"{m.angle_deg:.1f}°"
+
+
+def freehand_text(m: FreehandROI, unit: str) -> str:
+    s = m.stats or {}
+    lines = [m.label] if m.label else []
+    if "mean" in s:
+        lines.append(f"Mean {s['mean']:.1f} {unit}  SD {s.get('sd', 0.0):.1f}".rstrip())
+        lines.append(f"Min {s.get('min', 0):.0f}  Max {s.get('max', 0):.0f}")
+    lines.append(f"Area {s.get('area_mm2', m.area_mm2):.1f} mm²")
+    return "\n".join(lines)
+
+
+class PolylineGraphic(_Graphic):
+    """Angles, freehand outlines and arrows: a polyline in the plane and a label (edited through
+    the measurements list: rename, delete; undo/redo)."""
+
+    ARROW_HEAD_PX = 12
+
+    def __init__(self, layer, color=NORMAL) -> None:
+        super().__init__(layer)
+        self.color = color
+        self.line = self.add(pg.PlotCurveItem(pen=_pen(color, 1.6)))
+        self.line.setZValue(55)
+        self.label = self.add(_label(color))
+
+    def show(self, xy: np.ndarray, text: str, closed: bool = False, arrow: bool = False) -> None:
+        x, y = [float(v) for v in xy[:, 0]], [float(v) for v in xy[:, 1]]
+        if closed:
+            x, y = x + x[:1], y + y[:1]
+        if arrow and len(x) == 2:  # the head is the first point: two barbs drawn back along the shaft
+            px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+            hx, hy, tx, ty = x[0], y[0], x[1], y[1]
+            ang = math.atan2(ty - hy, tx - hx)
+            size = self.ARROW_HEAD_PX * px
+            bx = [hx + size * math.cos(ang + d) for d in (0.45, -0.45)]
+            by = [hy + size * math.sin(ang + d) for d in (0.45, -0.45)]
+            x, y = [bx[0], hx, bx[1], hx, tx], [by[0], hy, by[1], hy, ty]
+        self.line.setData(x, y)
+        px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+        at = int(np.argmax(xy[:, 0])) if not arrow else len(xy) - 1
+        self.label.setPos(float(xy[at, 0]) + 8 * px, float(xy[at, 1]))
+        self.label.setText(text)
+
+    def set_selected(self, on: bool) -> None:
+        self.line.setPen(_pen(SELECTED if on else self.color, 2.0 if on else 1.6))
+        self.label.setColor(SELECTED if on else self.color)
+
+
 class MeasurementLayer(QObject):
     """All measurement graphics of one viewport."""
 
@@ -286,6 +357,8 @@ class MeasurementLayer(QObject):
         self._draft_kind: str | None = None
         self._probe: PointGraphic | None = None
         self.movable = True
+        #: False while every annotation is hidden (Ctrl+H)
+        self.visible = True
         viewport.layers.append(self)
         viewport.measurement_layer = self
         store.added.connect(self._sync)
@@ -365,6 +438,9 @@ class MeasurementLayer(QObject):
                 mean = m.stats.get("mean")
                 g.show(sc, math.sqrt(m.radius_mm ** 2 - d_mm ** 2),
                        (m.label or "Sphere") + (f"  {mean:.1f}" if mean is not None else ""))
+        elif isinstance(m, (Angle, FreehandROI, Arrow)):
+            s = self._sync_polyline(m, g, sel)
+            g = self.graphics.get(m.id)
         elif isinstance(m, Lesion3D):
             s = self._on_slice(list(m.endpoints))
             if s is not None:
@@ -373,7 +449,39 @@ class MeasurementLayer(QObject):
                 gd = m.figures.get("greatest_dimension_mm")
                 g.show(s[0], s[1], (m.label or "Lesion") + (f" {gd:.1f} mm" if gd else ""))
         if g is not None:
-            g.set_visible(s is not None)
+            g.set_visible(s is not None and self.visible)
+
+    def _sync_polyline(self, m: Measurement, g: _Graphic | None, sel: bool) -> np.ndarray | None:
+        s = self._on_slice(polyline_points(m))
+        if s is None:
+            return None
+        if g is None:
+            g = self.graphics[m.id] = PolylineGraphic(self)
+            g.set_selected(sel)
+        self._show_polyline(g, m, s)
+        return s
+
+    def _show_polyline(self, g: _Graphic, m: Measurement, s: np.ndarray) -> None:
+        assert isinstance(g, PolylineGraphic)
+        unit = "HU" if self.viewport.volume is not None and self.viewport.volume.unit == "HU" else ""
+        if isinstance(m, Angle):
+            g.show(s[:, :2], angle_text(m))
+        elif isinstance(m, FreehandROI):
+            g.show(s[:, :2], freehand_text(m, unit), closed=True)
+        elif isinstance(m, Arrow):
+            g.show(s[:, :2], m.label, arrow=True)
+
+    def set_annotations_visible(self, on: bool) -> None:
+        """Show or hide every measurement, draft and probe of this view (the records stay)."""
+        self.visible = bool(on)
+        for g in self.graphics.values():
+            g.set_visible(False)
+        if self._probe:
+            self._probe.set_visible(False)
+        if self._draft:
+            self._draft.set_visible(self.visible)
+        if self.visible:
+            self.sync_all()
 
     def set_movable(self, on: bool) -> None:
         """Whether dragging a measurement's body moves it (handles always can be dragged)."""
@@ -402,9 +510,14 @@ class MeasurementLayer(QObject):
         if self._draft is None or self._draft_kind != m.kind:
             if self._draft:
                 self._draft.remove()
-            self._draft = CaliperGraphic(self, m, False) if isinstance(m, Caliper) else EllipseGraphic(self, m, False)
+            if isinstance(m, (Angle, FreehandROI, Arrow)):
+                self._draft = PolylineGraphic(self, DRAFT)
+            else:
+                self._draft = CaliperGraphic(self, m, False) if isinstance(m, Caliper) else EllipseGraphic(self, m, False)
             self._draft_kind = m.kind
-        if isinstance(m, Caliper):
+        if isinstance(m, (Angle, FreehandROI, Arrow)):
+            self._show_polyline(self._draft, m, vp.patient_to_scene(np.asarray(polyline_points(m))))
+        elif isinstance(m, Caliper):
             s = vp.patient_to_scene(np.asarray([m.p1, m.p2]))
             self._draft.show(m, s)
         else:
@@ -415,4 +528,4 @@ class MeasurementLayer(QObject):
         if self._probe is None:
             self._probe = PointGraphic(self, color=(120, 255, 255))
         self._probe.show(scene_xy, text)
-        self._probe.set_visible(bool(text))
+        self._probe.set_visible(bool(text) and self.visible)

@@ -10,15 +10,17 @@ case "click a point" (landmarks, seeds).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 
-from workstation.measure.model import Caliper, EllipseROI
-
-from workstation.measure.roi import ellipse_stats
+from workstation.errors import WorkstationError
+from workstation.measure.model import Angle, Arrow, Caliper, EllipseROI, FreehandROI
+from workstation.measure.roi import ellipse_stats, freehand_stats
 
 if TYPE_CHECKING:  # pragma: no cover
     from .viewer import Viewer
@@ -39,10 +41,10 @@ class Tool:
     def deactivated(self) -> None:
         """Called when another tool is chosen."""
 
-    def click(self, ev: "PointerEvent") -> None:
+    def click(self, ev: PointerEvent) -> None:
         pass
 
-    def drag(self, ev: "PointerEvent") -> None:
+    def drag(self, ev: PointerEvent) -> None:
         pass
 
 
@@ -54,7 +56,7 @@ class PointTool(Tool):
         self.id, self.title, self.shortcut, self.tooltip = id, title, shortcut, tooltip
         self.on_point = on_point
 
-    def click(self, ev: "PointerEvent") -> None:
+    def click(self, ev: PointerEvent) -> None:
         self.on_point(ev.volume, tuple(float(v) for v in ev.point), ev)
 
 
@@ -62,7 +64,7 @@ class NavigateTool(Tool):
     id, title, shortcut = "navigate", "Navigate", "Esc"
     tooltip = "Click or drag to move the crosshair; the other views follow (Esc)"
 
-    def __init__(self, viewer: "Viewer") -> None:
+    def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
 
     def click(self, ev):
@@ -90,7 +92,7 @@ class CaliperTool(Tool):
     id, title, shortcut = "caliper", "Caliper", "M"
     tooltip = "Caliper: drag from one end to the other (M)"
 
-    def __init__(self, viewer: "Viewer", store) -> None:
+    def __init__(self, viewer: Viewer, store) -> None:
         self.viewer, self.store = viewer, store
         self._labels = _Counter(store, "caliper", "Caliper")
         self._draft: Caliper | None = None
@@ -123,7 +125,7 @@ class EllipseTool(Tool):
     id, title, shortcut = "ellipse", "Ellipse ROI", "E"
     tooltip = "Elliptical ROI: drag its bounding box (E); mean, SD, min, max and area"
 
-    def __init__(self, viewer: "Viewer", store) -> None:
+    def __init__(self, viewer: Viewer, store) -> None:
         self.viewer, self.store = viewer, store
         self._labels = _Counter(store, "ellipse", "ROI")
         self._draft: EllipseROI | None = None
@@ -158,13 +160,142 @@ class EllipseTool(Tool):
             vp.measurement_layer.set_draft(self._draft)
 
 
+def _lps(xyz) -> tuple[float, float, float]:
+    return (float(xyz[0]), float(xyz[1]), float(xyz[2]))
+
+
+class AngleTool(Tool):
+    """Three clicks — the end of one arm, the vertex, the end of the other arm (OHIF/Horos angle);
+    dragging the first arm then clicking the third point works too."""
+
+    id, title, shortcut = "angle", "Angle", "A"
+    tooltip = "Angle: click one arm's end, the vertex, then the other arm's end (A)"
+
+    def __init__(self, viewer: Viewer, store) -> None:
+        self.viewer, self.store = viewer, store
+        self._labels = _Counter(store, "angle", "Angle")
+        self._points: list[tuple[float, float, float]] = []
+        self._vp = None
+
+    @property
+    def busy(self) -> bool:
+        """True between the first and the last click (a double-click then does not maximise)."""
+        return bool(self._points)
+
+    def deactivated(self) -> None:
+        self._cancel()
+
+    def _cancel(self) -> None:
+        if self._vp is not None:
+            self._vp.measurement_layer.set_draft(None)
+        self._points, self._vp = [], None
+
+    def click(self, ev):
+        if self._vp is not None and self._vp is not ev.viewport:
+            self._cancel()
+        self._vp = ev.viewport
+        self._points.append(_lps(ev.point))
+        pts = self._points
+        if len(pts) < 3:
+            if len(pts) == 2:
+                draft = Angle(series_uid=ev.volume.series_uid, p1=pts[0], vertex=pts[1], p2=pts[1])
+                ev.viewport.measurement_layer.set_draft(draft)
+            return
+        m = Angle(series_uid=ev.volume.series_uid, label=self._labels.next_label(),
+                  p1=pts[0], vertex=pts[1], p2=pts[2])
+        self._cancel()
+        self.store.add(m)
+        self.store.select(m.id)
+
+    def drag(self, ev):
+        if ev.phase == "start":
+            self.click(_moved_to(ev, ev.viewport.scene_to_patient(*ev.start_scene)))
+        elif ev.phase == "finish":
+            self.click(ev)
+
+
+def _moved_to(ev: PointerEvent, xyz) -> PointerEvent:
+    return dataclasses.replace(ev, point=np.asarray(xyz, float))
+
+
+class FreehandTool(Tool):
+    """Draw an outline with the button held down; it closes on release. Mean, SD, min, max of the
+    voxels inside and the area (through ``workstation.measure.roi.freehand_stats``)."""
+
+    id, title, shortcut = "freehand", "Freehand ROI", "D"
+    tooltip = "Freehand ROI: draw the outline with the button held down (D); mean, SD, area"
+
+    def __init__(self, viewer: Viewer, store) -> None:
+        self.viewer, self.store = viewer, store
+        self._labels = _Counter(store, "freehand", "Freehand")
+        self._scene: list[tuple[float, float]] = []
+
+    def drag(self, ev):
+        vp = ev.viewport
+        if ev.phase == "start":
+            self._scene = [ev.start_scene]
+        step = 0.5 * min(vp.mapping.row_spacing, vp.mapping.col_spacing)
+        last = self._scene[-1] if self._scene else None
+        if last is None or float(np.hypot(ev.scene[0] - last[0], ev.scene[1] - last[1])) >= step:
+            self._scene.append(ev.scene)
+        if ev.phase != "finish":
+            if len(self._scene) >= 3:
+                vp.measurement_layer.set_draft(self._make(vp, "", None))
+            return
+        vp.measurement_layer.set_draft(None)
+        if len(self._scene) < 3:
+            self._scene = []
+            return
+        m = self._make(vp, self._labels.next_label(), None)
+        self._scene = []
+        if m.area_mm2 < vp.mapping.row_spacing * vp.mapping.col_spacing:
+            return  # a scribble, not an outline
+        try:
+            m.stats = freehand_stats(vp.volume, m)
+        except WorkstationError:
+            m.stats = {}
+        self.store.add(m)
+        self.store.select(m.id)
+
+    def _make(self, vp, label: str, mid: str | None) -> FreehandROI:
+        pts = [_lps(vp.scene_to_patient(x, y)) for x, y in self._scene]
+        kw = {"id": mid} if mid else {}
+        return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=tuple(pts), **kw)
+
+
+class ArrowTool(Tool):
+    """Drag from the spot to point at to where the note goes (OHIF arrow annotate); rename the
+    note in the measurements list."""
+
+    id, title, shortcut = "arrow", "Arrow", "N"
+    tooltip = "Arrow: drag from the spot to point at to where the note goes (N); rename it in the list"
+
+    def __init__(self, viewer: Viewer, store) -> None:
+        self.viewer, self.store = viewer, store
+        self._labels = _Counter(store, "arrow", "Arrow")
+
+    def drag(self, ev):
+        vp = ev.viewport
+        head = _lps(vp.scene_to_patient(*ev.start_scene))
+        if ev.phase != "finish":
+            vp.measurement_layer.set_draft(Arrow(series_uid=vp.volume.series_uid, head=head, tail=_lps(ev.point)))
+            return
+        vp.measurement_layer.set_draft(None)
+        (x0, y0), (x1, y1) = ev.start_scene, ev.scene
+        if float(np.hypot(x1 - x0, y1 - y0)) < 2 * min(vp.mapping.row_spacing, vp.mapping.col_spacing):
+            return
+        m = Arrow(series_uid=vp.volume.series_uid, label=self._labels.next_label(), head=head, tail=_lps(ev.point))
+        self.store.add(m)
+        self.store.select(m.id)
+
+
 class ProbeTool(Tool):
     """Click: the value (HU or signal) and the LPS point, on the view and in the status bar."""
 
     id, title, shortcut = "probe", "Probe", "P"
     tooltip = "Probe: click to read HU (or signal) and the patient point (P)"
 
-    def __init__(self, viewer: "Viewer", status: Callable[[str], None]) -> None:
+    def __init__(self, viewer: Viewer, status: Callable[[str], None]) -> None:
         self.viewer, self.status = viewer, status
         self.last: tuple[tuple[float, float, float], float | None] | None = None
 

@@ -30,6 +30,7 @@ class Viewer(QObject):
     compare_shown = pyqtSignal(object, object)
     active_changed = pyqtSignal(object)
     layout_changed = pyqtSignal(str)
+    maximised_changed = pyqtSignal(object)
 
     def __init__(self, windows: WindowState, parent=None) -> None:
         super().__init__(parent)
@@ -52,6 +53,8 @@ class Viewer(QObject):
         self.point = np.zeros(3)
         self.layout = MPR
         self.link = True
+        #: the one view shown alone (1x1; double-click or View › Layout), None: the whole layout
+        self.maximised: SliceViewport | None = None
         self._active = self.axial
         self._dirty: set[SliceViewport] = set()
         self._refresh_timer = QTimer(self)
@@ -61,8 +64,24 @@ class Viewer(QObject):
 
     # ------------------------------------------------------------------------ viewports
     def viewports(self) -> list[SliceViewport]:
-        """The viewports visible in the current layout."""
-        return self._layout_members()
+        """The viewports visible now (the maximised one alone, or the layout's)."""
+        return [self.maximised] if self.maximised is not None else self._layout_members()
+
+    def set_maximised(self, vp: SliceViewport | None) -> None:
+        """Show ``vp`` alone in the view area (1x1), or the whole layout again (None)."""
+        if vp is not None and vp not in self._layout_members():
+            vp = None
+        if vp is self.maximised:
+            return
+        self.maximised = vp
+        self._apply_layout()
+        if vp is not None:
+            self.set_active(vp)
+        self.maximised_changed.emit(vp)
+
+    def toggle_maximise(self, vp: SliceViewport | None = None) -> None:
+        """Maximise ``vp`` (the active view by default), or restore the layout if one is maximised."""
+        self.set_maximised(None if self.maximised is not None else (vp or self._active))
 
     def _layout_members(self) -> list[SliceViewport]:
         return [self.axial, self.coronal, self.sagittal] if self.layout == MPR else [self.axial, self.compare]
@@ -105,6 +124,14 @@ class Viewer(QObject):
             self.grid.setColumnStretch(1, 1)
             self.grid.setRowStretch(0, 1)
             members = [self.axial, self.compare]
+        if self.maximised in members:
+            for vp in members:
+                self.grid.removeWidget(vp)
+            self.grid.addWidget(self.maximised, 0, 0)
+            for n in range(3):
+                self.grid.setColumnStretch(n, 1 if n == 0 else 0)
+                self.grid.setRowStretch(n, 1 if n == 0 else 0)
+            members = [self.maximised]
         for vp in members:
             vp.show()
         if self._active not in members:
@@ -142,10 +169,13 @@ class Viewer(QObject):
         self.set_active(self.axial)
 
     def set_layout(self, layout: str) -> None:
-        if layout == self.layout:
+        if layout == self.layout and self.maximised is None:
             return
+        was_maximised, self.maximised = self.maximised, None
         self.layout = layout
         self._apply_layout()
+        if was_maximised is not None:
+            self.maximised_changed.emit(None)
         if layout == COMPARE and self.compare_volume is not None:
             self.compare.set_point(self.point) if self.link else None
         for vp in self._layout_members():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QGraphicsSimpleTextItem
 
 from workstation.volume import Volume
@@ -29,6 +29,26 @@ VIEW_COLORS = {"axial": (230, 80, 80), "coronal": (90, 200, 90), "sagittal": (23
 OVERLAY_COLOR = QColor(225, 225, 225)
 LETTER_COLOR = QColor(255, 190, 60)
 _AXIS_NAME = {"axial": "Z", "coronal": "Y", "sagittal": "X"}
+#: keys a focused view handles itself (not actions): key -> slices to move ("home"/"end": ends)
+SLICE_KEYS: dict[Qt.Key, int | str] = {
+    Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1,
+    Qt.Key.Key_PageDown: 10, Qt.Key.Key_PageUp: -10, Qt.Key.Key_Home: "home", Qt.Key.Key_End: "end"}
+_SLICE_KEYS_BY_CODE = {int(k.value): v for k, v in SLICE_KEYS.items()}
+#: what the help screen lists for the keys above and the mouse (the handlers below implement them)
+VIEW_INPUT_HELP: tuple[tuple[str, str], ...] = (
+    ("Down / Right, Up / Left", "Next / previous image"),
+    ("PgDown / PgUp", "10 images forward / back"),
+    ("Home / End", "First / last image"),
+    ("Mouse wheel", "Next / previous image"),
+    ("Ctrl + wheel", "Zoom"),
+    ("Right drag", "Window / level"),
+    ("Middle drag", "Pan"),
+    ("Left button", "The current tool"),
+    ("Double-click", "Maximise the view / back to the layout"),
+)
+#: scale bar lengths to choose from (mm), and the most of the view's width it may take
+SCALE_BAR_MM = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+SCALE_BAR_MAX_FRACTION = 0.25
 #: bilinear display interpolation comes back this long after the last scroll or window change
 SMOOTH_AFTER_MS = 150
 
@@ -162,6 +182,7 @@ class SliceViewport(pg.GraphicsView):
 
     point_requested = pyqtSignal(object, object)
     activated = pyqtSignal(object)
+    double_clicked = pyqtSignal(object)
     hovered = pyqtSignal(object, object, object)
     slice_changed = pyqtSignal(object)
 
@@ -214,6 +235,13 @@ class SliceViewport(pg.GraphicsView):
         self._frame = sc.addRect(QRectF(0, 0, 1, 1), QPen(QColor(*color, 110), 2))
         self._frame.setZValue(999)
         self._frame.setVisible(False)
+        self.scale_bar = sc.addPath(QPainterPath(), QPen(OVERLAY_COLOR, 1.5))
+        self.scale_bar.setZValue(1000)
+        self.t_scale = _text_item(sc, 11, OVERLAY_COLOR)
+        #: corner text shown (the O key); everything drawn over the image shown (Ctrl+H)
+        self.overlay_visible = True
+        self.annotations_visible = True
+        self.vb.sigRangeChanged.connect(self._on_range_changed)
         sc.sigMouseMoved.connect(self._on_mouse_moved)
         windows.changed.connect(self._on_window_changed)
 
@@ -364,6 +392,101 @@ class SliceViewport(pg.GraphicsView):
     def zoom(self, factor: float, center: QPointF | None = None) -> None:
         self.vb.scaleBy((1.0 / factor, 1.0 / factor), center=center)
 
+    def zoom_percent(self) -> float | None:
+        """Screen pixels per image pixel, in percent (100: one image pixel on one screen pixel)."""
+        if self.mapping is None or self.vb.width() <= 0:
+            return None
+        mm_per_px = self.vb.viewPixelSize()[0]
+        return 100.0 * self.mapping.col_spacing / mm_per_px if mm_per_px > 0 else None
+
+    def true_size(self) -> None:
+        """1:1 — one image pixel on one screen pixel, about the centre of the view."""
+        z = self.zoom_percent()
+        if z:
+            self.zoom(100.0 / z, center=self.vb.viewRect().center())
+
+    def mm_per_screen_pixel(self) -> float | None:
+        if self.mapping is None or self.vb.width() <= 0:
+            return None
+        return float(self.vb.viewPixelSize()[0])
+
+    # ------------------------------------------------------------------------- what is drawn over the image
+    def set_inverted(self, on: bool) -> None:
+        """Grey scale inverted in this view (white for low values)."""
+        self.image.set_invert(on)
+        self._update_overlay()
+
+    def inverted(self) -> bool:
+        return bool(self.image.invert)
+
+    def set_overlay_visible(self, on: bool) -> None:
+        """Show or hide the corner text (series, image, window, zoom)."""
+        self.overlay_visible = bool(on)
+        self._apply_visibility()
+
+    def set_annotations_visible(self, on: bool) -> None:
+        """Show or hide everything drawn over the image: text, letters, scale bar, crosshair and
+        the layers (measurements, module graphics) — the image alone."""
+        self.annotations_visible = bool(on)
+        self.set_crosshair_visible(bool(on))
+        for layer in self.layers:
+            setter = getattr(layer, "set_annotations_visible", None)
+            if setter is not None:
+                setter(bool(on))
+        self._apply_visibility()
+
+    def _apply_visibility(self) -> None:
+        text = self.overlay_visible and self.annotations_visible
+        for t in (self.t_topleft, self.t_topright, self.t_bottomleft, self.t_bottomright):
+            t.setVisible(text)
+        for t in self.letters.values():
+            t.setVisible(self.annotations_visible)
+        self._place_scale_bar()
+
+    def _on_range_changed(self, *_args) -> None:
+        if self.volume is not None:
+            self.t_bottomright.setText(self._bottom_right_text())
+            self._place_overlay()
+
+    def _bottom_right_text(self) -> str:
+        w = self.windows.ensure(self.volume)
+        z = self.zoom_percent()
+        lines = [f"W {w.width:.0f}  L {w.level:.0f}" + ("  Inverted" if self.image.invert else "")]
+        if z is not None:
+            lines.append(f"Zoom {z:.0f}%")
+        return "\n".join(lines)
+
+    def scale_bar_mm(self) -> float | None:
+        """The length the scale bar shows (mm), or None when none is drawn."""
+        mm_px = self.mm_per_screen_pixel()
+        if mm_px is None or self.volume is None:
+            return None
+        room = SCALE_BAR_MAX_FRACTION * self.viewport().width() * mm_px
+        fits = [n for n in SCALE_BAR_MM if n <= room]
+        return float(fits[-1]) if fits else None
+
+    def _place_scale_bar(self) -> None:
+        length = self.scale_bar_mm() if self.annotations_visible else None
+        if length is None:
+            self.scale_bar.setVisible(False)
+            self.t_scale.setVisible(False)
+            return
+        px = length / self.mm_per_screen_pixel()
+        w, h = self.viewport().width(), self.viewport().height()
+        y = h - self.letters["bottom"].boundingRect().height() - 14
+        x0 = (w - px) / 2
+        path = QPainterPath()
+        path.moveTo(x0, y - 5)
+        path.lineTo(x0, y)
+        path.lineTo(x0 + px, y)
+        path.lineTo(x0 + px, y - 5)
+        self.scale_bar.setPath(path)
+        self.t_scale.setText(f"{length:g} mm")
+        r = self.t_scale.boundingRect()
+        self.t_scale.setPos(x0 + px + 4, y - r.height() / 2 - 1)
+        self.scale_bar.setVisible(True)
+        self.t_scale.setVisible(True)
+
     # ------------------------------------------------------------------------- coordinates
     def scene_to_index(self, x: float, y: float) -> np.ndarray:
         return self.mapping.scene_to_index(x, y, self.slice)
@@ -413,6 +536,7 @@ class SliceViewport(pg.GraphicsView):
                 t.setText("")
             for t in self.letters.values():
                 t.setText("")
+            self._place_scale_bar()
             return
         m = self.mapping
         meta = v.meta or {}
@@ -437,8 +561,7 @@ class SliceViewport(pg.GraphicsView):
                  f"   {m.slice_spacing:.2f} mm"]
         lines.append(self._hover_text())
         self.t_bottomleft.setText("\n".join(lines))
-        w = self.windows.ensure(v)
-        self.t_bottomright.setText(f"W {w.width:.0f}  L {w.level:.0f}")
+        self.t_bottomright.setText(self._bottom_right_text())
         self._place_overlay()
 
     def _slice_centre(self, k: float):
@@ -478,6 +601,7 @@ class SliceViewport(pg.GraphicsView):
         r = L["bottom"].boundingRect()
         L["bottom"].setPos((w - r.width()) / 2, h - r.height() - pad)
         self._frame.setRect(QRectF(1, 1, w - 2, h - 2))
+        self._place_scale_bar()
 
     def resizeEvent(self, ev):  # noqa: N802
         super().resizeEvent(ev)
@@ -567,22 +691,24 @@ class SliceViewport(pg.GraphicsView):
         self.setFocus()
         super().mousePressEvent(ev)
 
+    def mouseDoubleClickEvent(self, ev):  # noqa: N802
+        super().mouseDoubleClickEvent(ev)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit(self)
+
     def keyPressEvent(self, ev):  # noqa: N802
         if self.volume is None:
             return super().keyPressEvent(ev)
-        key = ev.key()
-        K = Qt.Key
-        steps = {K.Key_Down: 1, K.Key_Up: -1, K.Key_PageDown: 10, K.Key_PageUp: -10}
-        if key in steps:
-            self.activated.emit(self)
-            self.step(steps[key])
-        elif key == K.Key_Home:
-            self.activated.emit(self)
-            self.set_slice(0)
-        elif key == K.Key_End:
-            self.activated.emit(self)
-            self.set_slice(self.mapping.n_slices - 1)
-        else:
+        move = _SLICE_KEYS_BY_CODE.get(int(ev.key())) if ev.modifiers() in (
+            Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier) else None
+        if move is None:
             super().keyPressEvent(ev)
             return
+        self.activated.emit(self)
+        if move == "home":
+            self.set_slice(0)
+        elif move == "end":
+            self.set_slice(self.mapping.n_slices - 1)
+        else:
+            self.step(int(move))
         ev.accept()

@@ -39,13 +39,16 @@ _AGE = re.compile(r"^(\d{1,3})([DWMY])$")
 
 
 def header_age_years(text: Any) -> float | None:
-    """DICOM AS (``057Y``, ``006M``, ``010W``, ``003D``) as years; ``None`` when absent or malformed."""
+    """DICOM AS (``057Y``, ``006M``, ``010W``, ``003D``) as years; ``None`` when absent, malformed
+    or zero (``000Y`` is what many scanners and anonymisers write for an unknown age)."""
     if not isinstance(text, str):
         return None
     m = _AGE.match(text.strip().upper())
     if not m:
         return None
     n, unit = int(m.group(1)), m.group(2)
+    if n == 0:
+        return None
     years = {"Y": n, "M": n / 12, "W": n * 7 / 365.25, "D": n / 365.25}[unit]
     return round(years, 1)
 
