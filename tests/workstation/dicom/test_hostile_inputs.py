@@ -54,10 +54,10 @@ def _limits() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
 
 
-def run_cli(args: list[str], state: Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], state: Path, prelude: str = "", **env_extra: str) -> subprocess.CompletedProcess[str]:
     """``workstation ARGS`` in a limited subprocess; ``prelude`` is Python run first (a monkeypatch)."""
     code = f"{prelude}\nimport sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen", **env_extra)
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=HANG_GUARD_S, preexec_fn=_limits, check=False)
 
@@ -436,6 +436,15 @@ def test_dicomdir_records_in_a_loop_fall_back_to_the_folder(tmp_path, state):
     clean(proc, (0,))
     assert [s["n_images"] for s in doc["series"]] == [3]
     assert any("DICOMDIR records" in k["reason"] for k in doc["skipped"])
+
+
+def test_the_voxel_cap_per_series_is_configurable_and_refuses_before_allocating(tmp_path, state):
+    d = tmp_path / "v"
+    series(d, 3)  # 3 slices of 12 x 10 = 360 voxels
+    ok = run_cli(["info", str(d)], state, WORKSTATION_LIMIT_MAX_VOXELS_PER_SERIES="360")
+    clean(ok, (0,))
+    over = run_cli(["probe", str(d), "--at", "0,0,0"], state, WORKSTATION_LIMIT_MAX_VOXELS_PER_SERIES="359")
+    assert "max_voxels_per_series" in clean(over, (2,))
 
 
 def test_a_sound_zip_still_loads(tmp_path, state):
