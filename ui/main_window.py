@@ -36,7 +36,7 @@ def record_center(m) -> tuple[float, float, float] | None:
         return m.center
     if isinstance(m, Lesion3D):
         return tuple((np.asarray(m.endpoints[0]) + np.asarray(m.endpoints[1])) / 2)
-    return None
+    return getattr(m, "vertex", None) or getattr(m, "head", None) or getattr(m, "center", None)
 
 
 class MainWindow(QMainWindow):

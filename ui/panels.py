@@ -4,10 +4,19 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap
-from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QListWidget, QListWidgetItem,
-                             QTableWidget, QTableWidgetItem)
+from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QListWidget, QListWidgetItem, QTableWidget, QTableWidgetItem
 
-from workstation.measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement, SphereROI
+from workstation.measure.model import (
+    Angle,
+    Arrow,
+    Caliper,
+    EllipseROI,
+    FreehandROI,
+    Landmark,
+    Lesion3D,
+    Measurement,
+    SphereROI,
+)
 from workstation.volume import Volume
 
 from .display import thumbnail_window, to_uint8
@@ -127,6 +136,14 @@ def describe(m: Measurement) -> str:
     if isinstance(m, Lesion3D):
         gd = m.figures.get("greatest_dimension_mm")
         return f"lesion {gd:.1f} mm" if gd else "lesion"
+    if isinstance(m, Angle):
+        return f"{m.angle_deg:.1f}°"
+    if isinstance(m, FreehandROI):
+        s = m.stats or {}
+        area = s.get("area_mm2", m.area_mm2)
+        return (f"mean {s['mean']:.1f}, SD {s.get('sd', 0):.1f}, " if "mean" in s else "") + f"{area:.0f} mm²"
+    if isinstance(m, Arrow):
+        return "arrow"
     return m.kind
 
 

@@ -472,9 +472,11 @@ class SliceViewport(pg.GraphicsView):
             self.t_scale.setVisible(False)
             return
         px = length / self.mm_per_screen_pixel()
-        w, h = self.viewport().width(), self.viewport().height()
-        y = h - self.letters["bottom"].boundingRect().height() - 14
-        x0 = (w - px) / 2
+        # bottom left, just above the slice text (clear of the letters and the other corners)
+        h = self.viewport().height()
+        below = self.t_bottomleft.boundingRect().height() if self.t_bottomleft.isVisible() else 0.0
+        y = h - 6 - below - 8
+        x0 = 8.0
         path = QPainterPath()
         path.moveTo(x0, y - 5)
         path.lineTo(x0, y)
