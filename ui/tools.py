@@ -133,13 +133,15 @@ class EllipseTool(Tool):
     def _make(self, vp, start, end, label: str, mid: str | None) -> EllipseROI:
         (x0, y0), (x1, y1) = start, end
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        p = lambda x, y: tuple(float(v) for v in vp.scene_to_patient(x, y))  # noqa: E731
+        def p(x: float, y: float) -> tuple[float, float, float]:
+            return _lps(vp.scene_to_patient(x, y))
         a = (p(x0, cy), p(x1, cy))
         b = (p(cx, y0), p(cx, y1))
         if abs(x1 - x0) < abs(y1 - y0):
             a, b = b, a
-        kw = {"id": mid} if mid else {}
-        return EllipseROI(series_uid=vp.volume.series_uid, label=label, major=a, minor=b, **kw)
+        if mid:
+            return EllipseROI(series_uid=vp.volume.series_uid, label=label, major=a, minor=b, id=mid)
+        return EllipseROI(series_uid=vp.volume.series_uid, label=label, major=a, minor=b)
 
     def drag(self, ev):
         vp = ev.viewport
@@ -258,9 +260,10 @@ class FreehandTool(Tool):
         self.store.select(m.id)
 
     def _make(self, vp, label: str, mid: str | None) -> FreehandROI:
-        pts = [_lps(vp.scene_to_patient(x, y)) for x, y in self._scene]
-        kw = {"id": mid} if mid else {}
-        return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=tuple(pts), **kw)
+        pts = tuple(_lps(vp.scene_to_patient(x, y)) for x, y in self._scene)
+        if mid:
+            return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=pts, id=mid)
+        return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=pts)
 
 
 class ArrowTool(Tool):

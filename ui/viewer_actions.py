@@ -98,8 +98,9 @@ class ShortcutHelp(QDialog):
         self.table = QTableWidget(0, 3, self)
         self.table.setHorizontalHeaderLabels(["Keys", "Command", "Description"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
+        vheader, header = self.table.verticalHeader(), self.table.horizontalHeader()
+        assert vheader is not None and header is not None
+        vheader.setVisible(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -118,9 +119,12 @@ class ShortcutHelp(QDialog):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        return [tuple(self.table.item(r, c).text() for c in range(3))  # type: ignore[misc]
-                for r in range(self.table.rowCount())]
+    def rows(self) -> list[tuple[str, ...]]:
+        """The table as shown: (keys, command, description) per row."""
+        def text(r: int, c: int) -> str:
+            item = self.table.item(r, c)
+            return item.text() if item is not None else ""
+        return [tuple(text(r, c) for c in range(3)) for r in range(self.table.rowCount())]
 
 
 class WindowLevelDialog(QDialog):

@@ -467,11 +467,12 @@ class SliceViewport(pg.GraphicsView):
 
     def _place_scale_bar(self) -> None:
         length = self.scale_bar_mm() if self.annotations_visible else None
-        if length is None:
+        mm_px = self.mm_per_screen_pixel()
+        if length is None or not mm_px:
             self.scale_bar.setVisible(False)
             self.t_scale.setVisible(False)
             return
-        px = length / self.mm_per_screen_pixel()
+        px = length / mm_px
         # bottom left, just above the slice text (clear of the letters and the other corners)
         h = self.viewport().height()
         below = self.t_bottomleft.boundingRect().height() if self.t_bottomleft.isVisible() else 0.0

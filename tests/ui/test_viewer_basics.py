@@ -354,3 +354,40 @@ def test_age_000y_is_unknown():
     assert header_age_years("000M") is None
     assert header_age_years("045Y") == 45
     assert header_age_years("006M") == 0.5
+
+
+def test_question_mark_opens_the_help_too(window, qtbot):
+    show(window, phantom())
+    ax = window.viewer.axial
+    ax.setFocus()
+    qtbot.keyClicks(ax, "?")  # Shift+/ on a US keyboard: the text "?" is what counts
+    dlg = window.viewer_actions.help_dialog
+    assert dlg is not None and dlg.isVisible()
+    shot = dlg.grab().toImage()
+    assert not shot.isNull() and dlg.table.rowCount() > 30
+
+
+def test_a_000y_header_age_is_not_prefilled(qtbot, tmp_path, monkeypatch):
+    """Opened by a drop into the window with the review module: 000Y stays unknown, 052Y is 52."""
+    from viewer_helpers import shown_window
+
+    monkeypatch.setenv("WORKSTATION_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("WORKSTATION_AUTORESTORE", raising=False)
+    win = shown_window(qtbot, modules=True)
+    controller = next((m.controller for m in win.host.modules if getattr(m, "controller", None)), None)
+    if controller is None:
+        from ui.review.plugin import ReviewModule
+
+        mod = ReviewModule()
+        mod.activate(win.host)
+        win.host.modules.append(mod)
+        controller = mod.controller
+    for uid, age, expected in (("1.2.826.0.1.3680043.8.498.7101", "000Y", None),
+                               ("1.2.826.0.1.3680043.8.498.7102", "052Y", 52)):
+        folder = tmp_path / age
+        write_synthetic_study(folder, uid, n=4, size=32, age=age)
+        with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
+            assert _drop(win, folder)
+        QApplication.processEvents()
+        assert controller.value("age_years") == expected
+    win.study.close()
