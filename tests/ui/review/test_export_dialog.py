@@ -6,8 +6,7 @@ import json
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox, QPushButton
-
-from test_tools_support import click_at, review_window, show_series, state_dir, volume_of  # noqa: F401
+from review_helpers import click_at, show_series, volume_of
 
 
 def _measure(qtbot, win, truth):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pydicom
-from test_tools_support import click_at, review_window, show_series, state_dir, volume_of  # noqa: F401
+from review_helpers import click_at, show_series, volume_of
 
 
 def _grow(qtbot, win, truth):
@@ -18,7 +18,7 @@ def _grow(qtbot, win, truth):
     return pre, lt
 
 
-def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, truth, tmp_path):  # noqa: F811
+def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, truth, tmp_path):
     win = review_window
     pre, lt = _grow(qtbot, win, truth)
     tools = win.host.module("rp_review").export_tools
@@ -49,7 +49,7 @@ def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, truth,
     assert "lesion mask" in win.statusBar().currentMessage()
 
 
-def test_a_seg_the_sr_does_not_list_is_not_restored(qtbot, review_window, truth, tmp_path):  # noqa: F811
+def test_a_seg_the_sr_does_not_list_is_not_restored(qtbot, review_window, truth, tmp_path):
     """A lesion-seg.dcm left in the folder by another export is not this SR's: ignored."""
     win = review_window
     pre, lt = _grow(qtbot, win, truth)

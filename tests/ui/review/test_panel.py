@@ -12,7 +12,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QDockWidget
-from test_tools_support import state_dir  # noqa: F401  (autosave into a per-test folder)
 
 from workstation.measure.model import Caliper, Landmark
 
@@ -27,7 +26,7 @@ def _activate(win):
 
 
 @pytest.fixture
-def review(window, state_dir):  # noqa: F811
+def review(window, state_dir):
     """A main window (no study) with the review module activated as the host does it."""
     mod = _activate(window)
     window.findChild(QDockWidget, "panel_RP review").raise_()
@@ -35,7 +34,7 @@ def review(window, state_dir):  # noqa: F811
 
 
 @pytest.fixture
-def sample_review(sample_window, state_dir):  # noqa: F811
+def sample_review(sample_window, state_dir):
     """The sample study loaded, the review module activated."""
     return sample_window, _activate(sample_window)
 
@@ -317,7 +316,7 @@ def test_usable_at_380_px(qtbot, review):
             assert lab.mapTo(content, lab.rect().topRight()).x() <= view.width(), width
 
 
-def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):  # noqa: F811
+def test_plugin_found_through_entry_point_and_activated(qtbot, state_dir):
     from ui.app import create_window, make_app
     from ui.review.panel import ReviewPanel
     from workstation import plugins

@@ -9,9 +9,9 @@ import weakref
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
-
-from test_tools_support import click_at, review_window, show_series, state_dir, volume_of  # noqa: F401
+from review_helpers import click_at, show_series, volume_of
 from viewer_helpers import STUDY, drag, write_synthetic_study
+
 from workstation.session import SessionStore, study_key
 
 SYNTH_STUDY_UID = "1.2.826.0.1.3680043.8.498.4343"
@@ -45,7 +45,8 @@ def test_open_another_study_resets_the_review_and_keeps_the_work(qtbot, review_w
     from ui.review.plugin import header_age_years
 
     win = review_window
-    c, panel, auto, lt = win.controller, _module(win).panel, win.host.module("rp_review").session, win.host.module("rp_review").lesion_tools
+    mod = win.host.module("rp_review")
+    c, panel, auto, lt = win.controller, _module(win).panel, mod.session, mod.lesion_tools
     store = win.host.measurements
     first_key = study_key([truth["study_uid"]])
     assert auto.state == auto.ACTIVE

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from test_tools_support import STUDY, TRUTH, open_review_window
+from viewer_helpers import STUDY, TRUTH
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -33,7 +32,7 @@ CHILD = textwrap.dedent(r'''
     import numpy as np
     from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
-    from test_tools_support import open_review_window, click_at, volume_of
+    from review_helpers import open_review_window, click_at, volume_of
     from viewer_helpers import drag
 
     class Bot:  # the bits of pytest-qt's qtbot that open_review_window uses
@@ -145,9 +144,9 @@ def test_killed_session_is_restored_exactly(qtbot, tmp_path, monkeypatch):
     # reopen: same study, same state folder; the offer is accepted by the environment
     monkeypatch.setenv("WORKSTATION_STATE_DIR", str(state_dir))
     monkeypatch.setenv("WORKSTATION_AUTORESTORE", "1")
-    from ui.app import create_window, make_app
-    from test_tools_support import install_review
+    from review_helpers import install_review
 
+    from ui.app import create_window, make_app
     make_app()
     win = create_window(None, modules=True)
     qtbot.addWidget(win)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from test_tools_support import STUDY, click_at, open_review_window, review_window, show_series, state_dir, volume_of  # noqa: F401
-from viewer_helpers import write_synthetic_study
+from review_helpers import click_at, open_review_window, show_series, volume_of
+from viewer_helpers import STUDY, write_synthetic_study
 
 from workstation.session import SessionStore, study_key
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_tools_support import STUDY, click_at, open_review_window, review_window, show_series, state_dir, volume_of  # noqa: F401
+from review_helpers import click_at, open_review_window, show_series, volume_of
 
 
 def _store_for(win):

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
-
-from test_tools_support import review_window, show_series, state_dir, volume_of  # noqa: F401
+from review_helpers import show_series, volume_of
 from viewer_helpers import _send_mouse
 
 

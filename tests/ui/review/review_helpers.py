@@ -1,10 +1,9 @@
-"""Shared fixtures and helpers for the review tools' tests (no tests here).
+"""Plain helpers for the review tests (the fixtures are in conftest.py; no tests here).
 
-``review_window``: the main window on the sample study with the review module as the app has it:
-the ``rp_review`` entry point when the review plugin activates (it creates its tools), otherwise
-a ``ReviewModule`` activated on the host directly, so the tools are tested the same way either
-way; the tools are reached through the module (``host.module("rp_review").lesion_tools``).
-Autosave goes to a per-test folder.
+``open_review_window`` opens the main window on the sample study with the review module as the
+app has it: the ``rp_review`` entry point when the review plugin activates (it creates its tools),
+otherwise a ``ReviewModule`` activated on the host directly, so the tools are tested the same way
+either way; the tools are reached through the module (``host.module("rp_review").lesion_tools``).
 """
 from __future__ import annotations
 
@@ -13,10 +12,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-import pytest
 from PyQt6.QtWidgets import QApplication
+from viewer_helpers import STUDY, click, shown_window
 
-from viewer_helpers import STUDY, TRUTH, click, shown_window
 
 def find_controller(host):
     for mod in getattr(host, "modules", []):
@@ -49,28 +47,6 @@ def open_review_window(qtbot, modules: bool = True):
     with qtbot.waitSignal(win.study.study_loaded, timeout=60000):
         win.study.open(STUDY)
     return win, controller
-
-
-@pytest.fixture
-def state_dir(tmp_path, monkeypatch):
-    d = tmp_path / "state"
-    monkeypatch.setenv("WORKSTATION_STATE_DIR", str(d))
-    monkeypatch.delenv("WORKSTATION_AUTORESTORE", raising=False)
-    return d
-
-
-@pytest.fixture
-def review_window(qtbot, state_dir):
-    if not STUDY.exists() or not TRUTH.exists():
-        pytest.skip("sample study not generated")
-    win, controller = open_review_window(qtbot)
-    win.controller = controller  # for the tests
-    yield win
-    t = review_module(win.host).lesion_tools
-    if t is not None:
-        t.worker.wait(30000)
-    win.study.close()
-    win.close()
 
 
 def volume_of(win, key: str, truth: dict):
