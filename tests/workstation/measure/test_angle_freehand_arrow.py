@@ -96,3 +96,18 @@ def test_a_tiny_outline_takes_the_nearest_voxel() -> None:
     pts = [tuple(vol.index_to_patient(c + d)) for d in ([0, 0.1, 0.1], [0, 0.1, 0.2], [0, 0.2, 0.2])]
     st = freehand_stats(vol, FreehandROI(points=pts))
     assert st["n"] == 1 and st["mean"] == vol.voxels[5, 20, 20]
+
+
+def test_the_session_store_keeps_the_new_kinds(tmp_path) -> None:
+    """What autosave writes and reads back (workstation.session)."""
+    from workstation.session import SessionStore
+
+    ms = [Angle(series_uid="1.2", label="A1", vertex=(0, 0, 0), p1=(10, 0, 0), p2=(0, 5, 0)),
+          FreehandROI(series_uid="1.2", points=[(0, 0, 1), (4, 0, 1), (4, 3, 1)], stats={"mean": 2.5, "n": 3}),
+          Arrow(series_uid="1.2", label="thrombus", head=(1, 2, 3), tail=(4, 5, 6))]
+    store = SessionStore("k" * 16, root=tmp_path)
+    store.acquire()
+    store.save({"schema": "x"}, ms)
+    st = SessionStore("k" * 16, root=tmp_path).load()
+    assert [m.to_dict() for m in st.measurements] == [m.to_dict() for m in ms]
+    store.release()
