@@ -202,6 +202,9 @@ def parse_header(fp: BinaryIO, source: Source) -> Dataset:
         return pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer)
     except InvalidDicomError:
         fp.seek(0)
+    if not _plausible_start(fp.read(4)):  # forced parsing of megabytes of noise takes seconds
+        raise SkipFile("not DICOM (no preamble and no recognisable elements)")
+    fp.seek(0)
     try:
         ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer, force=True)
     except Exception as exc:
@@ -209,6 +212,20 @@ def parse_header(fp: BinaryIO, source: Source) -> Dataset:
     if not _looks_like_dicom(ds):
         raise SkipFile("not DICOM (no preamble and no recognisable elements)")
     return ds
+
+
+#: elements every image dataset holds near its start (group 0008/0020/0028)
+_KEY_ELEMENTS = ("SOPClassUID", "SOPInstanceUID", "Rows", "Modality", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+def _plausible_start(head: bytes) -> bool:
+    """Whether a file without preamble starts like a dataset: its first tag's group (either byte
+    order) is an even group between File Meta (0002) and Image Pixel (0028), where every real
+    preamble-less file (ACR-NEMA, raw datasets) starts."""
+    if len(head) < 4:
+        return False
+    groups = struct.unpack("<H", head[:2])[0], struct.unpack(">H", head[:2])[0]
+    return any(0x0002 <= g <= 0x0028 and g % 2 == 0 for g in groups)
 
 
 def _looks_like_dicom(ds: Dataset) -> bool:
@@ -399,6 +416,8 @@ def _frames_from(fp: BinaryIO, source: Source, size: int, partial: bool) -> list
             raise _NeedWholeFile from None
         raise
     if partial and fp.tell() + 12 > len(fp.getbuffer()):  # type: ignore[attr-defined]
+        if not any(k in ds for k in _KEY_ELEMENTS):  # 64 KB without one key element: noise, not read on
+            raise SkipFile("not DICOM (no recognisable elements in its first 64 KB)")
         raise _NeedWholeFile
     if isinstance(fp, io.BytesIO):  # keep no reference to the read-ahead bytes in the header
         for attr, value in (("buffer", None), ("filename", source.path)):

@@ -290,11 +290,13 @@ def _is_dicomdir(path: str) -> bool:
     if os.path.basename(path).upper() == "DICOMDIR":
         return True
     try:
-        import pydicom
+        from pydicom.filereader import read_file_meta_info
 
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"], force=True)
-        meta = getattr(ds, "file_meta", None)
-        return meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS
+        with open_regular(path) as f:  # a DICOMDIR has File Meta (PS3.10 7.1): read that group only
+            if f.read(132)[128:132] != b"DICM":
+                return False
+        meta = read_file_meta_info(path)
+        return str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS
     except Exception:
         return False
 

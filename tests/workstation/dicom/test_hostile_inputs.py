@@ -49,17 +49,19 @@ def series(folder: Path, n: int = 3, **kw) -> list[str]:
     return write(folder, [plant(ds) for ds in stack(n, **kw)])
 
 
-def _limits() -> None:  # pragma: no cover - runs in the child
+def _limits(cpu: int = CPU_SECONDS) -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
-def run_cli(args: list[str], state: Path, prelude: str = "", **env_extra: str) -> subprocess.CompletedProcess[str]:
-    """``workstation ARGS`` in a limited subprocess; ``prelude`` is Python run first (a monkeypatch)."""
+def run_cli(args: list[str], state: Path, prelude: str = "", cpu: int = CPU_SECONDS,
+            **env_extra: str) -> subprocess.CompletedProcess[str]:
+    """``workstation ARGS`` in a limited subprocess (``cpu`` seconds of CPU time at most);
+    ``prelude`` is Python run first (a monkeypatch)."""
     code = f"{prelude}\nimport sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen", **env_extra)
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=HANG_GUARD_S, preexec_fn=_limits, check=False)
+                          env=env, timeout=HANG_GUARD_S, preexec_fn=lambda: _limits(cpu), check=False)
 
 
 # -- DICOM cases -----------------------------------------------------------------------------------
@@ -445,6 +447,23 @@ def test_the_voxel_cap_per_series_is_configurable_and_refuses_before_allocating(
     clean(ok, (0,))
     over = run_cli(["probe", str(d), "--at", "0,0,0"], state, WORKSTATION_LIMIT_MAX_VOXELS_PER_SERIES="359")
     assert "max_voxels_per_series" in clean(over, (2,))
+
+
+def noise_files(d: Path, mib: int = 15) -> Path:
+    """Files of zeros named *.dcm: one bare, one behind a preamble, 'DICM' and a File Meta group."""
+    d.mkdir(parents=True)
+    (d / "zeros.dcm").write_bytes(b"\0" * (mib << 20))
+    uid = b"1.2.840.10008.1.2.1\0"
+    el = b"\x02\x00\x10\x00UI" + struct.pack("<H", len(uid)) + uid
+    meta = b"\x02\x00\x00\x00UL" + struct.pack("<HL", 4, len(el)) + el
+    (d / "dicm-zeros.dcm").write_bytes(b"\0" * 128 + b"DICM" + meta + b"\0" * (mib << 20))
+    return d
+
+
+def test_megabytes_of_noise_named_dcm_are_refused_within_a_few_cpu_seconds(tmp_path, state):
+    d = noise_files(tmp_path / "n")
+    for path in (d, d / "zeros.dcm", d / "dicm-zeros.dcm"):  # forced parsing took ~9 CPU s per file
+        assert "not DICOM" in clean(run_cli(["info", str(path)], state, cpu=8), (2,))
 
 
 def test_a_sound_zip_still_loads(tmp_path, state):
