@@ -94,7 +94,7 @@ class ExportTools(QObject):
         Ctrl+E opens it again on the new study)."""
         if self.dialog is not None:
             self.dialog.hide()
-            self.dialog.result.setText("")
+            self.dialog.result_label.setText("")
             self.dialog.error.setText("")
 
     # -- what is exported ------------------------------------------------------------------------
@@ -115,7 +115,7 @@ class ExportTools(QObject):
             if self.host.volume(m.series_uid) is not None:
                 counts[m.series_uid] = counts.get(m.series_uid, 0) + 1
         if counts:
-            return self.host.volume(max(counts, key=counts.get))
+            return self.host.volume(max(counts, key=counts.__getitem__))
         return self.host.current_volume()
 
     def lesion_for(self, volume: Volume) -> Any:
@@ -125,7 +125,7 @@ class ExportTools(QObject):
             if a is not None and a.volume.series_uid == volume.series_uid and a.result is not None:
                 rec = self.host.measurements.get(a.id)
                 fig = LesionFigures.from_any(a.result)
-                if rec is not None:
+                if rec is not None and fig is not None:
                     fig.id, fig.label = rec.id, rec.label
                 return fig
         recs = [m for m in self.host.measurements.items()
@@ -207,7 +207,9 @@ class ExportTools(QObject):
         except WorkstationError as exc:
             self.host.status(f"Copy report: {exc}", 10000)
             return None
-        QApplication.clipboard().setText(text)
+        clipboard = QApplication.clipboard()
+        if clipboard is not None:  # None only without a QGuiApplication
+            clipboard.setText(text)
         n = text.count("\n") + 1
         self.host.status(f"Report copied to the clipboard ({n} lines)", 6000)
         self.report_copied.emit(text)
@@ -262,9 +264,6 @@ class ExportTools(QObject):
 class ExportDialog(QDialog):
     """Output folder, de-identify, referenced series; Export; the written files or one error line."""
 
-    #: the written files or "Exporting …" (a label; it shadows QDialog.result(), which is unused)
-    result: QLabel  # type: ignore[assignment]
-
     def __init__(self, tools: ExportTools, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tools = tools
@@ -292,11 +291,11 @@ class ExportDialog(QDialog):
         self.series.setObjectName("export_series")
         form.addRow("Series referenced", self.series)
         lay.addLayout(form)
-        self.result = QLabel("")
-        self.result.setObjectName("export_result")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.result)
+        self.result_label = QLabel("")
+        self.result_label.setObjectName("export_result")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.result_label)
         self.error = QLabel("")
         self.error.setObjectName("export_error")
         self.error.setStyleSheet("color: #ff7070;")
@@ -346,7 +345,7 @@ class ExportDialog(QDialog):
 
     def _export(self) -> None:
         self.error.setText("")
-        self.result.setText("")
+        self.result_label.setText("")
         vol = self.selected_volume()
         folder = self.folder.text().strip()
         if vol is None:
@@ -357,14 +356,14 @@ class ExportDialog(QDialog):
             return
         QSettings().setValue(SETTINGS_FOLDER, folder)
         self.export_button.setEnabled(False)
-        self.result.setText("Exporting …")
+        self.result_label.setText("Exporting …")
         self._pending = (folder, vol, self.deidentify.isChecked())
         self.tools.export(folder, vol, self.deidentify.isChecked())
 
     def _conflict(self, line: str) -> None:
         """Ask before replacing another study's export (non-blocking; *Replace* exports with force)."""
         self.export_button.setEnabled(True)
-        self.result.setText("")
+        self.result_label.setText("")
         self.error.setText(line)
         box = QMessageBox(QMessageBox.Icon.Warning, "Replace another study's export?",
                           "The folder holds the export of another study.\n\nReplace it with this "
@@ -382,21 +381,21 @@ class ExportDialog(QDialog):
         self.confirm = None
         pending, self._pending = self._pending, None
         if not replace or pending is None:
-            self.result.setText("Not exported: the folder keeps the other study's export.")
+            self.result_label.setText("Not exported: the folder keeps the other study's export.")
             return
         folder, vol, deid = pending
         self.error.setText("")
         self.export_button.setEnabled(False)
-        self.result.setText("Exporting …")
+        self.result_label.setText("Exporting …")
         self.tools.export(folder, vol, deid, force=True)
 
     def _exported(self, paths: dict) -> None:
         self.export_button.setEnabled(True)
         self.error.setText("")
         order = [k for k in [*FILES, "manifest"] if k in paths]
-        self.result.setText("Written:\n" + "\n".join(str(paths[k]) for k in order))
+        self.result_label.setText("Written:\n" + "\n".join(str(paths[k]) for k in order))
 
     def _failed(self, line: str) -> None:
         self.export_button.setEnabled(True)
-        self.result.setText("")
+        self.result_label.setText("")
         self.error.setText(line)

@@ -50,7 +50,7 @@ def test_export_dialog_writes_three_files_and_copy_report(qtbot, review_window, 
     names = sorted(p.name for p in out.iterdir())
     assert names == ["findings.json", "lesion-seg.dcm", "manifest.json", "report-sr.dcm", "report.txt"]
     for n in names:
-        assert str(out / n) in dlg.result.text()
+        assert str(out / n) in dlg.result_label.text()
     assert dlg.error.text() == ""
     doc = json.loads((out / "findings.json").read_text())
     c = win.controller
@@ -155,5 +155,5 @@ def test_export_into_another_studys_folder_asks_before_replacing(qtbot, review_w
     manifest = read_set(other)
     assert manifest["study_key"] != "0" * 32
     assert (other / "report-sr.dcm").exists() and (other / "report.txt").read_bytes() != b"other study"
-    assert str(other / "report-sr.dcm") in dlg.result.text() and dlg.error.text() == ""
+    assert str(other / "report-sr.dcm") in dlg.result_label.text() and dlg.error.text() == ""
     dlg.close()
