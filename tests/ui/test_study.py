@@ -6,14 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PyQt6 import sip
 from PyQt6.QtCore import QTimer
 from PyQt6.QtGui import QImage
-
+from PyQt6.QtWidgets import QApplication
 from viewer_helpers import STUDY, phantom, show, wheel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,10 +89,10 @@ def test_sample_study_offers_pre_post_compare_and_switches_series(sample_window,
 def test_loading_runs_off_the_gui_thread_and_shows_slices_as_they_arrive(window, qtbot):
     if not STUDY.exists():
         pytest.skip("sample study not generated")
-    ticks: list[float] = []
+    ticks: list[int] = []
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(lambda: ticks.append(1))
     events: list[tuple[str, object]] = []
     window.study.volume_added.connect(lambda v: events.append(("allocated", v.series_uid)))
     window.viewer.series_shown.connect(lambda v: events.append(("shown", v.series_uid)))
@@ -106,7 +106,11 @@ def test_loading_runs_off_the_gui_thread_and_shows_slices_as_they_arrive(window,
     with qtbot.waitSignal(window.study.study_loaded, timeout=60000):
         window.study.open(STUDY)
         window.study.loader.worker.progress.connect(on_progress)
+        worker_thread = window.study.loader.worker.thread()
     timer.stop()
+    # the worker lives in its own thread, not the GUI's
+    gui_thread = QApplication.instance().thread()
+    assert worker_thread is not None and sip.unwrapinstance(worker_thread) != sip.unwrapinstance(gui_thread)
     kinds = [e[0] for e in events]
     first_loaded = kinds.index("loaded")
     # the first series was on screen before it finished loading
@@ -114,10 +118,9 @@ def test_loading_runs_off_the_gui_thread_and_shows_slices_as_they_arrive(window,
     assert events[1][1] == events[first_loaded][1]
     assert partial, "no progress reached the view while the series was loading"
     assert any(visible for _, visible in partial), "no progress bar while loading"
-    # the event loop kept running: many timer ticks, no long stall
+    # the event loop kept running: many timer ticks (how long it ever stalls, a wall-clock figure,
+    # is measured by benchmarks/gui_stall.py against loading on the GUI thread)
     assert len(ticks) > 10
-    gaps = np.diff(ticks)
-    assert gaps.max() < 0.5, f"GUI stalled {gaps.max() * 1000:.0f} ms while loading"
     assert not window.status_area.progress.isVisible()
 
 

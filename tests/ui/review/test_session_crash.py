@@ -95,7 +95,7 @@ CHILD = textwrap.dedent(r'''
               "mask_voxels": {{k: int(m.sum()) for k, m in lt.masks().items()}}}}
     print(json.dumps(state), flush=True)
     print("saved", flush=True)
-    time.sleep(600)
+    time.sleep(600)  # the child only waits to be killed: the test SIGKILLs it once it read "saved"
 ''')
 
 
