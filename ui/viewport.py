@@ -241,6 +241,7 @@ class SliceViewport(pg.GraphicsView):
         #: corner text shown (the O key); everything drawn over the image shown (Ctrl+H)
         self.overlay_visible = True
         self.annotations_visible = True
+        self._hidden_items: list = []
         self.vb.sigRangeChanged.connect(self._on_range_changed)
         sc.sigMouseMoved.connect(self._on_mouse_moved)
         windows.changed.connect(self._on_window_changed)
@@ -279,6 +280,8 @@ class SliceViewport(pg.GraphicsView):
         self._update_overlay()
         for layer in self.layers:
             layer.volume_changed(self)
+        if not self.annotations_visible:
+            self._hide_scene_items()
 
     def _slice_of_point(self, xyz) -> int:
         return self._slice_of_index(self.volume.patient_to_index(xyz))
@@ -324,6 +327,8 @@ class SliceViewport(pg.GraphicsView):
     def _after_slice_change(self) -> None:
         for layer in self.layers:
             layer.slice_changed(self)
+        if not self.annotations_visible:
+            self._hide_scene_items()
         self.slice_changed.emit(self)
 
     def current_image(self) -> np.ndarray:
@@ -426,14 +431,32 @@ class SliceViewport(pg.GraphicsView):
 
     def set_annotations_visible(self, on: bool) -> None:
         """Show or hide everything drawn over the image: text, letters, scale bar, crosshair and
-        the layers (measurements, module graphics) — the image alone."""
+        the layers (measurements, module graphics) — the image alone. A layer with
+        ``set_annotations_visible`` is told; any other scene item is hidden here (again after
+        each slice change) and given back to its layer (``slice_changed``) when shown again."""
         self.annotations_visible = bool(on)
         self.set_crosshair_visible(bool(on))
         for layer in self.layers:
             setter = getattr(layer, "set_annotations_visible", None)
             if setter is not None:
                 setter(bool(on))
+        if on:
+            hidden, self._hidden_items = self._hidden_items, []
+            for item in hidden:
+                item.setVisible(True)
+            if self.volume is not None:
+                for layer in self.layers:
+                    if not hasattr(layer, "set_annotations_visible"):
+                        layer.slice_changed(self)
+        else:
+            self._hide_scene_items()
         self._apply_visibility()
+
+    def _hide_scene_items(self) -> None:
+        for item in list(self.vb.childGroup.childItems()):
+            if item is not self.image and item.isVisible():
+                item.setVisible(False)
+                self._hidden_items.append(item)
 
     def _apply_visibility(self) -> None:
         text = self.overlay_visible and self.annotations_visible

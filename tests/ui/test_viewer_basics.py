@@ -391,3 +391,37 @@ def test_a_000y_header_age_is_not_prefilled(qtbot, tmp_path, monkeypatch):
         QApplication.processEvents()
         assert controller.value("age_years") == expected
     win.study.close()
+
+
+def test_hide_all_hides_module_graphics_too(window, qtbot):
+    """A module's layer that knows nothing of hiding (it shows its marker on every slice change)
+    stays hidden while Ctrl+H is on, and is drawn again by its own logic afterwards."""
+    import pyqtgraph as pg
+
+    show(window, phantom())
+    ax = window.viewer.axial
+
+    class ModuleLayer:
+        def __init__(self, vp):
+            self.dot = pg.ScatterPlotItem([10.0], [10.0], size=9)
+            vp.vb.addItem(self.dot, ignoreBounds=True)
+            self.syncs = 0
+
+        def volume_changed(self, _vp=None):
+            self.slice_changed()
+
+        def slice_changed(self, _vp=None):
+            self.syncs += 1
+            self.dot.setVisible(True)
+
+    layer = ModuleLayer(ax)
+    ax.layers.append(layer)
+    loose = pg.TextItem("module text")  # added to the view without a layer
+    ax.vb.addItem(loose, ignoreBounds=True)
+    _key(qtbot, window, "Ctrl+H")
+    assert not layer.dot.isVisible() and not loose.isVisible() and ax.image.isVisible()
+    _key(qtbot, window, "Down")
+    assert layer.syncs >= 1 and not layer.dot.isVisible() and not loose.isVisible()
+    n = layer.syncs
+    _key(qtbot, window, "Ctrl+H")
+    assert layer.dot.isVisible() and loose.isVisible() and layer.syncs == n + 1
