@@ -506,3 +506,21 @@ def test_memory_error_anywhere_is_one_line_exit_2(tmp_path, state):
                " '__getattr__': lambda self, n: getattr(_np, n)})()\n")
     proc = run_cli(["probe", str(Path(d[0]).parent), "--at", "-10,-20,32"], state, prelude=prelude)
     assert "memory" in clean(proc, (2,))
+
+
+def test_our_own_bug_is_one_internal_error_line_and_ctrl_c_is_130(tmp_path, state):
+    d = tmp_path / "s"
+    series(d, 3)
+    bug = ("import workstation.dicom.geometry as _g\n"
+           "def _bug(*a, **k):\n    return {}['" + PLANTED_TEXT + "']\n"
+           "_g.layout_slices = _bug\nimport workstation.dicom.series as _s\n_s.layout_slices = _bug\n")
+    proc = run_cli(["probe", str(d), "--at", "0,0,0"], state, prelude=bug)
+    assert "cannot be assembled (KeyError)" in clean(proc, (2,))  # that series' files, by type only
+    bug = ("import workstation.dicom.series as _s\nimport workstation.dicom.headers as _h\n"
+           "_s.Scan.to_json = lambda self: _h.check_rescale(None)\n")  # fails inside our own code
+    proc = run_cli(["info", str(d), "--json"], state, prelude=bug)
+    assert "internal error (AttributeError)" in clean(proc, (1,))
+    ctrl_c = ("import workstation.dicom.series as _s\n"
+              "def _stop(*a, **k):\n    raise KeyboardInterrupt\n_s.scan = _stop\n")
+    proc = run_cli(["info", str(d)], state, prelude=ctrl_c)
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr
