@@ -9,7 +9,7 @@ drag ends, so a drag is undone in one step.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QUndoCommand, QUndoStack
@@ -23,7 +23,7 @@ def snapshot(m: Measurement) -> Measurement:
 
 
 class _Add(QUndoCommand):
-    def __init__(self, store: "MeasurementStore", m: Measurement, index: int | None = None) -> None:
+    def __init__(self, store: MeasurementStore, m: Measurement, index: int | None = None) -> None:
         super().__init__(f"add {m.kind}")
         self.store, self.m, self.index = store, snapshot(m), index
 
@@ -35,7 +35,7 @@ class _Add(QUndoCommand):
 
 
 class _Remove(QUndoCommand):
-    def __init__(self, store: "MeasurementStore", m: Measurement, index: int) -> None:
+    def __init__(self, store: MeasurementStore, m: Measurement, index: int) -> None:
         super().__init__(f"delete {m.kind}")
         self.store, self.m, self.index = store, snapshot(m), index
 
@@ -47,7 +47,7 @@ class _Remove(QUndoCommand):
 
 
 class _Update(QUndoCommand):
-    def __init__(self, store: "MeasurementStore", before: Measurement, after: Measurement, text: str) -> None:
+    def __init__(self, store: MeasurementStore, before: Measurement, after: Measurement, text: str) -> None:
         super().__init__(text)
         self.store, self.before, self.after = store, snapshot(before), snapshot(after)
 

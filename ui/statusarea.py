@@ -5,8 +5,7 @@ when they want it.
 """
 from __future__ import annotations
 
-from PyQt6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QProgressBar,
-                             QStatusBar, QToolButton, QVBoxLayout)
+from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QProgressBar, QStatusBar, QToolButton, QVBoxLayout
 
 
 class ProblemsDialog(QDialog):

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-
 from viewer_helpers import STUDY, TRUTH, phantom, shown_window
 
 

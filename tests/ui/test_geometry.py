@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from viewer_helpers import phantom
 
 from ui.geometry import direction_letters, plane_mapping
-
-from viewer_helpers import phantom
 
 
 def _screen_dirs(vol, view):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPointF, Qt
-
-from workstation.measure.model import Caliper, EllipseROI
+from PyQt6.QtCore import Qt
 from viewer_helpers import click, drag
+
+from workstation.measure.model import Caliper
 
 
 def _series(win, truth, key):

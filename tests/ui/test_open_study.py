@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PyQt6.QtGui import QKeySequence
 from PyQt6.QtWidgets import QApplication, QFileDialog
-
 from viewer_helpers import STUDY, drag, shown_window, write_synthetic_study
 
 SYNTH_STUDY_UID = "1.2.826.0.1.3680043.8.498.4242"

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 

@@ -58,7 +58,7 @@ class Measurement:
         return d
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "Measurement":
+    def from_dict(d: dict[str, Any]) -> Measurement:
         kind = d.get("kind")
         cls = _KINDS.get(kind)  # type: ignore[arg-type]
         if cls is None:
