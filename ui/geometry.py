@@ -173,5 +173,8 @@ def plane_mapping(volume: Volume, view: str) -> PlaneMapping:
     d = dirs[:, row_axis] * (-1 if row_flip else 1)
     f = dirs[:, slice_axis] * (-1 if slice_flip else 1)
     return PlaneMapping(view, slice_axis, slice_flip, row_axis, row_flip, col_axis, col_flip,
-                        volume.shape, tuple(volume.spacing_mm), tuple(map(float, r)),
-                        tuple(map(float, d)), tuple(map(float, f)))
+                        volume.shape, tuple(volume.spacing_mm), _vec3(r), _vec3(d), _vec3(f))
+
+
+def _vec3(v: np.ndarray) -> tuple[float, float, float]:
+    return float(v[0]), float(v[1]), float(v[2])

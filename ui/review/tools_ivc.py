@@ -121,8 +121,8 @@ class IvcTools(QObject):
         if volume is None:
             return None
         title = IVC_TOOLS[kind][1]
-        lm = Landmark(series_uid=volume.series_uid, label=title, landmark=kind,
-                      point=tuple(float(v) for v in xyz))
+        x, y, z = (float(v) for v in xyz)
+        lm = Landmark(series_uid=volume.series_uid, label=title, landmark=kind, point=(x, y, z))
         old = [m for m in self.landmarks() if m.landmark == kind]
         st = self.store.undo_stack
         st.beginMacro(f"place {title}")

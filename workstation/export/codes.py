@@ -19,7 +19,8 @@ def _code(d: dict[str, Any]) -> Code:
 
 @cache
 def table() -> dict[str, Any]:
-    return load_json("codes.json")
+    codes: dict[str, Any] = load_json("codes.json")
+    return codes
 
 
 def code(section: str, key: str) -> Code:
