@@ -345,6 +345,86 @@ class PolylineGraphic(_Graphic):
         self.label.setColor(SELECTED if on else self.color)
 
 
+class _PointsROI(pg.PolyLineROI):
+    """An open polyline whose handles move its points; clicking a segment adds no point."""
+
+    def segmentClicked(self, segment, ev=None, pos=None):  # noqa: N802 - pyqtgraph API
+        self.sigClicked.emit(self, ev)
+
+
+def _arrow_barbs(head: QPointF, tail: QPointF, size: float) -> tuple[list[float], list[float]]:
+    ang = math.atan2(tail.y() - head.y(), tail.x() - head.x())
+    bx = [head.x() + size * math.cos(ang + d) for d in (0.45, -0.45)]
+    by = [head.y() + size * math.sin(ang + d) for d in (0.45, -0.45)]
+    return [bx[0], head.x(), bx[1]], [by[0], head.y(), by[1]]
+
+
+class HandlesGraphic(_Graphic):
+    """Angles and arrows: their points are handles to drag (live, then one undoable edit), as the
+    caliper's; an arrow gets its head drawn at the first point."""
+
+    def __init__(self, layer, m: Angle | Arrow) -> None:
+        super().__init__(layer)
+        self.id = m.id
+        self.kind = m.kind
+        n = 3 if isinstance(m, Angle) else 2
+        self.roi = _PointsROI([(float(i), 0.0) for i in range(n)], closed=False, pen=_pen(NORMAL),
+                              movable=True, hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(NORMAL),
+                              handleHoverPen=_pen(SELECTED))
+        self.barbs = pg.PlotCurveItem(pen=_pen(NORMAL, 1.6)) if isinstance(m, Arrow) else None
+        self._wire_roi(layer, NORMAL, True)
+        if self.barbs is not None:
+            self.barbs.setZValue(55)
+            self.add(self.barbs)
+
+    def _points_scene(self) -> list[QPointF]:
+        return [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
+
+    def show(self, m: Measurement, scene_pts: np.ndarray) -> None:
+        if not self.dragging:
+            self._setting = True
+            try:
+                for h, p in zip(self.roi.getHandles(), scene_pts):
+                    self.roi.movePoint(h, QPointF(float(p[0]), float(p[1])), finish=False)
+            finally:
+                self._setting = False
+        pts = self._points_scene()
+        px = self.vb.viewPixelSize()[0] if self.vb.width() > 0 else 0.5
+        if self.barbs is not None:
+            self.barbs.setData(*_arrow_barbs(pts[0], pts[1], PolylineGraphic.ARROW_HEAD_PX * px))
+            at = pts[1]
+            self.label.setText(m.label)
+        else:
+            at = max(pts, key=lambda q: q.x())
+            self.label.setText(angle_text(m) if isinstance(m, Angle) else m.label)
+        self.label.setPos(at.x() + 8 * px, at.y())
+
+    def _record(self) -> Measurement | None:
+        m = self.layer.store.get(self.id)
+        if m is None:
+            return None
+        vp = self.layer.viewport
+        lps = [_lps3(vp.scene_to_patient(p.x(), p.y())) for p in self._points_scene()]
+        if isinstance(m, Angle):
+            return Angle(series_uid=m.series_uid, label=m.label, id=m.id, p1=lps[0], vertex=lps[1], p2=lps[2])
+        return Arrow(series_uid=m.series_uid, label=m.label, id=m.id, head=lps[0], tail=lps[1])
+
+    _started = CaliperGraphic._started
+    _moved = CaliperGraphic._moved
+    _finished = CaliperGraphic._finished
+
+    def set_selected(self, on: bool) -> None:
+        color = SELECTED if on else NORMAL
+        self.roi.setPen(_pen(color, 2.0 if on else 1.6))
+        self.label.setColor(color)
+        if self.barbs is not None:
+            self.barbs.setPen(_pen(color, 2.0 if on else 1.6))
+
+
+def _lps3(xyz) -> tuple[float, float, float]:
+    return (float(xyz[0]), float(xyz[1]), float(xyz[2]))
+
+
 class MeasurementLayer(QObject):
     """All measurement graphics of one viewport."""
 
@@ -456,9 +536,17 @@ class MeasurementLayer(QObject):
         if s is None:
             return None
         if g is None:
-            g = self.graphics[m.id] = PolylineGraphic(self)
+            if isinstance(m, (Angle, Arrow)):
+                g = HandlesGraphic(self, m)
+                g.roi.translatable = self.movable
+            else:
+                g = PolylineGraphic(self)
+            self.graphics[m.id] = g
             g.set_selected(sel)
-        self._show_polyline(g, m, s)
+        if isinstance(g, HandlesGraphic):
+            g.show(m, s[:, :2])
+        else:
+            self._show_polyline(g, m, s)
         return s
 
     def _show_polyline(self, g: _Graphic, m: Measurement, s: np.ndarray) -> None:

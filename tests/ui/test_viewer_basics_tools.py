@@ -27,7 +27,12 @@ def _path(vp, pts: list[QPointF]) -> None:
     QApplication.processEvents()
 
 
-def _tool(qtbot, win, key: str) -> None:
+def _drawn(g) -> bool:
+    """Whether a measurement graphic is on screen (handles ROI or plain polyline)."""
+    return (g.roi if hasattr(g, "roi") else g.line).isVisible()
+
+
+def _tool(qtbot, win, key) -> None:
     ax = win.viewer.axial
     ax.setFocus()
     qtbot.keyClick(ax, key)
@@ -49,11 +54,12 @@ def test_angle_by_three_clicks(window, qtbot):
     assert m.angle_deg == pytest.approx(90, abs=0.5)  # true aspect on screen: a right angle is 90
     np.testing.assert_allclose(m.vertex, ax.scene_to_patient(*_scene(ax, vertex)), atol=1e-6)
     g = ax.measurement_layer.graphics[m.id]
-    assert g.line.isVisible() and g.label.toPlainText() == f"Angle 1: {m.angle_deg:.1f}°"
+    assert _drawn(g) and g.label.toPlainText() == f"Angle 1: {m.angle_deg:.1f}°"
     assert describe(m) == f"{m.angle_deg:.1f}°"
     # a double-click while the angle is half drawn does not maximise the view
-    click(ax, arm1)
-    QTest.mouseDClick(ax.viewport(), Qt.MouseButton.LeftButton, pos=vertex.toPoint())
+    click(ax, c + QPointF(-60, 30))
+    assert window.tools.current.busy
+    QTest.mouseDClick(ax.viewport(), Qt.MouseButton.LeftButton, pos=(c + QPointF(-30, 60)).toPoint())
     assert window.viewer.maximised is None
 
 
@@ -99,7 +105,7 @@ def test_arrow_points_at_where_the_drag_began(window, qtbot):
     (m,) = window.store.items()
     assert isinstance(m, Arrow) and m.label == "Arrow 1"
     np.testing.assert_allclose(m.head, ax.scene_to_patient(*_scene(ax, c)), atol=0.5)
-    assert ax.measurement_layer.graphics[m.id].line.isVisible()
+    assert _drawn(ax.measurement_layer.graphics[m.id])
     # renamed in the list (the note), undone, redone
     window.store.rename(m.id, "thrombus")
     assert ax.measurement_layer.graphics[m.id].label.toPlainText() == "thrombus"
@@ -121,7 +127,7 @@ def test_new_kinds_survive_the_session_round_trip(window, qtbot):
     _tool(qtbot, window, "n")
     drag(ax, c + QPointF(-30, 30), c + QPointF(-70, 60))
     _tool(qtbot, window, "d")
-    _path(ax, [c + QPointF(x, y) for x, y in [(0, 0), (30, 0), (30, 30), (5, 30), (0, 2)]])
+    _path(ax, [c + QPointF(x, y) for x, y in [(20, 20), (50, 20), (50, 50), (25, 50), (20, 22)]])
     saved = [m.to_dict() for m in window.store.items()]
     assert [d["kind"] for d in saved] == ["angle", "arrow", "freehand"]
     window.store.reset()
@@ -129,8 +135,39 @@ def test_new_kinds_survive_the_session_round_trip(window, qtbot):
     for d in saved:
         window.store.add(Measurement.from_dict(d))
     assert [m.to_dict() for m in window.store.items()] == saved
-    assert all(g.line.isVisible() for g in ax.measurement_layer.graphics.values())
+    assert all(_drawn(g) for g in ax.measurement_layer.graphics.values())
     # the list jumps to each (its centre is on the shown slice)
     for m in window.store.items():
         window.jump_to_measurement(m)
-        assert ax.measurement_layer.graphics[m.id].line.isVisible()
+        assert _drawn(ax.measurement_layer.graphics[m.id])
+
+
+def test_angle_and_arrow_points_are_dragged_by_their_handles(window, qtbot):
+    show(window, phantom())
+    ax = window.viewer.axial
+    c = center(ax)
+    _tool(qtbot, window, "a")
+    for p in (c + QPointF(70, 0), c, c + QPointF(0, -60)):
+        click(ax, p)
+    (m,) = window.store.items()
+    assert m.angle_deg == pytest.approx(90, abs=0.5)
+    # drag the second arm's end round to 45 degrees (screen y points down: -60 is up)
+    drag(ax, c + QPointF(0, -60), c + QPointF(60, -60))
+    m2 = window.store.get(m.id)
+    assert m2.angle_deg == pytest.approx(45, abs=1.0)
+    np.testing.assert_allclose(m2.vertex, m.vertex)  # the other points stay
+    assert ax.measurement_layer.graphics[m.id].label.toPlainText() == f"Angle 1: {m2.angle_deg:.1f}°"
+    window.store.undo()  # one step for the whole drag
+    assert window.store.get(m.id).angle_deg == pytest.approx(90, abs=0.5)
+    window.store.redo()
+    assert window.store.get(m.id).angle_deg == pytest.approx(45, abs=1.0)
+
+    _tool(qtbot, window, "n")
+    drag(ax, c + QPointF(-50, 40), c + QPointF(-100, 80))
+    arrow = window.store.of_kind("arrow")[0]
+    _tool(qtbot, window, Qt.Key.Key_Escape)  # Navigate: handles still drag
+    drag(ax, c + QPointF(-50, 40), c + QPointF(-20, 40))
+    moved = window.store.get(arrow.id)
+    px = ax.vb.viewPixelSize()[0]
+    assert moved.head[0] - arrow.head[0] == pytest.approx(30 * px, rel=0.1)
+    assert np.allclose(moved.tail, arrow.tail)
