@@ -541,6 +541,8 @@ class MeasurementLayer(QObject):
                 g.roi.translatable = self.movable
             else:
                 g = PolylineGraphic(self)
+                g.line.setClickable(True, width=6)  # a click on the outline selects it
+                g.line.sigClicked.connect(lambda *_a, mid=m.id: self.store.select(mid))
             self.graphics[m.id] = g
             g.set_selected(sel)
         if isinstance(g, HandlesGraphic):

@@ -86,6 +86,11 @@ def test_freehand_outline_stats_through_the_core(window, qtbot):
     assert m.stats["n"] * vox_area == pytest.approx(m.stats["area_mm2"], rel=0.15)
     g = ax.measurement_layer.graphics[m.id]
     assert g.line.isVisible() and "Mean" in g.label.toPlainText()
+    window.store.select(None)
+    _tool(qtbot, window, Qt.Key.Key_Escape)
+    click(ax, c + QPointF(40, 10))  # on the outline's right edge
+    assert window.store.selected_id() == m.id
+    _tool(qtbot, window, "d")
     # on another slice it is not drawn; back on its slice it is
     wheel(ax, -2)
     assert not g.line.isVisible()
