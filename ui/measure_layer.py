@@ -313,7 +313,7 @@ class PolylineGraphic(_Graphic):
     """Angles, freehand outlines and arrows: a polyline in the plane and a label (edited through
     the measurements list: rename, delete; undo/redo)."""
 
-    ARROW_HEAD_PX = 12
+    ARROW_HEAD_PX = 18
 
     def __init__(self, layer, color=NORMAL) -> None:
         super().__init__(layer)
@@ -371,7 +371,7 @@ class HandlesGraphic(_Graphic):
         self.roi = _PointsROI([(float(i), 0.0) for i in range(n)], closed=False, pen=_pen(NORMAL),
                               movable=True, hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(NORMAL),
                               handleHoverPen=_pen(SELECTED))
-        self.barbs = pg.PlotCurveItem(pen=_pen(NORMAL, 1.6)) if isinstance(m, Arrow) else None
+        self.barbs = pg.PlotCurveItem(pen=_pen(NORMAL, 2.2)) if isinstance(m, Arrow) else None
         self._wire_roi(layer, NORMAL, True)
         if self.barbs is not None:
             self.barbs.setZValue(55)
@@ -418,7 +418,7 @@ class HandlesGraphic(_Graphic):
         self.roi.setPen(_pen(color, 2.0 if on else 1.6))
         self.label.setColor(color)
         if self.barbs is not None:
-            self.barbs.setPen(_pen(color, 2.0 if on else 1.6))
+            self.barbs.setPen(_pen(color, 2.6 if on else 2.2))
 
 
 def _lps3(xyz) -> tuple[float, float, float]:
