@@ -233,7 +233,8 @@ class ViewerActions(QObject):
         self.act_wl = self._new("Window/level…", ["Shift+W"], "Type the window width and level (Shift+W)",
                                 self.ask_window)
         self.act_invert = self._new("Invert", ["I"], "Invert the grey scale of the active view (I)",
-                                    self.toggle_invert)
+                                    self.toggle_invert, True)
+        self.viewer.active_changed.connect(lambda vp: self.act_invert.setChecked(vp.inverted()))
         self.act_zoom_in = self._new("Zoom in", ["+", "="], "Zoom in (+)", lambda: self._zoom(1.25))
         self.act_zoom_out = self._new("Zoom out", ["-"], "Zoom out (-)", lambda: self._zoom(0.8))
         self.act_true_size = self._new("1:1", ["Ctrl+1"], "True size: one image pixel on one screen pixel (Ctrl+1)",
@@ -367,6 +368,7 @@ class ViewerActions(QObject):
     def toggle_invert(self) -> None:
         vp = self.viewer.active_viewport()
         vp.set_inverted(not vp.inverted())
+        self.act_invert.setChecked(vp.inverted())  # the check mark is the active view's state
 
     def _zoom(self, factor: float) -> None:
         vp = self.viewer.active_viewport()

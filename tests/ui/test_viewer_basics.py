@@ -95,6 +95,12 @@ def test_invert_key_inverts_the_shown_grey_scale(window, qtbot):
     before = _grey(ax).astype(int)
     _key(qtbot, window, "I")
     assert ax.inverted() and not window.viewer.coronal.inverted()  # per view, as OHIF
+    va = window.viewer_actions
+    assert va.act_invert.isChecked()
+    window.viewer.set_active(window.viewer.coronal)
+    assert not va.act_invert.isChecked()  # the check mark follows the active view
+    window.viewer.set_active(ax)
+    assert va.act_invert.isChecked()
     after = _grey(ax).astype(int)
     inside = before > 20  # the image, not the black margin
     assert inside.mean() > 0.2
