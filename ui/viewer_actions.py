@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -75,17 +76,36 @@ def window_actions(win: QWidget) -> list[QAction]:
     return list(seen.values())
 
 
-def shortcut_rows(win: QWidget) -> list[tuple[str, str, str]]:
-    """(keys, command, description) for every action with a shortcut — read from the actions —
-    then the keys and mouse gestures the views handle themselves."""
+#: the section of the help screen for the keys and mouse gestures the views handle themselves
+IN_A_VIEW = "In a view"
+
+
+def _where(act: QAction) -> str:
+    """Where the reader finds the action: its menu, else its tool bar, else the window."""
+    objs = act.associatedObjects()
+    for o in objs:
+        if isinstance(o, QMenu) and o.title():
+            parent = o.parent()
+            if isinstance(parent, QMenu) and parent.title():  # a submenu: View › Layout
+                return f"{_plain(parent.title())} › {_plain(o.title())}"
+            return _plain(o.title())
+    for o in objs:
+        if isinstance(o, QToolBar):
+            return f"{o.windowTitle()} bar"
+    return "Window"
+
+
+def shortcut_rows(win: QWidget) -> list[tuple[str, str, str, str]]:
+    """(keys, command, where, description) for every action with a shortcut — read from the
+    actions — by where it lives, then the keys and mouse gestures the views handle themselves."""
     rows = []
     for a in window_actions(win):
         if not a.shortcuts():
             continue
         tip = a.toolTip()
-        rows.append((_keys(a), _plain(a.text()), "" if _plain(tip) == _plain(a.text()) else tip))
-    rows.sort(key=lambda r: r[1].lower())
-    rows += [(keys, what, "In a view") for keys, what in VIEW_INPUT_HELP]
+        rows.append((_keys(a), _plain(a.text()), _where(a), "" if _plain(tip) == _plain(a.text()) else tip))
+    rows.sort(key=lambda r: (r[2].lower(), r[1].lower()))
+    rows += [(keys, what, IN_A_VIEW, "") for keys, what in VIEW_INPUT_HELP]
     return rows
 
 
@@ -95,21 +115,22 @@ class ShortcutHelp(QDialog):
     def __init__(self, win: QWidget) -> None:
         super().__init__(win)
         self.setWindowTitle("Keyboard shortcuts and mouse")
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["Keys", "Command", "Description"])
+        self.table = QTableWidget(0, 4, self)
+        self.table.setHorizontalHeaderLabels(["Keys", "Command", "Where", "Description"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         vheader, header = self.table.verticalHeader(), self.table.horizontalHeader()
         assert vheader is not None and header is not None
         vheader.setVisible(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table)
         lay.addWidget(buttons)
-        self.resize(760, 640)
+        self.resize(900, 680)
         self.win = win
 
     def refresh(self) -> None:
@@ -120,11 +141,11 @@ class ShortcutHelp(QDialog):
                 self.table.setItem(r, c, QTableWidgetItem(text))
 
     def rows(self) -> list[tuple[str, ...]]:
-        """The table as shown: (keys, command, description) per row."""
+        """The table as shown: (keys, command, where, description) per row."""
         def text(r: int, c: int) -> str:
             item = self.table.item(r, c)
             return item.text() if item is not None else ""
-        return [tuple(text(r, c) for c in range(3)) for r in range(self.table.rowCount())]
+        return [tuple(text(r, c) for c in range(4)) for r in range(self.table.rowCount())]
 
 
 class WindowLevelDialog(QDialog):

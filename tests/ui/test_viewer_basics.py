@@ -242,6 +242,9 @@ def test_help_lists_every_shortcut_from_the_actions(window, qtbot):
                      "A", "D", "N", "F1 / ?"):
         assert expected in keys_shown
     assert [r[:2] for r in rows if r[2] == "In a view"] == list(VIEW_INPUT_HELP)
+    where = {r[1]: r[2] for r in rows}
+    assert where["Invert"] == "View" and where["1×1"] == "View › Layout" and where["Caliper"] == "Tools bar"
+    assert where["Keyboard shortcuts"] == "Help" and where["Open study"] == "File"
     # a shortcut added later shows up the next time (one table, no copy to drift)
     window.host.new_action("Something new", "Ctrl+Alt+J")
     dlg.close()
