@@ -445,6 +445,7 @@ class MeasurementLayer(QObject):
         store.changed.connect(self._sync)
         store.removed.connect(self._removed)
         store.selected.connect(self._selected)
+        viewport.vb.sigRangeChanged.connect(self._zoomed)
 
     # -- viewport notifications -------------------------------------------------------------
     def volume_changed(self, _vp=None) -> None:
@@ -560,6 +561,14 @@ class MeasurementLayer(QObject):
             g.show(s[:, :2], freehand_text(m, unit), closed=True)
         elif isinstance(m, Arrow):
             g.show(s[:, :2], m.label, arrow=True)
+
+    def _zoomed(self, *_args) -> None:
+        """Arrow heads are sized in screen pixels: redrawn when the zoom changes."""
+        for mid, g in self.graphics.items():
+            if isinstance(g, HandlesGraphic) and g.barbs is not None and not g.dragging:
+                m = self.store.get(mid)
+                if m is not None:
+                    self._sync(m)
 
     def set_annotations_visible(self, on: bool) -> None:
         """Show or hide every measurement, draft and probe of this view (the records stay)."""

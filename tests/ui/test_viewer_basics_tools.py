@@ -110,7 +110,16 @@ def test_arrow_points_at_where_the_drag_began(window, qtbot):
     (m,) = window.store.items()
     assert isinstance(m, Arrow) and m.label == "Arrow 1"
     np.testing.assert_allclose(m.head, ax.scene_to_patient(*_scene(ax, c)), atol=0.5)
-    assert _drawn(ax.measurement_layer.graphics[m.id])
+    g = ax.measurement_layer.graphics[m.id]
+    assert _drawn(g)
+
+    def head_px() -> float:  # the barbs' length on screen
+        xs, ys = g.barbs.getData()
+        return float(np.hypot(xs[0] - xs[1], ys[0] - ys[1])) / ax.vb.viewPixelSize()[0]
+
+    h0 = head_px()
+    wheel(ax, 3, mods=Qt.KeyboardModifier.ControlModifier)  # zoom in
+    assert head_px() == pytest.approx(h0, rel=0.02)  # the head keeps its size on screen
     # renamed in the list (the note), undone, redone
     window.store.rename(m.id, "thrombus")
     assert ax.measurement_layer.graphics[m.id].label.toPlainText() == "thrombus"
