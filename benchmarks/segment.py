@@ -15,8 +15,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "workstation" / "measure"))
 
-from measure_phantoms import (add_noise, blank, ellipsoid_fraction, ellipsoid_truth, paint,  # noqa: E402
-                              rotation, slab_fraction)
+from measure_phantoms import add_noise, blank, ellipsoid_fraction, ellipsoid_truth, paint, rotation, slab_fraction  # noqa: E402
+
 from workstation import load_series  # noqa: E402
 from workstation.measure.segment import grow_lesion  # noqa: E402
 from workstation.resources import SAMPLE_DICOM  # noqa: E402

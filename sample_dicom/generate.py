@@ -31,9 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
-
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
@@ -42,6 +39,7 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 UID_ENTROPY_ROOT = "rp-workstation/sample_dicom/v1"
@@ -227,7 +225,7 @@ class Gas(Shape):
         return self.lumen.bbox(z)
 
     def mask(self, X, Y, z):
-        return self.lumen.mask(X, Y, z) & (Y < self.level_y)
+        return self.lumen.mask(X, Y, z) & (self.level_y > Y)
 
 
 class Within(Shape):
@@ -293,7 +291,6 @@ def mass_local_to_patient(u, v, w):
 def build_phantom():
     S = []  # painted in order; later shapes overwrite earlier ones
     side = {"R": -1.0, "L": 1.0}
-    ZK = [-130, 130]
 
     # body: subcutaneous fat, abdominal wall muscle, abdominal cavity (visceral fat)
     # (superellipses: flatter flanks and back than an ellipse)
@@ -789,7 +786,6 @@ def truth(named, textures) -> dict:
     solid = solid_roi_point(named, textures)
     nec_c = named["necrosis"].c
     thr = named["thrombus"]
-    bl = named["bland"]
     bl_point = named["left_iliac_vein"].centre_at_z(0.5 * sum(BLAND_Z))
     ivc_at = lambda z: named["ivc"].centre_at_z(z)  # noqa: E731
     kid = named["kidneys"]
@@ -896,7 +892,8 @@ def truth(named, textures) -> dict:
             "liver": [-90.0, 0.0, 90.0],
             "right_kidney": _r(kid["R"].c),
             "left_kidney": _r(kid["L"].c),
-            "right_psoas": [round(named["psoas"]["R"].params(-60.0)[0], 3), round(named["psoas"]["R"].params(-60.0)[1], 3), -60.0],
+            "right_psoas": [round(named["psoas"]["R"].params(-60.0)[0], 3),
+                            round(named["psoas"]["R"].params(-60.0)[1], 3), -60.0],
             "vertebral_body": [0.0, 47.0, 0.0],
             "subcutaneous_fat": [0.0, -105.0, 0.0],
             "outside_air": [0.0, -160.0, 0.0],
@@ -948,8 +945,7 @@ def design_checks(shapes, named):
                                                              "air", "subcutaneous_fat", "liver")}
         if bad:
             problems.append((float(z), sorted(TISSUES[i][0] for i in bad)))
-    thr = named["thrombus"]
-    assert RENAL_VEIN_Z + 10 <= THROMBUS_Z[0] and THROMBUS_Z[1] <= HEPATIC_VEIN_Z - 10
+    assert THROMBUS_Z[0] >= RENAL_VEIN_Z + 10 and THROMBUS_Z[1] <= HEPATIC_VEIN_Z - 10
     # the solid ROI point: >= 12 mm inside the mass, >= 12 mm from the necrosis
     return problems
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from importlib import resources as _ir
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def resource_path(*parts: str) -> Path:
     return RESOURCES.joinpath(*parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_json(*parts: str) -> Any:
     """Parsed JSON resource (cached; treat the result as read-only)."""
     with open(resource_path(*parts), encoding="utf-8") as fh:

@@ -73,7 +73,8 @@ def test_probe_mr_reports_signal_under_hu(capsys):
     path = get_testdata_file("MR_small.dcm")
     ds = pydicom.dcmread(path)
     j, i = 20, 30
-    xyz = (np.asarray(ds.ImagePositionPatient, float) + j * float(ds.PixelSpacing[0]) * np.asarray(ds.ImageOrientationPatient[3:], float)
+    xyz = (np.asarray(ds.ImagePositionPatient, float)
+           + j * float(ds.PixelSpacing[0]) * np.asarray(ds.ImageOrientationPatient[3:], float)
            + i * float(ds.PixelSpacing[1]) * np.asarray(ds.ImageOrientationPatient[:3], float))
     assert main(["probe", path, "--at", ",".join(f"{v:.5f}" for v in xyz), "--json"]) == 0
     doc = _json(capsys)

@@ -1,5 +1,4 @@
 """Header facts the viewer, the SR export and de-identification read from Volume.meta."""
-from pathlib import Path
 
 from workstation import load_series
 from workstation.resources import SAMPLE_DICOM

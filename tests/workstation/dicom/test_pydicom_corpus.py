@@ -80,7 +80,8 @@ def test_ct_small_is_hu_in_int16_and_geometry_from_header():
     assert vol.meta["window"] is None  # CT_small has no WindowCenter/WindowWidth
     j, i = 37, 91
     xyz = vol.index_to_patient((0, j, i))
-    expected = (np.asarray(ds.ImagePositionPatient, float) + j * float(ds.PixelSpacing[0]) * np.asarray(ds.ImageOrientationPatient[3:], float)
+    expected = (np.asarray(ds.ImagePositionPatient, float)
+                + j * float(ds.PixelSpacing[0]) * np.asarray(ds.ImageOrientationPatient[3:], float)
                 + i * float(ds.PixelSpacing[1]) * np.asarray(ds.ImageOrientationPatient[:3], float))
     np.testing.assert_allclose(xyz, expected)
     assert vol.value_at(xyz) == ds.pixel_array[j, i] * float(ds.RescaleSlope) + float(ds.RescaleIntercept)

@@ -50,7 +50,7 @@ def ellipsoid_fraction(vol: Volume, center, semi_axes, rot=None, partial=True, p
     out = np.zeros(vol.shape, np.float32)
     if np.any(hi <= lo):
         return out
-    box = tuple(slice(int(l), int(h)) for l, h in zip(lo, hi))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
     p = vol.grid_points(box) - np.asarray(center, float)
     q = p @ R  # coordinates in the ellipsoid's own axes
     F = np.sqrt(np.sum((q / a) ** 2, axis=-1))
@@ -120,7 +120,6 @@ def abdomen_pair(delta_hu=30.0, motion_mm=(0.0, 0.0, 0.0), shape=(40, 160, 160),
     another grid. Returns (pre, post, lesion_center)."""
     def draw(vol, shift, post):
         s = np.asarray(shift, float)
-        c = center_of(vol) if not post else center_of(pre_ref) + 0.0
         paint(vol, ellipsoid_fraction(vol, c0 + s, (70, 55, 200)), 45 if not post else 60)   # body wall/organs
         paint(vol, ellipsoid_fraction(vol, c0 + s, (60, 45, 200)), -100)                      # fat
         paint(vol, ellipsoid_fraction(vol, c0 + s + (30, -20, 5), (14, 18, 25)), 55 if not post else 110)  # kidney-ish

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from measure_phantoms import abdomen_pair, add_noise, blank, center_of, ellipsoid_fraction, paint
+
 from workstation.errors import InputError
 from workstation.measure.enhancement import enhancement_call, measure_enhancement
 from workstation.measure.model import EllipseROI

@@ -3,9 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from measure_phantoms import (
+    add_noise,
+    blank,
+    center_of,
+    cylinder_fraction,
+    ellipsoid_fraction,
+    ellipsoid_truth,
+    paint,
+    rotation,
+    slab_fraction,
+    voxel_diagonal,
+)
 
-from measure_phantoms import (add_noise, blank, center_of, cylinder_fraction, ellipsoid_fraction,
-                              ellipsoid_truth, paint, rotation, slab_fraction, voxel_diagonal)
 from workstation.errors import InputError
 from workstation.measure.segment import grow_lesion, measure_mask
 
