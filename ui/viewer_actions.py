@@ -324,9 +324,23 @@ class ViewerActions(QObject):
     def _build_help_menu(self) -> None:
         self.act_help = self._new("Keyboard shortcuts…", ["F1", "?"], "Every keyboard shortcut and mouse "
                                   "gesture (F1 or ?)", self.show_help)
-        menu = self.win.menuBar().addMenu("&Help")
+        bar = self.win.menuBar()
+        menu = bar.addMenu("&Help")
         menu.addAction(self.act_help)
         self.help_menu = menu
+        bar.installEventFilter(self)  # Help stays the last menu when modules add theirs
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
+        if ev.type() == QEvent.Type.ActionAdded and obj is self.win.menuBar():
+            QTimer.singleShot(0, self._help_menu_last)
+        return False
+
+    def _help_menu_last(self) -> None:
+        bar = self.win.menuBar()
+        act = self.help_menu.menuAction()
+        if bar.actions() and bar.actions()[-1] is not act:
+            bar.removeAction(act)
+            bar.addAction(act)
 
     def _fix_focus_and_compare(self) -> None:
         w = self.win

@@ -265,6 +265,9 @@ def test_no_two_actions_share_a_shortcut_with_the_modules(qtbot, tmp_path, monke
             k = s.toString()
             assert owners.setdefault(k, a.text()) == a.text(), f"{k}: {owners[k]} and {a.text()}"
     assert {"F1", "?", "Space", "Ctrl+Y"} <= set(owners)
+    win.host.menu("&Later")
+    qtbot.waitUntil(lambda: win.menuBar().actions()[-1] is win.viewer_actions.help_menu.menuAction())
+    assert [a.text() for a in win.menuBar().actions()][:2] == ["&File", "&View"]
 
 
 # -- 6. drag and drop ----------------------------------------------------------------------------
