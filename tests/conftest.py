@@ -1,10 +1,9 @@
-"""Shared test paths. ``shared/`` (specs, domain notes, the seed article) lies beside the repository,
-as in CI, which clones the project and copies shared/ next to it; RP_SHARED overrides."""
+"""Test-run settings. Tests read nothing outside the repository: the interface they check is the
+project's own (docs/), and the data is the sample study, pydicom's files and generated cases."""
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("RP_SHARED", ROOT.parent / "shared"))
 
 
 def pytest_configure(config):
