@@ -36,7 +36,7 @@ from ..atomic import MANIFEST, SetConflict, commit_set, read_set
 from ..errors import WorkstationError
 from ..measure.model import Measurement
 from ..volume import Volume
-from .deid import Deidentifier, deidentify_dataset
+from .deid import Deidentifier, deidentify_dataset, without_label
 from .report import build_report
 from .seg import SEG_FILE, export_seg, seg_bytes
 from .sr import EnhancementFigures, LesionFigures, build_sr, evidence_of, read_sr, sr_bytes
@@ -233,6 +233,8 @@ def export_study(findings: Any, volume: Volume, out_dir: str | os.PathLike[str],
         for k in ("patient_name", "patient_id", "patient_birth_date", "study_date"):
             deid.add_phi((volume.meta or {}).get(k), person=k == "patient_name")
         doc = deid.scrub_findings(doc)
+        measurements = [without_label(m) for m in measurements]  # reader-typed labels can name anyone
+        lesion = without_label(lesion)
     assessment = assess_dict(doc)
     seg_ds, stats = _seg_and_stats(volume, measurements, masks) if seg else (None, {})
     sr = build_sr(doc, volume, measurements, lesion, enhancement, assessment,

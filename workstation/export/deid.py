@@ -23,6 +23,7 @@ salts cannot be linked. Applying the map twice changes nothing (outputs map to t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -39,11 +40,12 @@ from pydicom.sr.codedict import codes
 from ..errors import WorkstationError
 from ..resources import load_json
 
-__all__ = ["Deidentifier", "deidentify_dataset", "REMOVED"]
+__all__ = ["Deidentifier", "deidentify_dataset", "without_label", "REMOVED"]
 
 #: what replaces an identifying string in text
 REMOVED = "[removed]"
 _UID_RE = re.compile(r"(?<![0-9A-Za-z.])[0-2](?:\.(?:0|[1-9][0-9]*)){3,}(?![0-9A-Za-z]|\.[0-9])")
+_ID_FORM = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 _DATE_VRS = frozenset({"DA", "DT", "TM"})
 _MONTH = r"(?:0[1-9]|1[0-2])"
@@ -177,8 +179,10 @@ class Deidentifier:
         return found
 
     def scrub_findings(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        """A findings document fit for a de-identified export: the free-text note dropped, every
-        string scrubbed (UIDs remapped, identifying strings and dates removed)."""
+        """A findings document fit for a de-identified export: the reader's free text dropped (the
+        note, the prose of ``x_sources``, measurement labels: a reader can type a name there that
+        no header holds, so scrubbing known strings is not enough), every other string scrubbed
+        (UIDs remapped, identifying strings and dates removed)."""
         def walk(v: Any) -> Any:
             if isinstance(v, str):
                 return self.scrub_text(v)
@@ -188,7 +192,29 @@ class Deidentifier:
                 return [walk(x) for x in v]
             return v
 
-        out: dict[str, Any] = walk({k: v for k, v in doc.items() if k != "x_note"})
+        kept = {k: v for k, v in doc.items() if k not in ("x_note", "x_sources", "x_measurements")}
+        sources = {k: src for k, v in (doc.get("x_sources") or {}).items()
+                   if isinstance(v, Mapping) and (src := self._structured_source(v))}
+        if sources:
+            kept["x_sources"] = sources
+        if doc.get("x_measurements"):
+            kept["x_measurements"] = [without_label(m) for m in doc["x_measurements"]]
+        out: dict[str, Any] = walk(kept)
+        return out
+
+    def _structured_source(self, src: Mapping[str, Any]) -> dict[str, Any]:
+        """Of one ``x_sources`` entry only what a program wrote: a known ``method``, measurement
+        ids and numbers (its ``text`` and any other string are reader prose)."""
+        methods = frozenset(_table().get("x_sources_methods", ()))
+
+        def program_written(k: str, v: Any) -> bool:
+            if k == "method":
+                return v in methods
+            if k.startswith("measurement_id"):
+                return isinstance(v, str) and _ID_FORM.fullmatch(v) is not None
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        out = {k: v for k, v in src.items() if program_written(k, v)}
         return out
 
     # -- datasets ---------------------------------------------------------------------------
@@ -199,6 +225,17 @@ class Deidentifier:
     def apply(self, ds: Dataset) -> Dataset:
         """De-identify ``ds`` in place (see :func:`deidentify_dataset`); returns it."""
         return deidentify_dataset(ds, self)
+
+
+def without_label(measurement: Any) -> Any:
+    """A measurement (a record dict or a dataclass with ``label``) without its reader-typed label,
+    for a de-identified export; anything else unchanged."""
+    if isinstance(measurement, Mapping):
+        return {k: v for k, v in measurement.items() if k != "label"}
+    if dataclasses.is_dataclass(measurement) and not isinstance(measurement, type) \
+            and getattr(measurement, "label", None):
+        return dataclasses.replace(measurement, label="")
+    return measurement
 
 
 # ------------------------------------------------------------------------------------------ DICOM
