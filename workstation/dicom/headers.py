@@ -176,6 +176,11 @@ def one_int(ds: Dataset | None, keyword: str, where: str = "") -> int | None:
 _ASCII_VRS = {"UI", "CS", "DA", "TM", "DT", "AS", "IS", "DS"}
 
 
+#: PhotometricInterpretation defined terms (PS3.3 C.7.6.3.1.2) other than the two grey scales
+_COLOUR_TERMS = frozenset({"PALETTE COLOR", "RGB", "HSV", "ARGB", "CMYK", "YBR_FULL", "YBR_FULL_422",
+                           "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT", "XYB"})
+
+
 def text(ds: Dataset | None, keyword: str) -> str:
     """An element's value as one stripped string ("" when absent; multi-values joined by ``\\``)."""
     if ds is None:
@@ -309,7 +314,8 @@ def check_is_image(ds: Dataset, pixels: PixelElement | None) -> None:
         raise SkipFile(f"colour image (SamplesPerPixel={spp}): not a grey-scale volume")
     pi = text(ds, "PhotometricInterpretation").upper()
     if pi and pi not in ("MONOCHROME1", "MONOCHROME2"):
-        raise SkipFile(f"PhotometricInterpretation {pi}: not a grey-scale image")
+        named = pi if pi in _COLOUR_TERMS else "not a defined term"  # never echo an unknown header value
+        raise SkipFile(f"PhotometricInterpretation {named}: not a grey-scale image")
 
 
 @functools.lru_cache(maxsize=256)

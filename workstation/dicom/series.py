@@ -5,6 +5,7 @@ import collections
 import itertools
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -367,11 +368,24 @@ def split_series_path(spec: str | os.PathLike) -> tuple[str, str | None]:
     return head, uid or None
 
 
+_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*(#[0-9]+)?")
+_MODALITY_FORM = re.compile(r"[A-Z0-9]{1,16}")
+
+
+def series_label(s: SeriesInfo) -> str:
+    """A series named for a message without free text: its UID (only when it has the form of one),
+    number, modality (only when it looks like a code) and image count. The description is left
+    out: it is free text that can carry a name (issue 11)."""
+    uid = s.series_uid if len(s.series_uid) <= 80 and _UID_FORM.fullmatch(s.series_uid) else "(malformed UID)"
+    modality = s.modality if _MODALITY_FORM.fullmatch(s.modality or "") else "?"
+    number = f"series {s.series_number}, " if s.series_number is not None else ""
+    return f"{uid} ({number}{modality}, {s.n_images} images)"
+
+
 def choose_series(found: Scan, uid: str | None) -> SeriesInfo:
     """The series named by ``uid``; without one, the only series (split parts of one series count
     as one: its largest part is taken)."""
-    listing = "; ".join(f"{s.series_uid} ({s.modality}, {s.description or 'no description'}, "
-                        f"{s.n_images} images)" for s in found.series)
+    listing = "; ".join(series_label(s) for s in found.series)
     if uid:
         hit = found.find(uid)
         if hit is None:

@@ -1,0 +1,241 @@
+"""Security review (issue 11) with inputs the loader's authors had not seen: header values that carry
+patient data in places no message should quote, damaged headers of new kinds, and hostile files.
+
+Every run is ``workstation ...`` in a subprocess with an address-space limit and a hang guard; it
+must end with exit 0 or 2, at most one stderr line of <= 300 characters, no traceback, and none of
+the planted strings on stderr.
+"""
+from __future__ import annotations
+
+import io
+import os
+import resource
+import stat
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "dicom"))
+from dicom_synth import stack, write  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+PLANTED = {"PatientName": "Zyxwoll^Bertrand", "PatientID": "PIDZX0931", "AccessionNumber": "ACCZX5521",
+           "InstitutionName": "ZXInstitute Norbury", "SeriesDescription": "ZXDESC Bertrand Zyxwoll",
+           "ReferringPhysicianName": "Quombe^Ottoline"}
+NEEDLES = ("Zyxwoll", "Bertrand", "PIDZX0931", "ACCZX5521", "ZXInstitute", "ZXDESC", "Quombe", "Ottoline")
+AS_LIMIT = 3 * 1024 ** 3
+HANG_GUARD_S = 120
+
+
+def _limits() -> None:  # pragma: no cover - runs in the child
+    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+
+
+def run(args: list[str], state: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "workstation.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=HANG_GUARD_S, preexec_fn=_limits, check=False)
+
+
+def clean(proc: subprocess.CompletedProcess[str]) -> str:
+    err = proc.stderr
+    assert proc.returncode in (0, 2), (proc.returncode, err[-2000:])
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) <= 1 and all(len(line) <= 300 for line in lines), err[:2000]
+    if proc.returncode == 0:
+        assert lines == [], err[:2000]
+    for s in NEEDLES:
+        assert s not in err, (s, err)
+    return lines[0] if lines else ""
+
+
+def planted_series(folder: Path, n: int = 4, **kw) -> list[str]:
+    dss = stack(n, **kw)
+    for ds in dss:
+        for k, v in PLANTED.items():
+            setattr(ds, k, v)
+    return write(folder, dss)
+
+
+def patch_element(path: str, tag: int, vr: str, value: bytes) -> None:
+    """Rewrite one short-form explicit-VR element of ``path`` with raw ``value`` (any length, any VR):
+    headers no DICOM writer would produce."""
+    b = Path(path).read_bytes()
+    key = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+    i = b.find(key, 132)
+    assert i > 0
+    n = struct.unpack("<H", b[i + 6:i + 8])[0]
+    Path(path).write_bytes(b[:i] + key + vr.encode() + struct.pack("<H", len(value)) + value + b[i + 8 + n:])
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+# -- messages name no patient -------------------------------------------------------------------------
+def test_several_series_message_names_uid_number_modality_and_count_not_description(tmp_path, state):
+    planted_series(tmp_path / "a", 3, series_uid="1.2.3.4.1")
+    planted_series(tmp_path / "b", 2, series_uid="1.2.3.4.2")
+    for args in (["probe", str(tmp_path), "--at", "0,0,0"], ["segment", str(tmp_path), "--seed", "0,0,0"],
+                 ["probe", f"{tmp_path}#9.9.9", "--at", "0,0,0"]):
+        line = clean(run(args, state))
+        assert "1.2.3.4.1 (series 3, CT, 3 images)" in line and "1.2.3.4.2 (series 3, CT, 2 images)" in line
+
+
+def test_several_series_message_does_not_quote_a_malformed_uid_or_modality(tmp_path, state):
+    planted_series(tmp_path / "a", 3, series_uid="1.2.3.4.1")
+    files = planted_series(tmp_path / "b", 2, series_uid="1.2.3.4.2")
+    for f in files:
+        patch_element(f, 0x0020000E, "UI", b"Zyxwoll^Bertrand")
+        patch_element(f, 0x00080060, "CS", b"ZXDESC\\Quombe")
+    line = clean(run(["probe", str(tmp_path), "--at", "0,0,0"], state))
+    assert "(malformed UID)" in line
+
+
+@pytest.mark.parametrize("tag,vr,value", [
+    (0x00280004, "CS", b"ZXDESC Bertrand "),       # PhotometricInterpretation: free text where a term goes
+    (0x00280030, "DS", b"Zyxwoll\\0.5"),            # PixelSpacing as a name
+    (0x00200037, "DS", b"PIDZX0931\\1\\0\\0\\0\\1 "),  # ImageOrientationPatient as text
+    (0x00200032, "DS", b"inf\\nan\\1e400 "),         # ImagePositionPatient not finite
+    (0x00281053, "DS", b"ACCZX5521 "),              # RescaleSlope as text
+    (0x00281053, "DS", b"1e-300"),                  # RescaleSlope that underflows
+    (0x00280010, "US", b"\x0c"),                    # Rows with an odd length
+    (0x00280100, "US", b"\x07\x00"),                # BitsAllocated 7
+    (0x00100010, "US", b"Zyxwoll^Bertrand"),        # PatientName under a numeric VR
+])
+def test_damaged_header_is_one_clean_line_without_patient_data(tmp_path, state, tag, vr, value):
+    for f in planted_series(tmp_path / "s"):
+        patch_element(f, tag, vr, value)
+    for args in (["info", str(tmp_path / "s")], ["probe", str(tmp_path / "s"), "--at", "-8,-18,32"]):
+        clean(run(args, state))
+
+
+def test_unknown_photometric_interpretation_is_not_quoted(tmp_path, state):
+    for f in planted_series(tmp_path / "s"):
+        patch_element(f, 0x00280004, "CS", b"ZXDESC Bertrand ")
+    line = clean(run(["probe", str(tmp_path / "s"), "--at", "0,0,0"], state))
+    assert "PhotometricInterpretation not a defined term" in line
+
+
+def test_control_characters_in_file_names_do_not_break_the_line(tmp_path, state):
+    folder = tmp_path / "s"
+    planted_series(folder, 3)
+    bad = folder / "x\n\x1b[31mfake line\r.dcm"
+    bad.write_bytes(b"\0" * 10)
+    proc = run(["info", str(bad)], state)
+    line = clean(proc)
+    assert proc.returncode == 2 and "\x1b" not in line
+
+
+# -- state files ------------------------------------------------------------------------------------
+def test_detail_log_is_owner_only_in_an_owner_only_folder(tmp_path, state):
+    prelude = ("import workstation.dicom.series as s\n"
+               "def boom(*a, **k):\n    raise MemoryError('Zyxwoll^Bertrand')\n"
+               "s.scan = boom\n")
+    code = f"{prelude}import sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
+    planted_series(tmp_path / "s", 2)
+    proc = subprocess.run([sys.executable, "-c", code, "probe", str(tmp_path / "s"), "--at", "0,0,0"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=HANG_GUARD_S, check=False)
+    clean(proc)
+    logs = list(state.rglob("*.log"))
+    assert logs, "the failure was logged"
+    for log in logs:
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+
+
+# -- hostile containers and pixel data ---------------------------------------------------------------
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_zip_member_named_with_dot_dot_is_never_written_outside(tmp_path, state):
+    files = planted_series(tmp_path / "src", 3)
+    members = {f"../../escape{i}.dcm": Path(f).read_bytes() for i, f in enumerate(files)}
+    members["/abs/evil.dcm"] = Path(files[0]).read_bytes()
+    (tmp_path / "work").mkdir()
+    z = _zip(tmp_path / "work" / "x.zip", members)
+    clean(run(["info", str(z)], state))
+    assert not list(tmp_path.rglob("escape*")) and not Path("/abs/evil.dcm").exists()
+
+
+def test_zip_inside_a_zip_is_one_clean_line(tmp_path, state):
+    files = planted_series(tmp_path / "src", 3)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        for f in files:
+            z.write(f, Path(f).name)
+    outer = _zip(tmp_path / "outer.zip", {"inner.zip": inner.getvalue(), "inner2.dcm": inner.getvalue()})
+    clean(run(["info", str(outer)], state))
+
+
+def test_dicomdir_pointing_at_itself_is_one_clean_line(tmp_path, state):
+    from pydicom.fileset import FileSet
+
+    folder = tmp_path / "d"
+    planted_series(folder, 2)
+    fs = FileSet()
+    for f in sorted(folder.glob("*.dcm")):
+        fs.add(str(f))
+    fs.write(tmp_path / "fs")
+    dicomdir = tmp_path / "fs" / "DICOMDIR"
+    raw = dicomdir.read_bytes()
+    # every ReferencedFileID now names the DICOMDIR itself
+    patched = raw.replace(b"PT000000\\ST000000\\SE000000\\IM000000", b"DICOMDIR" + b" " * 28)
+    assert patched != raw
+    dicomdir.write_bytes(patched)
+    clean(run(["info", str(dicomdir)], state))
+    clean(run(["info", str(tmp_path / "fs")], state))
+
+
+def test_zero_byte_files_named_dcm_are_skipped(tmp_path, state):
+    folder = tmp_path / "z"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"empty{i}.dcm").write_bytes(b"")
+    line = clean(run(["info", str(folder)], state))
+    assert line  # nothing usable: exit 2 naming the folder
+    planted_series(folder, 3)
+    assert clean(run(["info", str(folder)], state)) == ""
+
+
+def test_odd_and_undefined_pixel_data_lengths_are_one_clean_line(tmp_path, state):
+    files = planted_series(tmp_path / "odd", 3)
+    for f in files:  # native Pixel Data one byte short, odd length
+        b = Path(f).read_bytes()
+        i = b.rfind(b"\xe0\x7f\x10\x00OW")
+        n = struct.unpack("<I", b[i + 8:i + 12])[0]
+        Path(f).write_bytes(b[:i + 8] + struct.pack("<I", n - 1) + b[i + 12:i + 12 + n - 1])
+    clean(run(["probe", str(tmp_path / "odd"), "--at", "0,0,0"], state))
+    files = planted_series(tmp_path / "undef", 3)
+    for f in files:  # undefined length on native data, no fragments, no delimiter
+        b = Path(f).read_bytes()
+        i = b.rfind(b"\xe0\x7f\x10\x00OW")
+        Path(f).write_bytes(b[:i + 8] + b"\xff\xff\xff\xff" + b[i + 12:])
+    clean(run(["probe", str(tmp_path / "undef"), "--at", "0,0,0"], state))
+
+
+def test_number_of_frames_abc_and_huge_rows_columns_with_tiny_data(tmp_path, state):
+    dss = stack(2)
+    for ds in dss:
+        ds.NumberOfFrames = "2"
+    files = write(tmp_path / "abc", dss)
+    for f in files:
+        patch_element(f, 0x00280008, "IS", b"abc ")
+    clean(run(["probe", str(tmp_path / "abc"), "--at", "0,0,0"], state))
+    files = planted_series(tmp_path / "huge", 2)
+    for f in files:
+        patch_element(f, 0x00280010, "US", b"\xff\xff")
+        patch_element(f, 0x00280011, "US", b"\xff\xff")
+    line = clean(run(["probe", str(tmp_path / "huge"), "--at", "0,0,0"], state))
+    assert line  # refused, not allocated
