@@ -51,9 +51,9 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+def _write_temp(path: Path, data: bytes, mode: int = 0o644) -> Path:
     tmp = temp_name_for(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -66,14 +66,16 @@ def _write_temp(path: Path, data: bytes) -> Path:
     return tmp
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,
+                       mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` atomically; returns the final path.
 
     ``durable=False`` skips the directory fsync (the file's own data is still fsync-ed).
+    ``mode``: the new file's permissions (before the umask; 0o600 for patient data).
     """
     p = Path(path)
     try:
-        tmp = _write_temp(p, bytes(data))
+        tmp = _write_temp(p, bytes(data), mode)
         try:
             os.replace(tmp, p)
         except BaseException:

@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -103,6 +104,10 @@ def new_read_id(at: float | None = None) -> str:
     """A sortable, file-name-safe read id: ``YYYYmmdd-HHMMSS-<4 hex>`` (local time of the start)."""
     t = time.localtime(time.time() if at is None else at)
     return time.strftime("%Y%m%d-%H%M%S", t) + "-" + secrets.token_hex(2)
+
+
+#: permissions of every file of a read (the reader's work is patient data)
+PRIVATE = 0o600
 
 
 def _mkdir_private(d: Path) -> None:
@@ -406,7 +411,7 @@ class SessionStore:
             text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
             raise SessionError(f"{self.path}: state is not JSON-serialisable ({type(exc).__name__})") from None
-        atomic_write_bytes(self.path, text.encode("utf-8"))
+        atomic_write_bytes(self.path, text.encode("utf-8"), mode=PRIVATE)
         if masks is not None:  # masks changed: drop every other mask file (also ones left by a kill)
             self._drop_mask_files(keep=(self._masks_ref or {}).get("file"))
         return self.path
@@ -428,7 +433,7 @@ class SessionStore:
         np.savez(buf, **arrays)  # type: ignore[arg-type]
         data = buf.getvalue()
         fname = f"masks-{gen}.npz"
-        atomic_write_bytes(self.dir / fname, data, durable=False)
+        atomic_write_bytes(self.dir / fname, data, durable=False, mode=PRIVATE)
         return {"file": fname, "names": names, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
     def _drop_mask_files(self, keep: str | None) -> None:
@@ -445,7 +450,8 @@ class SessionStore:
         if doc is None:
             return
         doc["clean"] = True
-        atomic_write_bytes(self.path, json.dumps(doc, allow_nan=False, separators=(",", ":")).encode())
+        atomic_write_bytes(self.path, json.dumps(doc, allow_nan=False, separators=(",", ":")).encode(),
+                           mode=PRIVATE)
 
     def has_unrestored(self) -> bool:
         """True when a session exists for this study that was not closed cleanly."""
@@ -495,6 +501,7 @@ class SessionStore:
         if target.exists():
             rid = new_read_id()
             target = self.dir / READS_DIR / rid
+        _mkdir_private(target.parent)  # mkdir's mode covers the leaf only
         _mkdir_private(target)
         ref = _mask_ref(doc.get("masks"))
         if ref is not None:
@@ -663,7 +670,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:
-        atomic_write_bytes(dst, src.read_bytes(), durable=False)
+        atomic_write_bytes(dst, src.read_bytes(), durable=False, mode=PRIVATE)
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -735,8 +742,13 @@ def read_info(key: str, path: Path, read_id: str | None) -> ReadInfo | None:
     return ReadInfo(key=key, read_id=read_id, saved_at=saved, started_at=started,
                     clean=bool(doc.get("clean", False)), measurements=len(ms),
                     findings=len(set(findings) - AUTOMATIC_KEYS), masks=len(ref["names"]) if ref else 0,
-                    modalities=tuple(str(m)[:16] for m in mods), series=series, source_path=path_s,
+                    modalities=tuple(str(m) for m in mods if _MODALITY_CODE.fullmatch(str(m))), series=series,
+                    source_path=path_s,
                     archived_id=str(read.get("id") or ""))
+
+
+#: what a read's label may show of a header's Modality: a code, never free text (issue 11)
+_MODALITY_CODE = re.compile(r"[A-Z0-9]{1,16}")
 
 
 def list_reads(root: str | os.PathLike[str] | None = None, archived: bool = False) -> list[ReadInfo]:

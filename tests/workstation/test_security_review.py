@@ -239,3 +239,32 @@ def test_number_of_frames_abc_and_huge_rows_columns_with_tiny_data(tmp_path, sta
         patch_element(f, 0x00280011, "US", b"\xff\xff")
     line = clean(run(["probe", str(tmp_path / "huge"), "--at", "0,0,0"], state))
     assert line  # refused, not allocated
+
+
+# -- saved reads ------------------------------------------------------------------------------------
+def test_saved_read_files_are_owner_only_and_listed_without_patient_data(tmp_path, state):
+    from workstation.measure.model import Caliper
+    from workstation.session import SessionStore, list_reads
+
+    store = SessionStore.for_study("1.2.826.0.1.3680043.8.498.77", root=state / "sessions")
+    store.acquire()
+    store.set_source(tmp_path / "Zyxwoll_Bertrand_PIDZX0931", modalities=["CT", "Zyxwoll", "ZXDESC Bertrand"],
+                     series=2)
+    store.save({"schema": "rp-findings/1.1", "age_years": 50, "x_note": "Zyxwoll Bertrand"},
+               [Caliper(label="Quombe", p1=(0.0, 0.0, 0.0), p2=(1.0, 0.0, 0.0))])
+    store.archive_current()
+    store.save({"schema": "rp-findings/1.1", "age_years": 51}, [])
+    store.clean_close()
+    files = [p for p in store.dir.rglob("*") if p.is_file()]
+    assert any(p.name == "session.json" for p in files)
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    for d in [store.dir, *[p for p in store.dir.rglob("*") if p.is_dir()]]:
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    reads = list_reads(state / "sessions", archived=True)
+    assert len(reads) == 2
+    for r in reads:
+        shown = f"{r.label()} {r.summary()} {r.to_dict()}"
+        assert r.modalities == ("CT",)
+        for s in NEEDLES:
+            assert s not in shown
