@@ -194,7 +194,8 @@ class _Ctx:
 def _checklist_sentence(ctx: _Ctx, ids: Iterable[str]) -> str | None:
     ids = list(ids)
     present = [ctx.label(i) for i in ids if ctx.yes(i)]
-    absent = [ctx.label(i) for i in ids if ctx.no(i)]
+    absent_words = ctx.cfg.get("absent_phrases", {})
+    absent = [str(absent_words.get(i, ctx.label(i))) for i in ids if ctx.no(i)]
     parts = []
     if present:
         parts.append(_sentence(_join(present)))
@@ -257,6 +258,8 @@ def _mass_paragraph(ctx: _Ctx) -> str | None:
     where = _where_words(ctx)
     head = ("A " + (f"{side} " if side else "") + "retroperitoneal mass"
             + (" " + _join(where) if where else ""))
+    if ctx.findings.get("resected") is True:
+        return _resected_mass(ctx, side, gd)
     if gd is None:
         return head + "; its size was not measured."
     src = _source(ctx.findings, "greatest_dimension_mm") or (
@@ -268,6 +271,23 @@ def _mass_paragraph(ctx: _Ctx) -> str | None:
         if lesion.mean_hu is not None and ctx.volume is not None and ctx.volume.unit == "HU":
             parts.append(f"Mean attenuation {_fmt(lesion.mean_hu)} HU.")
     return " ".join(parts)
+
+
+def _resected_mass(ctx: _Ctx, side: str, gd: float | None) -> str:
+    """Follow-up after resection: the resected tumour is history, a measured mass is new."""
+    words = ctx.cfg["resected_words"]
+    what = _tissue_words(ctx) or words["tumour"]
+    text: str = str(words["history"]).format(side=f"{side} " if side else "", what=what)
+    if gd is None:
+        return text + " " + str(words["no_mass"])
+    return text + " " + str(words["mass"]).format(size=size_text_of(gd, ctx.assessment))
+
+
+def _tissue_words(ctx: _Ctx) -> str | None:
+    h = ctx.findings.get("histology")
+    if not h:
+        return None
+    return str(ctx.cfg["histology_words"].get(h) or _differential_label(ctx, h))
 
 
 def _composition_paragraph(ctx: _Ctx) -> str | None:
@@ -298,8 +318,9 @@ def _enhancement_paragraph(ctx: _Ctx) -> str | None:
     if call:
         line = (line + ": " if line else "") + ctx.cfg["enhancement_call_words"].get(call, call)
     pattern = ctx.findings.get("enhancement_pattern")
-    if pattern:
-        line += ("; " if line else "") + f"pattern {pattern.replace('_', ' ')}"
+    pattern_words = ctx.cfg["enhancement_pattern_words"].get(pattern, pattern.replace("_", " ")) if pattern else ""
+    if pattern_words:
+        line += ("; " if line else "") + pattern_words
     src = _source(ctx.findings, "enhancement_delta_hu")
     if line and src:
         line += f" (source: {src})"
@@ -430,6 +451,8 @@ def _findings(ctx: _Ctx, w: _Writer) -> None:
 def _anatomy_impression(ctx: _Ctx) -> str:
     side = ctx.cfg["side_words"].get(ctx.findings.get("side") or "", "")
     gd = ctx.greatest()
+    if ctx.findings.get("resected") is True:
+        return _resected_mass(ctx, side, gd)
     head = (f"{side} " if side else "") + "retroperitoneal mass"
     if gd is not None:
         head += f", {size_text_of(gd, ctx.assessment)}"
@@ -489,12 +512,19 @@ def _staging_impression(ctx: _Ctx) -> str | None:
     if st is None:
         return _legacy_staging(ctx)
     words = ctx.cfg["staging_words"]
+    if ctx.findings.get("resected") is True:
+        return _sentence(str(st.get("note") or words["not_applies"]))
     if not st.get("applies"):
         text = _sentence(str(st.get("note") or words["not_applies"]))
-        if st.get("conditional"):
+        if st.get("conditional") and _top_id(ctx) not in words["no_conditional_when_leads"]:
             text += f" Only if histology shows a sarcoma: {str(st['conditional']).split(':', 1)[-1].strip()}."
         return _sentence(text)
     return _applied_staging(ctx, st)
+
+
+def _top_id(ctx: _Ctx) -> str | None:
+    diffs = ctx.assessment.get("differentials") or []
+    return str(diffs[0].get("id")) if diffs else None
 
 
 def _applied_staging(ctx: _Ctx, st: Mapping[str, Any]) -> str:
@@ -514,7 +544,8 @@ def _applied_staging(ctx: _Ctx, st: Mapping[str, Any]) -> str:
 def _stage_group_text(ctx: _Ctx, group: str | None, possible: Sequence[str]) -> str:
     if group:
         return f"Stage group {group}."
-    missing = [m.replace("_", " ") for m in ctx.assessment.get("stage_missing") or []]
+    mw = ctx.cfg["stage_missing_words"]
+    missing = [str(mw.get(m, m.replace("_", " "))) for m in ctx.assessment.get("stage_missing") or []]
     txt = "Stage group not determined"
     if missing:
         txt += f"; missing: {_join(missing)}"
@@ -550,6 +581,12 @@ def _differential_impression(ctx: _Ctx) -> str | None:
     diffs = list(ctx.assessment.get("differentials") or [])[: int(ctx.cfg["differential_top"])]
     if not diffs:
         return None
+    dw = ctx.cfg["differential_words"]
+    tissue = _tissue_words(ctx)
+    if tissue:
+        return str(dw["tissue"]).format(what=tissue)
+    if (ctx.staging() or {}).get("basis") == "no findings":
+        return str(dw["nothing_recorded"])
     grouped: dict[str, list[str]] = {}
     for k, d in enumerate(diffs):
         entry = f"{d.get('label', d.get('id'))} ({percent_text(float(d.get('probability', 0)))})"

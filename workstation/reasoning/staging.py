@@ -20,7 +20,9 @@ from .findings import Findings, known_about_the_mass
 from .knowledge import OTHER_ID, KnowledgeBase
 from .rules import RuleResults, t_category
 
-_SIZE = load_json("knowledge", "thresholds.json")["size_text"]
+_THR = load_json("knowledge", "thresholds.json")
+_SIZE = _THR["size_text"]
+_SARCOMA_PLAUSIBLE = float(_THR["staging_applicability"]["sarcoma_plausible_p"])
 
 
 def size_text(mm: float | None) -> str | None:
@@ -73,6 +75,10 @@ def _decide(f: Findings, ranked: Sequence[tuple[str, str, float]], kb: Knowledge
     """(applies, basis, note) from histology, else from the leading differential."""
     if f.histology is not None:
         if f.histology in kb.sarcoma_ids or f.histology == "other_sarcoma":
+            if f.resected is True:
+                return True, "histology", (
+                    "Tissue diagnosis is a sarcoma, resected; its AJCC stage is the one assigned at diagnosis "
+                    "(pathological staging of the specimen); this follow-up study is not restaged.")
             return True, "histology", "Tissue diagnosis is a sarcoma; AJCC soft-tissue sarcoma staging applies."
         name = kb.labels.get(f.histology, "a non-sarcoma diagnosis")
         return False, "histology", f"Histology: {name}; AJCC soft-tissue sarcoma staging does not apply."
@@ -83,8 +89,13 @@ def _decide(f: Findings, ranked: Sequence[tuple[str, str, float]], kb: Knowledge
         return True, "leading differential", (
             f"{top_label} leads the differential ({p * 100:.0f} %); clinical staging, to be confirmed by histology.")
     what = "no named diagnosis" if top_id == OTHER_ID else top_label
-    return False, "leading differential", (
-        f"{what[0].upper() + what[1:]} leads; AJCC soft-tissue sarcoma staging does not apply.")
+    what = what[0].upper() + what[1:]
+    sarcoma_p = sum(q for i, _, q in ranked if i in kb.sarcoma_ids)
+    if sarcoma_p >= _SARCOMA_PLAUSIBLE:
+        return False, "leading differential", (
+            f"{what} leads ({p * 100:.0f} %), but a sarcoma remains possible ({sarcoma_p * 100:.0f} %): "
+            "AJCC soft-tissue sarcoma staging does not apply unless histology shows a sarcoma.")
+    return False, "leading differential", f"{what} leads; AJCC soft-tissue sarcoma staging does not apply."
 
 
 def clinical_staging(f: Findings, r: RuleResults, ranked: Sequence[tuple[str, str, float]],
