@@ -268,3 +268,36 @@ def test_saved_read_files_are_owner_only_and_listed_without_patient_data(tmp_pat
         assert r.modalities == ("CT",)
         for s in NEEDLES:
             assert s not in shown
+
+
+# -- export ------------------------------------------------------------------------------------------
+FINDINGS_FILE = ROOT / "tests" / "workstation" / "export" / "cases" / "hematoma.json"
+
+
+def export(series: Path, out: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run(["export", str(FINDINGS_FILE), "--series", str(series), "--out", str(out), *extra], state)
+
+
+def test_series_without_birth_date_exports_deidentified_with_no_planted_byte(tmp_path, state):
+    """dicom_synth's files, like many real ones, leave type 2 PatientBirthDate out; the SR
+    builder refused them ('no attribute PatientBirthDate')."""
+    planted_series(tmp_path / "s", 4)
+    proc = export(tmp_path / "s", tmp_path / "out", state, "--deidentify")
+    assert clean(proc) == ""
+    files = list((tmp_path / "out").iterdir())
+    assert any(p.name == "report-sr.dcm" for p in files)
+    for p in files:
+        data = p.read_bytes()
+        for s in NEEDLES:
+            assert s.encode() not in data, (p.name, s)
+
+
+@pytest.mark.parametrize("tag,vr,value", [
+    (0x00080016, "UI", b"PIDZX0931"),           # SOPClassUID no IOD has
+    (0x00100010, "US", b"Zyxwoll^Bertrand"),    # PatientName under a numeric VR
+])
+def test_export_of_crafted_evidence_is_one_line_naming_the_sr(tmp_path, state, tag, vr, value):
+    for f in planted_series(tmp_path / "s"):
+        patch_element(f, tag, vr, value)
+    line = clean(export(tmp_path / "s", tmp_path / "out", state, "--deidentify"))
+    assert line.startswith("workstation: SR export:") and "hematoma" not in line

@@ -663,6 +663,7 @@ def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable
         CodingSchemeIdentificationItem(designator="UMLS", name="Unified Medical Language System",
                                        uid="2.16.840.1.113883.6.86")]
     all_evidence = evidence + ([segmentation] if segmentation is not None else [])
+    _type2_present(evidence)
     try:
         sr = hd.sr.Comprehensive3DSR(
             evidence=all_evidence, content=report[0],
@@ -670,9 +671,25 @@ def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable
             sop_instance_uid=sop_instance_uid or generate_uid(), instance_number=1,
             manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
             series_description="RP mass measurement report", coding_schemes=schemes)
-    except (ValueError, AttributeError) as exc:
-        raise WorkstationError(f"SR export: the series headers cannot serve as evidence ({exc})") from None
+    except (ValueError, AttributeError, KeyError, TypeError) as exc:  # never the text: it quotes header values
+        what = f"{exc.name} missing" if isinstance(exc, AttributeError) and exc.name else type(exc).__name__
+        raise WorkstationError(f"SR export: the series headers cannot serve as evidence ({what})") from None
     return sr
+
+
+#: Patient and General Study attributes of type 2 that the SR copies from its evidence (PS3.3
+#: C.7.1.1, C.7.2.1): present but empty when a source file left them out
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+def _type2_present(evidence: Sequence[Dataset]) -> None:
+    """Give the evidence headers each type 2 attribute the SR copies, empty when absent (a file
+    without PatientBirthDate is valid enough to measure on and must still export)."""
+    for ds in evidence:
+        for kw in _TYPE2_COPIED:
+            if kw not in ds:
+                setattr(ds, kw, "")
 
 
 def sr_bytes(sr: Dataset) -> bytes:
