@@ -301,3 +301,27 @@ def test_export_of_crafted_evidence_is_one_line_naming_the_sr(tmp_path, state, t
         patch_element(f, tag, vr, value)
     line = clean(export(tmp_path / "s", tmp_path / "out", state, "--deidentify"))
     assert line.startswith("workstation: SR export:") and "hematoma" not in line
+
+
+def test_element_beyond_the_defer_size_is_read_later_from_the_path(tmp_path, state):
+    """A 100 KB private element (a Siemens CSA header is often that size) is deferred by the header
+    scan; every later access (de-identification walks all elements) failed with AttributeError
+    because pydicom took the descriptor's number for the file."""
+    dss = stack(3)
+    for ds in dss:
+        for k, v in PLANTED.items():
+            setattr(ds, k, v)
+        ds.private_block(0x0029, "SIEMENS CSA HEADER", create=True).add_new(0x10, "OB", b"Zyxwoll" + bytes(100_000))
+    write(tmp_path / "s", dss)
+    assert clean(export(tmp_path / "s", tmp_path / "out", state, "--deidentify")) == ""
+    for p in (tmp_path / "out").iterdir():
+        assert b"Zyxwoll" not in p.read_bytes(), p.name
+    files = planted_series(tmp_path / "long", 3)
+    for f in files:  # a SeriesDescription of 70,000 characters (long form UN: no 2-byte length)
+        b = Path(f).read_bytes()
+        key = struct.pack("<HH", 0x0008, 0x103E)
+        i = b.find(key, 132)
+        n = struct.unpack("<H", b[i + 6:i + 8])[0]
+        value = b"ZXDESC " * 10_000
+        Path(f).write_bytes(b[:i] + key + b"UN\0\0" + struct.pack("<I", len(value)) + value + b[i + 8 + n:])
+    assert clean(run(["info", str(tmp_path / "long")], state)) == ""

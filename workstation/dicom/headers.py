@@ -23,7 +23,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
 from ..errors import PASS_THROUGH, WorkstationError
-from .sources import DICOMDIR_SOP_CLASS, Skipped, Source, limit
+from .sources import DICOMDIR_SOP_CLASS, Skipped, Source, limit, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -204,18 +204,33 @@ def parse_header(fp: BinaryIO, source: Source) -> Dataset:
     """Header up to (not including) Pixel Data; ``force=True`` for files without a preamble."""
     defer = DEFER_SIZE if isinstance(fp, io.BufferedReader) else None
     try:
-        return pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer)
+        return _reopenable(pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer), source)
     except InvalidDicomError:
         fp.seek(0)
     if not _plausible_start(fp.read(4)):  # forced parsing of megabytes of noise takes seconds
         raise SkipFile("not DICOM (no preamble and no recognisable elements)")
     fp.seek(0)
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer, force=True)
+        ds = _reopenable(pydicom.dcmread(fp, stop_before_pixels=True, defer_size=defer, force=True), source)
     except Exception as exc:
         raise SkipFile(f"not DICOM ({_short(exc)})") from None
     if not _looks_like_dicom(ds):
         raise SkipFile("not DICOM (no preamble and no recognisable elements)")
+    return ds
+
+
+def _open_deferred(path: str, mode: str = "rb") -> BinaryIO:
+    return open_regular(path)
+
+
+def _reopenable(ds: Dataset, source: Source) -> Dataset:
+    """Let pydicom read a deferred (> :data:`DEFER_SIZE`) element later: the file was opened from a
+    descriptor, whose number pydicom would take for the file (an element such as a 100 KB private
+    CSA header then failed every later access, e.g. de-identification); it reopens the path, a
+    regular file only."""
+    if source.path is not None and not isinstance(getattr(ds, "filename", None), str):
+        ds.filename = source.path
+        ds.fileobj_type = _open_deferred
     return ds
 
 
