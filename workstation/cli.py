@@ -86,15 +86,24 @@ def _sub_main(name: str, argv: Sequence[str]) -> int:
 
 
 def _where(argv: Sequence[str]) -> str | None:
-    """The input a failure is about: the first argument that names an existing file or folder."""
+    """The inputs a failure can be about: every argument that names an existing file or folder
+    (not the output folder), so that a series' failure is not pinned on the findings file."""
     import os
 
+    found: list[str] = []
+    skip = False
     for a in argv:
-        if a and not a.startswith("-"):
-            head = a.split("#", 1)[0]
-            if os.path.exists(a) or os.path.exists(head):
-                return one_line(a, 160)
-    return None
+        if skip:
+            skip = False
+        elif a in _OUTPUT_OPTIONS:
+            skip = True
+        elif a and not a.startswith("-") and (os.path.exists(a) or os.path.exists(a.split("#", 1)[0])):
+            found.append(a)
+    return one_line(" or ".join(found), 160) if found else None
+
+
+#: options whose value is where a command writes, never what it read
+_OUTPUT_OPTIONS = frozenset({"--out", "--screenshot"})
 
 
 def _setup_logging() -> None:

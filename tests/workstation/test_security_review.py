@@ -325,3 +325,19 @@ def test_element_beyond_the_defer_size_is_read_later_from_the_path(tmp_path, sta
         value = b"ZXDESC " * 10_000
         Path(f).write_bytes(b[:i] + key + b"UN\0\0" + struct.pack("<I", len(value)) + value + b[i + 8 + n:])
     assert clean(run(["info", str(tmp_path / "long")], state)) == ""
+
+
+def test_a_dependency_failure_in_export_names_every_input_not_only_the_findings(tmp_path, state):
+    planted_series(tmp_path / "s", 3)
+    prelude = ("import workstation.export as e\n"
+               "def boom(*a, **k):\n    raise TypeError('Zyxwoll^Bertrand')\n"
+               "e.build_sr = boom\n")
+    code = f"{prelude}import sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
+    (tmp_path / "out").mkdir()
+    proc = subprocess.run([sys.executable, "-c", code, "export", str(FINDINGS_FILE), "--series", str(tmp_path / "s"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=HANG_GUARD_S, check=False)
+    line = clean(proc)
+    assert f"hematoma.json or {tmp_path / 's'}: could not be read (TypeError)" in line
+    assert str(tmp_path / "out") + ":" not in line
