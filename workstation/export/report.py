@@ -392,11 +392,18 @@ def _vessels_paragraph(ctx: _Ctx) -> str | None:
     return " ".join(bits) or None
 
 
+def _bland(ctx: _Ctx) -> bool:
+    """The only intraluminal finding is a non-enhancing defect (the core's ``ivc_extent.kind``)."""
+    ext = ctx.assessment.get("ivc_extent")
+    return isinstance(ext, Mapping) and ext.get("kind") == "bland_thrombus"
+
+
 def _segments_sentence(ctx: _Ctx) -> list[str]:
     segs = ctx.assessment.get("ivc_segments")
     if segs:
         words = [ctx.cfg["ivc_segment_words"].get(str(s), f"segment {s}") for s in segs]
-        return ["Intraluminal tumour involves IVC " + _join(words) + "."]
+        lead = ctx.cfg["ivc_segments_lead"]["bland_thrombus" if _bland(ctx) else "tumour"]
+        return [str(lead) + " " + _join(words) + "."]
     if segs == []:
         return ["No intraluminal IVC tumour on the marked levels."]
     return []
@@ -470,19 +477,22 @@ def _ivc_impression(ctx: _Ctx) -> str | None:
         segs = _segments_sentence(ctx)
         return segs[0] if segs and ctx.assessment.get("ivc_segments") else None
     words = ctx.cfg["ivc_impression"]
-    if not ext.get("mapped"):
-        parts = [words["unmapped"]]
-    else:
-        parts = [words["lead"] + _segments_words(ext.get("segments") or [])]
-        cranial = _ends_words(ext.get("cranial_end") or {})
-        if cranial:
-            parts.append("cranial end " + cranial)
-        caudal = (ext.get("caudal_end") or {}).get("from_renal_veins_mm")
-        if caudal is not None:
-            parts.append("caudal end " + _rel_words(caudal, "renal veins"))
+    pre = "bland_" if _bland(ctx) else ""
+    parts = [str(words[pre + "unmapped"])] if not ext.get("mapped") else _mapped_parts(ext, words[pre + "lead"])
     if ext.get("level") is not None:
         parts.append(words["level"].format(level=ext["level"], label=ext.get("level_label") or ""))
     return _sentence("; ".join(parts))
+
+
+def _mapped_parts(ext: Mapping[str, Any], lead: str) -> list[str]:
+    parts = [str(lead) + _segments_words(ext.get("segments") or [])]
+    cranial = _ends_words(ext.get("cranial_end") or {})
+    if cranial:
+        parts.append("cranial end " + cranial)
+    caudal = (ext.get("caudal_end") or {}).get("from_renal_veins_mm")
+    if caudal is not None:
+        parts.append("caudal end " + _rel_words(caudal, "renal veins"))
+    return parts
 
 
 def _segments_words(segs: Sequence[int]) -> str:
@@ -516,7 +526,8 @@ def _staging_impression(ctx: _Ctx) -> str | None:
         return _sentence(str(st.get("note") or words["not_applies"]))
     if not st.get("applies"):
         text = _sentence(str(st.get("note") or words["not_applies"]))
-        if st.get("conditional") and _top_id(ctx) not in words["no_conditional_when_leads"]:
+        if (st.get("conditional") and _top_id(ctx) not in words["no_conditional_when_leads"]
+                and not ctx.findings.get("histology")):
             text += f" Only if histology shows a sarcoma: {str(st['conditional']).split(':', 1)[-1].strip()}."
         return _sentence(text)
     return _applied_staging(ctx, st)

@@ -60,13 +60,22 @@ def _known(path: str, f: Findings) -> bool:
     return getattr(f, head, None) is not None
 
 
+def _tissue_in(ids: Sequence[str], c: Context) -> bool:
+    """With a tissue diagnosis, a probability or 'leads' condition asks the histology instead."""
+    h = c.f.histology
+    return h in ids or ("sarcoma" in ids and (h in c.sarcoma_ids or h == "other_sarcoma"))
+
+
 def holds(cond: Mapping[str, Any], c: Context) -> bool:
-    """One condition of recommendations.json."""
+    """One condition of recommendations.json. Once ``histology`` is known, the imaging probabilities
+    no longer trigger advice for other diagnoses: ``p_at_least`` and ``leads`` hold only for it."""
     f = c.f
     if "p_at_least" in cond:
+        if f.histology is not None:
+            return _tissue_in(cond["p_at_least"]["ids"], c)
         return _p(cond["p_at_least"]["ids"], c) >= float(cond["p_at_least"]["p"])
     if "leads" in cond:
-        return c.top in cond["leads"]
+        return _tissue_in(cond["leads"], c) if f.histology is not None else c.top in cond["leads"]
     if "finding" in cond:
         return f.findings.get(cond["finding"]) is cond["is"]
     if "field" in cond:

@@ -183,3 +183,35 @@ def test_every_recommendation_id_has_an_sr_code_highdicom_accepts():
     for rule in load_json("recommendations.json")["rules"]:
         code = C.code("recommendation", rule["id"])
         assert len(code.meaning) <= 64, rule["id"]
+
+
+BLAND = {"schema": S, "age_years": 70, "sex": "female", "side": "right", "greatest_dimension_mm": 150.0,
+         "enhancement_delta_hu": 40.0, "enhancement_pattern": "heterogeneous", "growth_pattern": "extravascular",
+         "thrombus_delta_hu": 3.0,
+         "ivc": {"renal_vein_z_mm": -20.0, "hepatic_vein_z_mm": 70.0, "right_atrium_z_mm": 120.0,
+                 "tumor_z_mm": [-60.0, 10.0]},
+         "findings": {"bland_thrombus": True, "intravascular_component": False, "necrosis": True,
+                      "vascular_invasion": False}}
+
+
+def test_a_bland_thrombus_is_never_called_tumour_and_gets_no_tumour_thrombus_level():
+    text = render_report(BLAND)
+    flat = " ".join(text.split())
+    assert "Intravascular tumour" not in flat and "Intraluminal tumour involves" not in flat
+    assert "level" not in _section(text, "IMPRESSION")
+    assert "Bland (non-enhancing) thrombus in the IVC, not tumour" in flat
+
+
+def test_a_known_non_sarcoma_histology_stops_sarcoma_advice_and_the_if_sarcoma_stage():
+    doc = {"schema": S, "age_years": 40, "sex": "male", "histology": "other", "greatest_dimension_mm": 80,
+           "findings": {"necrosis": True}}
+    ids = [r.id for r in assess(Findings.from_dict(doc)).recommendations]
+    assert "sarcoma_team_referral" not in ids and "chest_ct_staging" not in ids
+    assert "if histology shows a sarcoma" not in " ".join(render_report(doc).split())
+
+
+def test_a_known_lymphoma_still_gets_its_staging_work_up_and_no_biopsy():
+    doc = {**CASES["size_only"], "histology": "lymphoma"}
+    ids = [r.id for r in assess(Findings.from_dict(doc)).recommendations]
+    assert "lymphoma_workup" in ids and "percutaneous_core_biopsy" not in ids
+    assert "sarcoma_team_referral" not in ids and "metanephrines_before_biopsy" not in ids
