@@ -135,7 +135,8 @@ def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
         try:
             result.series.append(describe_series(uid, part))
         except Exception as exc:  # a series we cannot assemble: its files are reported, not fatal
-            reason = f"series {uid} cannot be assembled ({type(exc).__name__}: {exc})"
+            why = str(exc) if isinstance(exc, DicomError) else type(exc).__name__  # never a dependency's text
+            reason = f"series {uid} cannot be assembled ({why})"
             result.skipped += [Skipped(f.label, reason) for f in part]
     result.series.sort(key=lambda s: (-s.n_images, s.series_number or 0, s.series_uid))
     if not result.series:
