@@ -357,3 +357,17 @@ def test_zip_of_many_tiny_members_is_scanned_in_bounded_cpu(tmp_path, state):
             zf.writestr(f"d/{i}.dcm", b"")
     line = clean(run(["info", str(z)], state, cpu=30))
     assert "empty file" in line
+
+
+def test_misspelt_character_set_still_exports(tmp_path, state):
+    """'ISO_IR100' (no space) is a common misspelling in real files; the SR copied it and highdicom
+    refused it, so the study could not be exported at all. The SR is written in UTF-8."""
+    import pydicom
+
+    dss = stack(3)
+    for ds in dss:
+        ds.SpecificCharacterSet = "ISO_IR100"
+    write(tmp_path / "s", dss)
+    assert clean(export(tmp_path / "s", tmp_path / "out", state)) == ""
+    assert pydicom.dcmread(tmp_path / "out" / "report-sr.dcm").SpecificCharacterSet == "ISO_IR 192"
+    assert clean(export(tmp_path / "s", tmp_path / "out2", state, "--deidentify")) == ""

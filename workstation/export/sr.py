@@ -670,7 +670,8 @@ def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable
             series_instance_uid=series_instance_uid or generate_uid(), series_number=SR_SERIES_NUMBER,
             sop_instance_uid=sop_instance_uid or generate_uid(), instance_number=1,
             manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
-            series_description="RP mass measurement report", coding_schemes=schemes)
+            series_description="RP mass measurement report", coding_schemes=schemes,
+            specific_character_set="ISO_IR 192")  # UTF-8: any text; a source's misspelt term is refused
     except (ValueError, AttributeError, KeyError, TypeError) as exc:  # never the text: it quotes header values
         what = f"{exc.name} missing" if isinstance(exc, AttributeError) and exc.name else type(exc).__name__
         raise WorkstationError(f"SR export: the series headers cannot serve as evidence ({what})") from None
