@@ -199,6 +199,10 @@ class Deidentifier:
             kept["x_sources"] = sources
         if doc.get("x_measurements"):
             kept["x_measurements"] = [without_label(m) for m in doc["x_measurements"]]
+        cap = int(_table()["age_cap"]["above_years"])
+        age = kept.get("age_years")
+        if isinstance(age, (int, float)) and not isinstance(age, bool) and age > cap:
+            kept["age_years"] = cap + 1  # the same grouping as PatientAge (age_cap): "over 89" is one value
         out: dict[str, Any] = walk(kept)
         return out
 

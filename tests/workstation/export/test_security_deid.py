@@ -71,3 +71,14 @@ def test_identified_export_keeps_the_readers_text(ct_series, tmp_path):
     doc, cal = _typed_findings(volume)
     paths = export_study(doc, volume, tmp_path / "out", measurements=[cal], deidentify=False)
     assert b"QQLABEL" in paths["sr"].read_bytes()  # only de-identification drops it
+
+
+def test_ages_over_89_are_grouped_in_the_findings_and_report_as_in_patient_age(ct_series, tmp_path):
+    volume, _ = ct_series
+    doc = dict(FINDINGS, age_years=97)
+    assert Deidentifier(salt="s").scrub_findings(doc)["age_years"] == 90
+    assert Deidentifier(salt="s").scrub_findings(dict(FINDINGS, age_years=89))["age_years"] == 89
+    paths = export_study(doc, volume, tmp_path / "out", deidentify=True, salt="x")
+    assert json.loads(paths["findings"].read_text())["age_years"] == 90
+    assert "97" not in paths["report"].read_text().split("years")[0][-6:]
+    assert "90 years" in paths["report"].read_text()
