@@ -338,9 +338,16 @@ class SessionStore:
     def path(self) -> Path:
         return self.dir / SESSION_FILE
 
+    def _private_root(self) -> None:
+        """The default state folder owner-only too (its listing shows which studies were read and
+        when); a folder the caller chose is left as it is."""
+        if self.root == default_root():
+            _mkdir_private(self.root)
+
     # -- one writer ----------------------------------------------------------------------------
     def acquire(self) -> LockStatus:
         """Become the study's writer; when another window or process is, this store turns read-only."""
+        self._private_root()
         st = self.lock.acquire()
         self.read_only = not st.acquired
         return st
@@ -386,6 +393,7 @@ class SessionStore:
         """Save the current state atomically. ``masks=None`` keeps the masks of the previous save
         (so a findings or measurement change costs only the JSON); ``masks={}`` drops them."""
         self._writable()
+        self._private_root()
         _mkdir_private(self.dir)
         self._sync()
         if not self._read:

@@ -371,3 +371,24 @@ def test_misspelt_character_set_still_exports(tmp_path, state):
     assert clean(export(tmp_path / "s", tmp_path / "out", state)) == ""
     assert pydicom.dcmread(tmp_path / "out" / "report-sr.dcm").SpecificCharacterSet == "ISO_IR 192"
     assert clean(export(tmp_path / "s", tmp_path / "out2", state, "--deidentify")) == ""
+
+
+def test_default_state_folder_is_made_owner_only(tmp_path, monkeypatch):
+    from workstation.session import SessionStore
+
+    root = tmp_path / "state"
+    monkeypatch.setenv("WORKSTATION_STATE_DIR", str(root))
+    store = SessionStore.for_study("1.2.826.0.1.3680043.8.498.78")
+    store.acquire()
+    store.save({"schema": "rp-findings/1.1"}, [])
+    store.release()
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    chosen = tmp_path / "chosen"
+    chosen.mkdir(mode=0o755)
+    os.chmod(chosen, 0o755)
+    other = SessionStore.for_study("1.2.826.0.1.3680043.8.498.79", root=chosen)
+    other.acquire()
+    other.save({"schema": "rp-findings/1.1"}, [])
+    other.release()
+    assert stat.S_IMODE(chosen.stat().st_mode) == 0o755  # a folder the caller chose is not changed
+    assert stat.S_IMODE(other.dir.stat().st_mode) == 0o700
