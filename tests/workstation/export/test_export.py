@@ -312,8 +312,10 @@ def test_kill_9_during_export_leaves_the_old_or_the_new_set(ct_series, tmp_path)
     landed = {"stage": 0, "commit": 0}
     for attempt in range(24):
         want = "commit" if attempt % 2 else "stage"
-        proc = subprocess.Popen([sys.executable, "-c", _EXPORT_LOOP, str(paths[0].parent), str(out), str(fa), str(fb)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        errlog = tmp_path / f"child{attempt}.err"
+        with open(errlog, "wb") as err:
+            proc = subprocess.Popen([sys.executable, "-c", _EXPORT_LOOP, str(paths[0].parent), str(out), str(fa),
+                                     str(fb)], stdout=subprocess.PIPE, stderr=err)
         seen = None
         deadline = time.monotonic() + 60
         try:
@@ -326,7 +328,7 @@ def test_kill_9_during_export_leaves_the_old_or_the_new_set(ct_series, tmp_path)
             proc.kill()
             proc.wait()
             proc.stdout.close()
-        assert proc.returncode == -signal.SIGKILL
+        assert proc.returncode == -signal.SIGKILL, errlog.read_text(errors="replace")[-1500:]
         interrupted = [n for n in os.listdir(out) if n.startswith(atomic.SET_PREFIX)]
         if interrupted:
             landed["commit" if any(n.endswith(".commit") for n in interrupted) else "stage"] += 1
