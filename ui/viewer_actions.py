@@ -174,7 +174,7 @@ class WindowLevelDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
 
-    def window(self) -> Window:  # type: ignore[override]
+    def chosen_window(self) -> Window:
         return Window(self.width_box.value(), self.level_box.value())
 
 
@@ -391,11 +391,11 @@ class ViewerActions(QObject):
 
     def ask_window(self) -> WindowLevelDialog | None:
         vp = self.viewer.active_viewport()
-        win = vp.window()
+        win = vp.display_window()
         if win is None:
             return None
         dlg = WindowLevelDialog(self.win, win, "HU" if vp.volume.unit == "HU" else "")
-        dlg.accepted.connect(lambda: vp.set_window(dlg.window()))
+        dlg.accepted.connect(lambda: vp.set_window(dlg.chosen_window()))
         self.wl_dialog = dlg
         dlg.open()
         return dlg

@@ -356,7 +356,8 @@ class SliceViewport(pg.GraphicsView):
         return int(m.slice_to_index(self.slice)) == k
 
     # ------------------------------------------------------------------------- window
-    def window(self) -> Window | None:
+    def display_window(self) -> Window | None:
+        """The series' window (width/level) shown here; None without a volume."""
         return None if self.volume is None else self.windows.ensure(self.volume)
 
     def set_window(self, window: Window) -> None:

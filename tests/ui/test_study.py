@@ -74,7 +74,7 @@ def test_sample_study_offers_pre_post_compare_and_switches_series(sample_window,
     assert "MR" in ax.t_topright.text() and "HU" not in ax.t_bottomleft.text()
     np.testing.assert_array_equal(ax.image.image, ax.mapping.image(ax.volume.voxels, ax.slice))
     # MR: an auto window from percentiles of the signal, not a CT preset
-    w = ax.window()
+    w = ax.display_window()
     lo, hi = np.percentile(ax.volume.voxels[ax.volume.voxels > ax.volume.voxels.min()], [0.5, 99.5])
     assert w.level == pytest.approx((lo + hi) / 2, rel=0.1) and w.width == pytest.approx(hi - lo, rel=0.15)
     # the hanging protocol: C shows pre | post, linked by patient position

@@ -76,14 +76,14 @@ def test_typed_window_level_is_applied(window, qtbot):
     _key(qtbot, window, "Shift+W")
     dlg = window.viewer_actions.wl_dialog
     assert dlg is not None and dlg.isVisible()
-    assert dlg.width_box.value() == ax.window().width and dlg.level_box.value() == ax.window().level
+    assert dlg.width_box.value() == ax.display_window().width and dlg.level_box.value() == ax.display_window().level
     dlg.width_box.setValue(350)
     dlg.level_box.setValue(-25)
     qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert window.windows.get(vol.series_uid) == Window(350, -25)
     assert ax.image.levels[0] == pytest.approx(-200) and ax.image.levels[1] == pytest.approx(150)
     assert "W 350  L -25" in ax.t_bottomright.text()
-    assert window.viewer.coronal.window() == Window(350, -25)  # the window is the series'
+    assert window.viewer.coronal.display_window() == Window(350, -25)  # the window is the series'
 
 
 def test_invert_key_inverts_the_shown_grey_scale(window, qtbot):

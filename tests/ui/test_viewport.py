@@ -68,21 +68,21 @@ def test_right_drag_windows_like_horos(window):
     vol = phantom()
     show(window, vol)
     ax = window.viewer.axial
-    w0 = ax.window()
+    w0 = ax.display_window()
     c = center(ax)
     drag(ax, c, c + QPointF(60, 0), Qt.MouseButton.RightButton)   # right: wider
-    w1 = ax.window()
+    w1 = ax.display_window()
     assert w1.width > w0.width and w1.level == pytest.approx(w0.level)
     drag(ax, c, c + QPointF(0, 40), Qt.MouseButton.RightButton)   # down: higher level
-    w2 = ax.window()
+    w2 = ax.display_window()
     assert w2.level > w1.level and w2.width == pytest.approx(w1.width)
     drag(ax, c, c + QPointF(-30, -30), Qt.MouseButton.RightButton)
-    w3 = ax.window()
+    w3 = ax.display_window()
     assert w3.width < w2.width and w3.level < w2.level
     # the image item uses the window as its levels (no re-windowed copy of the pixels)
     assert tuple(ax.image.levels) == pytest.approx(w3.levels)
     # every view of the series shares the window (a property of the volume)
-    assert window.viewer.coronal.window() == w3
+    assert window.viewer.coronal.display_window() == w3
     assert f"W {round(w3.width)}" in ax.t_bottomright.text()
 
 
@@ -95,13 +95,13 @@ def test_preset_keys_and_reset(window, qtbot):
     assert [p.key for p in presets] == ["1", "2", "3", "4"]
     for p in presets:
         qtbot.keyClick(ax, p.key)
-        assert ax.window() == p.window
+        assert ax.display_window() == p.window
     doc = presets_doc()
     by_id = {p["id"]: (p["width"], p["level"]) for p in doc["ct_window_presets"]}
     assert by_id["soft_tissue"] == (400, 40) and by_id["lung"] == (1500, -600)
     assert all(p.get("source") for p in doc["ct_window_presets"])
     qtbot.keyClick(ax, "r")
-    assert ax.window().width == 400 and ax.window().level == 40
+    assert ax.display_window().width == 400 and ax.display_window().level == 40
 
 
 def test_ctrl_wheel_zooms_middle_drag_pans_f_fits(window, qtbot):
