@@ -137,27 +137,27 @@ class Loader(QObject):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.thread: QThread | None = None
+        self.worker_thread: QThread | None = None
         self.worker: LoadWorker | None = None
 
     def start(self, path) -> LoadWorker:
         self.stop()
-        self.thread = QThread()
+        self.worker_thread = QThread()
         self.worker = LoadWorker(path)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit)
-        self.thread.start()
+        self.worker.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.worker_thread.quit)
+        self.worker_thread.start()
         return self.worker
 
     def is_running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        return self.worker_thread is not None and self.worker_thread.isRunning()
 
     def stop(self, wait_ms: int = 5000) -> None:
         if self.worker is not None:
             self.worker.cancel()
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait(wait_ms)
-        self.thread = None
+        if self.worker_thread is not None:
+            self.worker_thread.quit()
+            self.worker_thread.wait(wait_ms)
+        self.worker_thread = None
         self.worker = None
