@@ -12,10 +12,14 @@ import os
 import threading
 import time
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from workstation.errors import PASS_THROUGH, WorkstationError, report, user_line
+
+if TYPE_CHECKING:
+    from workstation.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ class LoadWorker(QObject):
             for idx, info in enumerate(sc.series):
                 if self._cancel:
                     break
-                current = {}
+                current: dict[str, Volume] = {}
                 last = [0.0]
 
                 def on_allocated(vol, _idx=idx, current=current):

@@ -9,6 +9,8 @@ landmarks, spheres and lesion lines are plain scene items. Dragging a handle upd
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,6 +43,10 @@ def _pen(color, width=1.6, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(color=color, width=width, style=style)
 
 
+def _xyz(a) -> tuple[float, float, float]:
+    return float(a[0]), float(a[1]), float(a[2])
+
+
 def _label(color) -> pg.TextItem:
     t = pg.TextItem(color=color, anchor=(0, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
     t.setZValue(60)
@@ -65,6 +71,13 @@ def ellipse_text(m: EllipseROI, unit: str) -> str:
 class _Graphic:
     """Base: one record drawn in one viewport."""
 
+    # set by the editable ROI graphics before they call _wire_roi
+    roi: Any
+    id: str
+    _started: Callable[..., None]
+    _moved: Callable[..., None]
+    _finished: Callable[..., None]
+
     def __init__(self, layer: MeasurementLayer) -> None:
         self.layer = layer
         self.vb = layer.viewport.vb
@@ -87,6 +100,10 @@ class _Graphic:
 
     def set_selected(self, on: bool) -> None:
         pass
+
+    def show(self, *args: Any, **kwargs: Any) -> None:
+        """Draw the record at scene positions (each graphic has its own arguments)."""
+        raise NotImplementedError
 
     def _wire_roi(self, layer, color, interactive: bool) -> None:
         """Label, scene items and edit signals shared by the editable ROI graphics."""
@@ -216,7 +233,7 @@ class EllipseGraphic(_Graphic):
         vp = self.layer.viewport
         w, h = self.roi.size()
         pts = [self.roi.mapToParent(QPointF(x, y)) for x, y in ((0, h / 2), (w, h / 2), (w / 2, 0), (w / 2, h))]
-        lps = [tuple(float(c) for c in vp.scene_to_patient(p.x(), p.y())) for p in pts]
+        lps = [_xyz(vp.scene_to_patient(p.x(), p.y())) for p in pts]
         major, minor = (lps[0], lps[1]), (lps[2], lps[3])
         if h > w:
             major, minor = minor, major
@@ -612,7 +629,8 @@ class MeasurementLayer(QObject):
             if isinstance(m, (Angle, FreehandROI, Arrow)):
                 self._draft = PolylineGraphic(self, DRAFT)
             else:
-                self._draft = CaliperGraphic(self, m, False) if isinstance(m, Caliper) else EllipseGraphic(self, m, False)
+                self._draft = CaliperGraphic(self, m, False) if isinstance(m, Caliper) \
+                    else EllipseGraphic(self, cast(EllipseROI, m), False)
             self._draft_kind = m.kind
         if isinstance(m, (Angle, FreehandROI, Arrow)):
             self._show_polyline(self._draft, m, vp.patient_to_scene(np.asarray(polyline_points(m))))
@@ -620,8 +638,9 @@ class MeasurementLayer(QObject):
             s = vp.patient_to_scene(np.asarray([m.p1, m.p2]))
             self._draft.show(m, s)
         else:
-            s = vp.patient_to_scene(np.asarray([*m.major, *m.minor]))
-            self._draft.show(m, s[:2, :2], s[2:, :2])
+            e = cast(EllipseROI, m)  # the drafts are polylines, calipers and ellipses
+            s = vp.patient_to_scene(np.asarray([*e.major, *e.minor]))
+            self._draft.show(e, s[:2, :2], s[2:, :2])
 
     def show_probe(self, scene_xy, text: str) -> None:
         if self._probe is None:

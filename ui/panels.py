@@ -31,7 +31,8 @@ def thumbnail(volume: Volume) -> QPixmap:
     img = m.image(volume.voxels, m.n_slices // 2)
     u8 = np.ascontiguousarray(to_uint8(img, thumbnail_window(volume, img)))
     h, w = u8.shape
-    qi = QImage(u8.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    # PyQt6 takes any buffer here; its stubs say bytes
+    qi = QImage(u8.data, w, h, w, QImage.Format.Format_Grayscale8).copy()  # type: ignore[call-overload]
     aspect = (h * m.row_spacing) / max(w * m.col_spacing, 1e-6)
     tw, th = (THUMB, int(round(THUMB * aspect))) if aspect <= 1 else (int(round(THUMB / aspect)), THUMB)
     pm = QPixmap.fromImage(qi).scaled(max(tw, 1), max(th, 1), Qt.AspectRatioMode.IgnoreAspectRatio,
@@ -157,9 +158,11 @@ class MeasurementsPanel(QTableWidget):
         super().__init__(0, 2, parent)
         self.store = store
         self.setHorizontalHeaderLabels(["Name", "Value"])
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.verticalHeader().setVisible(False)
+        header, rows = self.horizontalHeader(), self.verticalHeader()
+        assert header is not None and rows is not None  # a QTableWidget always has both
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        rows.setVisible(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -202,9 +205,11 @@ class MeasurementsPanel(QTableWidget):
         self._updating = True
         try:
             r = self._rows.index(m.id)
-            if self.item(r, 0).text() != (m.label or m.kind):
-                self.item(r, 0).setText(m.label or m.kind)
-            self.item(r, 1).setText(describe(m))
+            name, value = self.item(r, 0), self.item(r, 1)
+            assert name is not None and value is not None  # every row is built with both items
+            if name.text() != (m.label or m.kind):
+                name.setText(m.label or m.kind)
+            value.setText(describe(m))
         finally:
             self._updating = False
 
@@ -219,7 +224,9 @@ class MeasurementsPanel(QTableWidget):
     def _selection(self) -> None:
         if self._updating:
             return
-        rows = self.selectionModel().selectedRows()
+        model = self.selectionModel()
+        assert model is not None  # a view's selection model exists once it has a model
+        rows = model.selectedRows()
         mid = self._rows[rows[0].row()] if rows else None
         self.store.select(mid)
         if mid is not None:
@@ -236,11 +243,11 @@ class MeasurementsPanel(QTableWidget):
             self._updating = False
 
     def keyPressEvent(self, ev):  # noqa: N802
-        if ev.matches(QKeySequence.StandardKey.Delete) or ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            if self.state() != QAbstractItemView.State.EditingState:
-                sel = self.store.selected_id()
-                if sel:
-                    self.store.remove(sel)
-                ev.accept()
-                return
+        delete = ev.matches(QKeySequence.StandardKey.Delete) or ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+        if delete and self.state() != QAbstractItemView.State.EditingState:
+            sel = self.store.selected_id()
+            if sel:
+                self.store.remove(sel)
+            ev.accept()
+            return
         super().keyPressEvent(ev)

@@ -142,7 +142,8 @@ class Viewer(QObject):
         """Show ``volume`` in the main views (axial/coronal/sagittal; left view in compare)."""
         prev = self.volume
         self.volume = volume
-        point = self.point if (keep_point and prev is not None and volume.contains_index(volume.patient_to_index(self.point))) else None
+        keep = keep_point and prev is not None and volume.contains_index(volume.patient_to_index(self.point))
+        point = self.point if keep else None
         if point is None:
             point = volume.index_to_patient((np.asarray(volume.shape) - 1) // 2)
         self.point = np.asarray(point, float)
@@ -200,7 +201,8 @@ class Viewer(QObject):
 
     # ------------------------------------------------------------------------ the shared point
     def cursor_patient_point(self) -> tuple[float, float, float]:
-        return tuple(float(v) for v in self.point)
+        x, y, z = (float(v) for v in self.point)
+        return x, y, z
 
     def set_cursor(self, xyz, source: SliceViewport | None = None) -> None:
         """Move the crosshair to a patient point; every linked view shows the slice through it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -67,7 +68,16 @@ class PointerEvent:
 
     @property
     def volume(self) -> Volume:
-        return self.viewport.volume
+        # events are made only while the viewport shows a volume
+        return cast(Volume, self.viewport.volume)
+
+
+class PointerTool(Protocol):
+    """What a viewport's active tool answers: a click, or a drag's start/move/finish."""
+
+    def click(self, ev: PointerEvent) -> None: ...
+
+    def drag(self, ev: PointerEvent) -> None: ...
 
 
 def display_person_name(value) -> str:
@@ -108,6 +118,8 @@ class WindowedImageItem(pg.ImageItem):
     reused uint8 buffer shown as a Grayscale8 QImage, instead of pyqtgraph rescaling the image on
     each change. Anything else (float volumes) renders as pyqtgraph does. Rendering happens once,
     at the next paint, however many times the image or the levels changed before it."""
+
+    lut: np.ndarray | None  # pyqtgraph's lookup table (None: levels only)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -196,7 +208,7 @@ class SliceViewport(pg.GraphicsView):
         self.slice = 0                       # display slice number (0 = first shown)
         self.point = np.zeros(3)             # the patient point this view shows (LPS mm)
         self.linked = True                   # follows the shared crosshair point
-        self.tool_provider: Callable[[], object] | None = None
+        self.tool_provider: Callable[[], PointerTool | None] | None = None
         self.patient_text_enabled = True
         self._wheel_accum = 0.0
         self._drag_window: tuple[Window, float] | None = None
@@ -283,11 +295,17 @@ class SliceViewport(pg.GraphicsView):
         if not self.annotations_visible:
             self._hide_scene_items()
 
+    def shown(self) -> tuple[Volume, PlaneMapping]:
+        """The shown volume and its plane mapping (for code that runs only while one is shown)."""
+        if self.volume is None or self.mapping is None:
+            raise RuntimeError(f"no volume shown in the {self.name} view")
+        return self.volume, self.mapping
+
     def _slice_of_point(self, xyz) -> int:
-        return self._slice_of_index(self.volume.patient_to_index(xyz))
+        return self._slice_of_index(self.shown()[0].patient_to_index(xyz))
 
     def _slice_of_index(self, kji: np.ndarray) -> int:
-        m = self.mapping
+        m = self.shown()[1]
         d = m.index_to_slice(float(kji[m.slice_axis]))
         return int(np.clip(np.rint(d), 0, m.n_slices - 1))
 
@@ -312,11 +330,11 @@ class SliceViewport(pg.GraphicsView):
         """Show display slice ``d``; asks the viewer to move the shared point there."""
         if self.volume is None:
             return
-        m = self.mapping
+        v, m = self.shown()
         d = int(np.clip(d, 0, m.n_slices - 1))
-        kji = self.volume.patient_to_index(self.point)
+        kji = v.patient_to_index(self.point)
         kji[m.slice_axis] = m.slice_to_index(d)
-        xyz = self.volume.index_to_patient(kji)
+        xyz = v.index_to_patient(kji)
         self.point_requested.emit(self, xyz)
         if self.slice != d:  # nobody followed (unlinked view): move alone
             self.set_point(xyz)
@@ -332,7 +350,8 @@ class SliceViewport(pg.GraphicsView):
         self.slice_changed.emit(self)
 
     def current_image(self) -> np.ndarray:
-        return self.mapping.image(self.volume.voxels, self.slice)
+        v, m = self.shown()
+        return m.image(v.voxels, self.slice)
 
     def _render(self) -> None:
         if self.volume is None:
@@ -367,7 +386,7 @@ class SliceViewport(pg.GraphicsView):
     def _on_window_changed(self, uid: str) -> None:
         if self.volume is not None and self.volume.series_uid == uid:
             self._interacting()
-            self.image.setLevels(self.windows.get(uid).levels)  # rendered once, at the next paint
+            self.image.setLevels(self.windows.ensure(self.volume).levels)  # rendered once, at the next paint
             self._update_overlay()
 
     # ------------------------------------------------------------------------- render quality
@@ -473,7 +492,7 @@ class SliceViewport(pg.GraphicsView):
             self._place_overlay()
 
     def _bottom_right_text(self) -> str:
-        w = self.windows.ensure(self.volume)
+        w = self.windows.ensure(self.shown()[0])
         z = self.zoom_percent()
         lines = [f"W {w.width:.0f}  L {w.level:.0f}" + ("  Inverted" if self.image.invert else "")]
         if z is not None:
@@ -516,14 +535,15 @@ class SliceViewport(pg.GraphicsView):
 
     # ------------------------------------------------------------------------- coordinates
     def scene_to_index(self, x: float, y: float) -> np.ndarray:
-        return self.mapping.scene_to_index(x, y, self.slice)
+        return self.shown()[1].scene_to_index(x, y, self.slice)
 
     def scene_to_patient(self, x: float, y: float) -> np.ndarray:
-        return self.volume.index_to_patient(self.scene_to_index(x, y))
+        return self.shown()[0].index_to_patient(self.scene_to_index(x, y))
 
     def patient_to_scene(self, xyz) -> np.ndarray:
         """LPS ``(..., 3)`` -> ``(..., 3)`` (scene x mm, scene y mm, display slice)."""
-        return self.mapping.index_to_scene(self.volume.patient_to_index(xyz))
+        v, m = self.shown()
+        return m.index_to_scene(v.patient_to_index(xyz))
 
     def patient_to_widget(self, xyz) -> QPointF:
         """Where a patient point is drawn, in this widget's pixel coordinates (for tests/tools)."""
@@ -541,9 +561,10 @@ class SliceViewport(pg.GraphicsView):
     def _update_crosshair(self, kji: np.ndarray | None = None) -> None:
         if self.volume is None:
             return
+        v, m = self.shown()
         if kji is None:
-            kji = self.volume.patient_to_index(self.point)
-        s = self.mapping.index_to_scene(kji)
+            kji = v.patient_to_index(self.point)
+        s = m.index_to_scene(kji)
         self.vline.setPos(float(s[0]))
         self.hline.setPos(float(s[1]))
         self.vline.setVisible(self.crosshair_visible)
@@ -565,7 +586,7 @@ class SliceViewport(pg.GraphicsView):
                 t.setText("")
             self._place_scale_bar()
             return
-        m = self.mapping
+        m = self.shown()[1]
         meta = v.meta or {}
         top = []
         if self.patient_text_enabled:
@@ -582,8 +603,8 @@ class SliceViewport(pg.GraphicsView):
         if m.slice_axis == 0:
             pos = v.slice_position_mm(k)
         else:
-            centre = self.volume.index_to_patient(self._slice_centre(k))
-            pos = float(np.dot(centre, np.asarray(self.volume.direction[:, m.slice_axis])))
+            centre = v.index_to_patient(self._slice_centre(k))
+            pos = float(np.dot(centre, np.asarray(v.direction[:, int(m.slice_axis)])))
         lines = [f"Im {self.slice + 1}/{m.n_slices}   {_AXIS_NAME.get(self.view, 'Pos')} {pos:.1f} mm"
                  f"   {m.slice_spacing:.2f} mm"]
         lines.append(self._hover_text())
@@ -592,8 +613,8 @@ class SliceViewport(pg.GraphicsView):
         self._place_overlay()
 
     def _slice_centre(self, k: float):
-        m = self.mapping
-        c = (np.asarray(self.volume.shape, float) - 1) / 2.0
+        v, m = self.shown()
+        c = (np.asarray(v.shape, float) - 1) / 2.0
         c[m.slice_axis] = k
         return c
 
@@ -708,7 +729,7 @@ class SliceViewport(pg.GraphicsView):
             return
         x, y = view_pos.x(), view_pos.y()
         idx = self.scene_to_index(x, y)
-        ev = PointerEvent(self, phase, (x, y), idx, self.volume.index_to_patient(idx), modifiers, start)
+        ev = PointerEvent(self, phase, (x, y), idx, self.shown()[0].index_to_patient(idx), modifiers, start)
         if phase == "click":
             tool.click(ev)
         else:
