@@ -4,6 +4,9 @@ Nothing in this package imports Qt; ``ui`` renders it.
 """
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from .errors import WorkstationError
 from .volume import Volume
 
@@ -11,7 +14,7 @@ __all__ = ["Volume", "WorkstationError", "load_series"]
 __version__ = "0.1.0"
 
 
-def load_series(path, **kwargs) -> Volume:
+def load_series(path: str | os.PathLike[str], **kwargs: Any) -> Volume:
     """Load one series as a :class:`Volume` (``path`` may be ``PATH#SERIES_UID``).
 
     See :func:`workstation.dicom.load_series`.

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels.processing import apply_modality_lut  # public; pydicom.pixels re-exports it implicitly
 
 from .decoding import decode_frames
 from .headers import Frame, _short
@@ -170,14 +170,15 @@ def native_readable(fr: Frame) -> bool:
 
 def _read_native(source: Source, items: list[tuple[int, Frame]], out: np.ndarray,
                  check_range: bool = True) -> list[tuple[int, str | None]]:
-    results = []
+    results: list[tuple[int, str | None]] = []
     with source.open() as f:
         for k, fr in items:
             f.seek(fr.pixels.value_offset + (fr.frame_index or 0) * fr.frame_bytes)  # type: ignore[operator]
             dt = raw_dtype(fr)
             dst = out[k]
             if out.dtype == INT16 and dt.itemsize == 2 and dt.isnative and fr.lut is None:
-                if f.readinto(memoryview(dst).cast("B")) != fr.frame_bytes:
+                # typing.BinaryIO lacks readinto; the sources' files (fdopen "rb", BytesIO) have it
+                if f.readinto(memoryview(dst).cast("B")) != fr.frame_bytes:  # type: ignore[attr-defined]
                     results.append((k, "pixel data ends early"))
                     continue
                 raw = fix_stored_bits(dst.view(dt), fr)
@@ -212,7 +213,7 @@ def decode_source(source: Source, items: list[tuple[int, Frame]]) -> list[np.nda
     """Stored values of ``items``' frames of one compressed file, decoded in this thread."""
     fr = items[0][1]
     src: str | bytes = source.path if source.path is not None else source.read_bytes()
-    indices = None if fr.frame_index is None else [f.frame_index for _, f in items]  # type: ignore[misc]
+    indices = None if fr.frame_index is None else [f.frame_index for _, f in items]
     return decode_frames(src, indices, fr.transfer_syntax)  # type: ignore[arg-type]
 
 
@@ -257,7 +258,8 @@ def resample_along_k(out: np.ndarray, actual_k: np.ndarray) -> None:
     originals: dict[int, np.ndarray] = {}
 
     def original(j: int) -> np.ndarray:
-        return originals.get(j, out[j])
+        a: np.ndarray = originals.get(j, out[j])
+        return a
 
     for k in range(n):
         if abs(actual_k[k] - k) < 1e-6:

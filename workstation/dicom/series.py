@@ -21,7 +21,7 @@ from .headers import Frame, _short, one_float, prefetch, read_frames, text
 from .pixels import OUT_OF_RANGE, fill_missing, native_readable, output_dtype, put_decoded, read_slices, resample_along_k
 from .quiet import install as install_quiet_hooks
 from .quiet import quiet_pydicom, quietly
-from .sources import Skipped, list_sources
+from .sources import Skipped, Source, list_sources
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class SeriesInfo:
     def frames(self) -> list[Frame]:
         return self.layout.frames
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "series_uid": self.series_uid, "modality": self.modality, "description": self.description,
             "n_images": self.n_images, "rows": self.rows, "columns": self.columns,
@@ -91,7 +91,7 @@ class Scan:
     series: list[SeriesInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "series": [s.to_json() for s in self.series],
                 "skipped": [s.to_json() for s in self.skipped]}
 
@@ -113,7 +113,7 @@ def describe_series(uid: str, frames: list[Frame]) -> SeriesInfo:
         series_number=int(v) if (v := one_float(first.header, "SeriesNumber")) is not None else None)
 
 
-def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
+def scan(path: str | os.PathLike[str], workers: int | None = None) -> Scan:
     """Find the image series under ``path`` (folder, DICOMDIR, zip or file), reading headers only.
 
     Unusable files land in ``Scan.skipped`` with a reason; a path with no usable image at all
@@ -144,9 +144,10 @@ def scan(path: str | os.PathLike, workers: int | None = None) -> Scan:
     return result
 
 
-def _read_ahead(pool: ThreadPoolExecutor, sources: list, ahead: int) -> Iterator[tuple]:
+def _read_ahead(pool: ThreadPoolExecutor, sources: list[Source],
+                ahead: int) -> Iterator[tuple[Source, tuple[bytes, int] | Skipped]]:
     """``(source, prefetch(source))`` in order, with at most ``ahead`` reads in flight."""
-    pending: collections.deque = collections.deque()
+    pending: collections.deque[tuple[Source, Future[tuple[bytes, int] | Skipped]]] = collections.deque()
     it = iter(sources)
     for src in itertools.islice(it, ahead):
         pending.append((src, pool.submit(prefetch, src)))
@@ -168,14 +169,14 @@ def _nothing_usable(path: str, n_files: int, skipped: list[Skipped]) -> str:
 
 
 # -- reading a series ------------------------------------------------------------------------------
-def _meta(info: SeriesInfo) -> dict:
+def _meta(info: SeriesInfo) -> dict[str, Any]:
     lay = info.layout
     first = lay.frames[0]
     h = first.header
     slot_frames = [None if s is None else lay.frames[s] for s in lay.slots]
     headers = list({id(f.header): f.header for f in slot_frames if f is not None}.values())
     win = _window(first)
-    meta = {
+    meta: dict[str, Any] = {
         "study_uid": text(h, "StudyInstanceUID"), "frame_of_reference_uid": text(h, "FrameOfReferenceUID"),
         "sop_class_uid": text(h, "SOPClassUID"),
         "sop_instance_uids": [f.sop_instance_uid if f else None for f in slot_frames],
@@ -337,7 +338,7 @@ def _collect(fut: Future[Any], job: Job, from_pool: bool, out: np.ndarray) -> li
     return done + [(k, "frame missing from the decoded pixel data") for k, _ in job if k not in got]
 
 
-def _finish_gaps(vol: Volume, lay: SliceLayout, failed: list, progress: Progress | None, done: int) -> None:
+def _finish_gaps(vol: Volume, lay: SliceLayout, failed: list[tuple[int, str, str]], progress: Progress | None, done: int) -> None:
     missing = [k for k, s in enumerate(lay.slots) if s is None]
     for k, label, err in sorted(failed):
         vol.warnings.append(f"slice {k} ({label}) unreadable: {err}; filled from its neighbours")
@@ -355,7 +356,7 @@ def _finish_gaps(vol: Volume, lay: SliceLayout, failed: list, progress: Progress
 
 
 # -- choosing a series -----------------------------------------------------------------------------
-def split_series_path(spec: str | os.PathLike) -> tuple[str, str | None]:
+def split_series_path(spec: str | os.PathLike[str]) -> tuple[str, str | None]:
     """``PATH#SERIES_UID`` -> (PATH, UID); a path that exists as given has no UID."""
     spec = os.fspath(spec)
     if os.path.exists(spec) or "#" not in spec:
@@ -398,7 +399,7 @@ def choose_series(found: Scan, uid: str | None) -> SeriesInfo:
     return found.find(next(iter(bases))) or found.series[0]
 
 
-def load_series(path: str | os.PathLike, progress: Progress | None = None,
+def load_series(path: str | os.PathLike[str], progress: Progress | None = None,
                 on_allocated: Callable[[Volume], None] | None = None) -> Volume:
     """Load one series as a :class:`Volume`; ``path`` may be ``PATH#SERIES_UID``."""
     where, uid = split_series_path(path)
