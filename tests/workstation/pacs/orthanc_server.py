@@ -9,6 +9,7 @@ ports listen on every interface, which is why remote access stays refused.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -111,7 +112,8 @@ class OrthancServer:
                 return self
             except OSError:
                 pass
-            time.sleep(0.05)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a wait on the process, not a sleep
+                self.proc.wait(timeout=0.05)
         self.stop()
         raise RuntimeError(f"Orthanc did not answer GET /system within {timeout_s:.0f} s; see {self.log_path}")
 
