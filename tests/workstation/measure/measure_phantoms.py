@@ -129,7 +129,6 @@ def abdomen_pair(delta_hu=30.0, motion_mm=(0.0, 0.0, 0.0), shape=(40, 160, 160),
         paint(vol, ellipsoid_fraction(vol, c0 + s + (5, -28, 10), (20, 6, 15)), 30 if not post else 60)  # bowel
         paint(vol, ellipsoid_fraction(vol, c0 + s + les_off, (lesion_radius,) * 3), 40 if not post else 40 + delta_hu)
     pre = blank(shape, spacing, -1000.0, row=row, col=col)
-    pre_ref = pre
     c0 = center_of(pre)
     les_off = np.array([18.0, 5.0, 0.0])
     draw(pre, (0, 0, 0), False)
