@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..cli import print_json
@@ -19,6 +20,7 @@ from ..cli import print_json
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..measure.model import Measurement
     from ..volume import Volume
 
 
@@ -35,16 +37,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dicom import load_series
-    from ..export import ExportConflict, export_study
     from ..measure.model import Measurement
     from ..reasoning.findings import load_findings
 
     findings = load_findings(args.findings).to_dict()      # FindingsError (exit 2) names the field
     measurements = [Measurement.from_dict(d) for d in findings.get("x_measurements") or []]
     volume = load_series(args.series)
+    return write_export(args, findings, volume, measurements, _saved_masks(volume))
+
+
+def write_export(args: argparse.Namespace, findings: dict[str, Any], volume: Volume,
+                 measurements: Sequence[Measurement], masks: Mapping[str, np.ndarray] | None) -> int:
+    """Export as ``--out``/``--deidentify``/``--force``/``--json`` say, and print what was written
+    (``workstation export`` and ``workstation reads export``)."""
+    from ..export import ExportConflict, export_study
+
     try:
         paths = export_study(findings, volume, args.out, measurements=measurements,
-                             deidentify=args.deidentify, masks=_saved_masks(volume), force=args.force)
+                             deidentify=args.deidentify, masks=dict(masks) if masks else None, force=args.force)
     except ExportConflict as exc:          # exit 2, one line; nothing was written
         raise ExportConflict(f"{exc} (--force replaces it)") from None
     doc: dict[str, Any] = {k: str(v) for k, v in paths.items()}

@@ -99,7 +99,7 @@ def _series_path(series: str, info: ReadInfo | None) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from ..dicom import load_series
-    from ..export import export_study
+    from .export import write_export
 
     store = SessionStore(_resolve_key(args.key))
     state = _state(store, args.read)
@@ -107,14 +107,4 @@ def _export(args: argparse.Namespace) -> int:
         (r for r in store.reads() if r.read_id == args.read), None)
     volume = load_series(_series_path(args.series, info))
     findings: dict[str, Any] = dict(state.findings) or {"schema": "rp-findings/1"}
-    paths = export_study(findings, volume, args.out, measurements=state.measurements,
-                         deidentify=args.deidentify, masks=dict(state.masks) or None, force=args.force)
-    doc: dict[str, Any] = {k: str(v) for k, v in paths.items()}
-    doc["deidentified"] = bool(args.deidentify)
-    if args.json:
-        print_json(doc)
-    else:
-        for k in ("findings", "report", "sr", "seg"):
-            if doc.get(k):
-                print(doc[k], file=sys.stdout)
-    return 0
+    return write_export(args, findings, volume, state.measurements, state.masks)

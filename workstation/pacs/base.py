@@ -116,6 +116,16 @@ def check_date(text: str | None) -> str | None:
     return text
 
 
+def wanted_series(server: str, known: list[SeriesMatch], series: list[str] | None) -> list[SeriesMatch]:
+    """The study's series to retrieve (all, or those named), or a PacsError naming the server."""
+    wanted = [s for s in known if series is None or s.series_uid in series]
+    if series is not None and len(wanted) != len(set(series)):
+        raise PacsError(f"server {server}: series not found in the study")
+    if not wanted:
+        raise PacsError(f"server {server}: study not found")
+    return wanted
+
+
 class InstanceWriter:
     """Writes retrieved instances under ``out/<series folder>/<SOP instance UID>.dcm``, each through
     a temporary file renamed into place when whole; counts them and reports progress. Thread-safe

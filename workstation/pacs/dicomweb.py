@@ -26,7 +26,18 @@ import urllib3
 import urllib3.connection
 from requests.adapters import HTTPAdapter
 
-from .base import Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch, StudyMatch, StudyQuery, check_uid
+from .base import (
+    Cancelled,
+    InstanceWriter,
+    PacsError,
+    ProgressFn,
+    SendResult,
+    SeriesMatch,
+    StudyMatch,
+    StudyQuery,
+    check_uid,
+    wanted_series,
+)
 from .config import ServerConfig, pacs_default
 
 log = logging.getLogger(__name__)
@@ -187,12 +198,7 @@ class DicomWebPacs:
     def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
         study_uid = check_uid(study_uid, "STUDY_UID")
-        known = self.find_series(study_uid)
-        wanted = [s for s in known if series is None or s.series_uid in series]
-        if series is not None and len(wanted) != len(set(series)):
-            raise PacsError(f"server {self.name}: series not found in the study")
-        if not wanted:
-            raise PacsError(f"server {self.name}: study not found")
+        wanted = wanted_series(self.name, self.find_series(study_uid), series)
         total = sum(s.n_instances or 0 for s in wanted)
         writer = InstanceWriter(out, total, progress, cancel)
         with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:

@@ -26,7 +26,18 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 
-from .base import Cancelled, InstanceWriter, PacsError, ProgressFn, SendResult, SeriesMatch, StudyMatch, StudyQuery, check_uid
+from .base import (
+    Cancelled,
+    InstanceWriter,
+    PacsError,
+    ProgressFn,
+    SendResult,
+    SeriesMatch,
+    StudyMatch,
+    StudyQuery,
+    check_uid,
+    wanted_series,
+)
 from .config import ServerConfig, pacs_default
 
 _PYNETDICOM_LOG = logging.getLogger("pynetdicom")
@@ -222,12 +233,7 @@ class DimsePacs:
     def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
         study_uid = check_uid(study_uid, "STUDY_UID")
-        known = self.find_series(study_uid)
-        wanted = [s for s in known if series is None or s.series_uid in series]
-        if series is not None and len(wanted) != len(set(series)):
-            raise PacsError(f"server {self.name}: series not found in the study")
-        if not wanted:
-            raise PacsError(f"server {self.name}: study not found")
+        wanted = wanted_series(self.name, self.find_series(study_uid), series)
         classes = self._sop_classes(study_uid)
         writer = InstanceWriter(out, sum(s.n_instances or 0 for s in wanted), progress, cancel)
         with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:
