@@ -99,13 +99,17 @@ def test_one_series_and_cancel(win, qtbot, orthanc, sample_series):
     # thread cannot let the whole series through first)
     dlg.task.progressed.connect(lambda done, total: dlg.task.cancel.set(),
                                 type=Qt.ConnectionType.DirectConnection)
-    qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
+    # the worker's "failed" signal is queued: it may land just after the thread has ended
+    qtbot.waitUntil(lambda: not dlg.busy() and dlg.status.text() not in ("Retrieving…", "Cancelling…"),
+                    timeout=15000)
     assert dlg.status.text() == "Cancelled"
     qtbot.waitUntil(lambda: not dlg.cancel_button.isEnabled(), timeout=5000)
     # the Cancel button itself, pressed as soon as the retrieve started
     qtbot.mouseClick(dlg.retrieve_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
+    # the worker's "failed" signal is queued: it may land just after the thread has ended
+    qtbot.waitUntil(lambda: not dlg.busy() and dlg.status.text() not in ("Retrieving…", "Cancelling…"),
+                    timeout=15000)
     assert dlg.status.text() == "Cancelled"
     assert win.study.path is None  # nothing opened
     assert [p for p in Path(dlg.cache().root).iterdir()] == []  # nothing half-retrieved kept
