@@ -8,6 +8,7 @@ landmarks, spheres and lesion lines are plain scene items. Dragging a handle upd
 """
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from typing import Any, cast
@@ -68,7 +69,7 @@ def ellipse_text(m: EllipseROI, unit: str) -> str:
     return "\n".join(lines)
 
 
-class _Graphic:
+class _Graphic(abc.ABC):
     """Base: one record drawn in one viewport."""
 
     # set by the editable ROI graphics before they call _wire_roi
@@ -98,12 +99,12 @@ class _Graphic:
             self.vb.removeItem(it)
         self.items = []
 
-    def set_selected(self, on: bool) -> None:
-        pass
+    def set_selected(self, on: bool) -> None:  # noqa: B027 - optional hook: most graphics show no selection
+        """Show the record as selected (graphics with handles override this)."""
 
+    @abc.abstractmethod
     def show(self, *args: Any, **kwargs: Any) -> None:
         """Draw the record at scene positions (each graphic has its own arguments)."""
-        raise NotImplementedError
 
     def _wire_roi(self, layer, color, interactive: bool) -> None:
         """Label, scene items and edit signals shared by the editable ROI graphics."""
