@@ -16,6 +16,7 @@ document and the report are scrubbed with the same map, and checked afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import hashlib
@@ -107,32 +108,42 @@ def render_report(findings: Mapping[str, Any], volume: Volume | None = None, les
 def _secret() -> bytes:
     """This installation's key for study keys (owner-only file in the state folder), so that a
     manifest's study key cannot be matched to a study UID elsewhere; a per-process key when the
-    state folder cannot be written (a folder from another run then counts as another study)."""
-    global _SECRET
-    if _SECRET is None:
-        try:
-            from ..logs import state_root
+    state folder cannot be written (a folder from another run then counts as another study).
+    Cached per state folder: another folder (``WORKSTATION_STATE_DIR``) has its own key."""
+    from ..logs import state_root
 
-            root = state_root()
-            root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = root / "export-key"
+    root = state_root()
+    key = _SECRETS.get(root)
+    if key is None:
+        key = _SECRETS[root] = _read_or_make_secret(root)
+    return key
+
+
+def _read_or_make_secret(root: Path) -> bytes:
+    """The key file's bytes; made whole under a temporary name and linked into place, so that a
+    second process never reads a half-written key."""
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = root / "export-key"
+        if not path.exists():
+            tmp = root / f".export-key.{secrets.token_hex(6)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                data = path.read_bytes()
-                if len(data) < 16:
-                    raise OSError("short key") from None
-                _SECRET = data
-            else:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(secrets.token_bytes(32))
-                _SECRET = path.read_bytes()
-        except (OSError, ImportError):
-            _SECRET = secrets.token_bytes(32)
-    return _SECRET
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        data = path.read_bytes()
+        if len(data) < 16:
+            raise OSError("short key")
+        return data
+    except OSError:
+        return secrets.token_bytes(32)
 
 
-_SECRET: bytes | None = None
+_SECRETS: dict[Path, bytes] = {}
 
 
 def study_key(study_uid: str) -> str:
