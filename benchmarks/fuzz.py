@@ -181,6 +181,18 @@ class CaseTimeout(SystemExit):
 def alarm(*_):
     raise CaseTimeout(124)
 
+def peak_rss():
+    # VmHWM is this program's own peak: ru_maxrss also keeps the peak of the process image before
+    # exec, i.e. of the (large) test runner that forked this child
+    try:
+        with open("/proc/self/status") as fh:
+            for row in fh:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
 signal.signal(signal.SIGALRM, alarm)
 for line in sys.stdin:
     case = json.loads(line)
@@ -198,7 +210,7 @@ for line in sys.stdin:
         rc = "escaped:" + type(exc).__name__
     finally:
         signal.alarm(0)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss()
     sys.__stdout__.write(json.dumps({"index": case["index"], "rc": rc, "stderr": err.getvalue()[:4000],
                                      "rss": rss}) + "\n")
     sys.__stdout__.flush()
