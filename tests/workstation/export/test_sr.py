@@ -292,8 +292,10 @@ def _flatten(ds, prefix=""):
     return out
 
 
+# The file meta group length follows the length of the file's own (random) instance UID.
 _OWN = {"SOPInstanceUID", "SeriesInstanceUID", "ContentDate", "ContentTime", "InstanceCreationDate",
-        "InstanceCreationTime", "MediaStorageSOPInstanceUID", "ContributionDateTime"}
+        "InstanceCreationTime", "MediaStorageSOPInstanceUID", "ContributionDateTime",
+        "FileMetaInformationGroupLength"}
 
 
 def _normalised(path):
