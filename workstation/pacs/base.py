@@ -12,6 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -173,6 +174,47 @@ class InstanceWriter:
         if self.progress is not None:
             self.progress(n, self.total)
         return final
+
+
+#: fetches one series into the writer (DICOMweb: WADO-RS; DIMSE: one C-GET association)
+SeriesFetch = Callable[[str, "InstanceWriter"], None]
+
+
+def retrieve_parallel(server: str, known: list[SeriesMatch], series: list[str] | None, out: Path,
+                      fetch: SeriesFetch, workers: int, progress: ProgressFn | None = None,
+                      cancel: threading.Event | None = None) -> int:
+    """The retrieve both protocols share: pick the series (all of ``known``, or those named), then
+    run ``fetch(series_uid, writer)`` for each, up to ``workers`` at once, into one
+    :class:`InstanceWriter` under ``out``; the first failure cancels the rest and is raised. The
+    number of instances written."""
+    wanted = wanted_series(server, known, series)
+    writer = InstanceWriter(out, sum(s.n_instances or 0 for s in wanted), progress, cancel)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
+        futures = [pool.submit(fetch, s.series_uid, writer) for s in wanted]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            writer.cancel.set()  # stop the other series too
+            raise
+    return writer.count
+
+
+def store_each(files: list[Path], store_one: Callable[[Path], str | None], result: SendResult,
+               progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> SendResult:
+    """Store ``files`` one by one with ``store_one`` (None when stored, else the reason it was
+    refused), collecting the outcome in ``result``; progress after each, cancel between them."""
+    for i, f in enumerate(files, 1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("send cancelled")
+        reason = store_one(f)
+        if reason is None:
+            result.stored += 1
+        else:
+            result.failed.append({"file": str(f), "reason": reason})
+        if progress is not None:
+            progress(i, len(files))
+    return result
 
 
 def remove_temp_files(root: Path) -> None:

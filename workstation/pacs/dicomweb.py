@@ -16,7 +16,6 @@ import io
 import logging
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,8 @@ import urllib3
 import urllib3.connection
 from requests.adapters import HTTPAdapter
 
-from .base import (
-    Cancelled,
-    InstanceWriter,
-    PacsError,
-    ProgressFn,
-    SendResult,
-    SeriesMatch,
-    StudyMatch,
-    StudyQuery,
-    check_uid,
-    wanted_series,
-)
+from . import base
+from .base import Cancelled, InstanceWriter, PacsError, check_uid
 from .config import ServerConfig, pacs_default
 
 log = logging.getLogger(__name__)
@@ -120,8 +109,8 @@ def _int(doc: Mapping[str, Any], tag: str) -> int | None:
         return None
 
 
-def study_from_json(doc: Mapping[str, Any]) -> StudyMatch:
-    return StudyMatch(
+def study_from_json(doc: Mapping[str, Any]) -> base.StudyMatch:
+    return base.StudyMatch(
         study_uid=_text(doc, "0020000D"), patient_id=_text(doc, "00100020"),
         patient_name=_text(doc, "00100010"), study_date=_text(doc, "00080020"),
         accession=_text(doc, "00080050"), description=_text(doc, "00081030"),
@@ -129,10 +118,10 @@ def study_from_json(doc: Mapping[str, Any]) -> StudyMatch:
         n_series=_int(doc, "00201206"), n_instances=_int(doc, "00201208"))
 
 
-def series_from_json(doc: Mapping[str, Any]) -> SeriesMatch:
-    return SeriesMatch(series_uid=_text(doc, "0020000E"), modality=_text(doc, "00080060"),
-                       description=_text(doc, "0008103E"), n_instances=_int(doc, "00201209"),
-                       number=_int(doc, "00200011"))
+def series_from_json(doc: Mapping[str, Any]) -> base.SeriesMatch:
+    return base.SeriesMatch(series_uid=_text(doc, "0020000E"), modality=_text(doc, "00080060"),
+                            description=_text(doc, "0008103E"), n_instances=_int(doc, "00201209"),
+                            number=_int(doc, "00200011"))
 
 
 class DicomWebPacs:
@@ -174,7 +163,7 @@ class DicomWebPacs:
         if not isinstance(found, list):
             raise PacsError(f"server {self.name}: unexpected answer to a QIDO-RS query")
 
-    def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
+    def find_studies(self, query: base.StudyQuery) -> list[base.StudyMatch]:
         filters = {k: v for k, v in {
             "PatientID": query.patient_id, "PatientName": query.patient_name,
             "StudyDate": query.study_date, "ModalitiesInStudy": query.modality,
@@ -184,7 +173,7 @@ class DicomWebPacs:
         matches = [study_from_json(d) for d in self._json_list(docs)]
         return matches[: query.limit] if query.limit else matches
 
-    def find_series(self, study_uid: str) -> list[SeriesMatch]:
+    def find_series(self, study_uid: str) -> list[base.SeriesMatch]:
         docs = self._call(self.client.search_for_series, check_uid(study_uid, "STUDY_UID"),
                           fields=SERIES_FIELDS)
         found = [series_from_json(d) for d in self._json_list(docs)]
@@ -196,20 +185,11 @@ class DicomWebPacs:
         return docs
 
     def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
-                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
+                 progress: base.ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
         study_uid = check_uid(study_uid, "STUDY_UID")
-        wanted = wanted_series(self.name, self.find_series(study_uid), series)
-        total = sum(s.n_instances or 0 for s in wanted)
-        writer = InstanceWriter(out, total, progress, cancel)
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:
-            futures = [pool.submit(self._retrieve_series, study_uid, s.series_uid, writer) for s in wanted]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                writer.cancel.set()  # stop the other series too
-                raise
-        return writer.count
+        return base.retrieve_parallel(self.name, self.find_series(study_uid), series, out,
+                                      lambda uid, w: self._retrieve_series(study_uid, uid, w), self.workers,
+                                      progress, cancel)
 
     def _retrieve_series(self, study_uid: str, series_uid: str, writer: InstanceWriter) -> None:
         writer.check_cancel()
@@ -221,20 +201,9 @@ class DicomWebPacs:
         except Exception as exc:  # requests, multipart decoding, pydicom
             raise self._fail(exc) from None
 
-    def store(self, files: list[Path], progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> SendResult:
-        result = SendResult()
-        for i, f in enumerate(files, 1):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("send cancelled")
-            reason = self._store_one(f)
-            if reason is None:
-                result.stored += 1
-            else:
-                result.failed.append({"file": str(f), "reason": reason})
-            if progress is not None:
-                progress(i, len(files))
-        return result
+    def store(self, files: list[Path], progress: base.ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> base.SendResult:
+        return base.store_each(files, self._store_one, base.SendResult(), progress, cancel)
 
     def _store_one(self, path: Path) -> str | None:
         try:

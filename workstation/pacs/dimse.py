@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,8 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 
-from .base import (
-    Cancelled,
-    InstanceWriter,
-    PacsError,
-    ProgressFn,
-    SendResult,
-    SeriesMatch,
-    StudyMatch,
-    StudyQuery,
-    check_uid,
-    wanted_series,
-)
+from . import base
+from .base import Cancelled, InstanceWriter, PacsError, check_uid
 from .config import ServerConfig, pacs_default
 
 _PYNETDICOM_LOG = logging.getLogger("pynetdicom")
@@ -182,7 +171,7 @@ class DimsePacs:
             _release(assoc)
         return found
 
-    def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
+    def find_studies(self, query: base.StudyQuery) -> list[base.StudyMatch]:
         q = Dataset()
         q.QueryRetrieveLevel = "STUDY"
         q.StudyInstanceUID = ""
@@ -194,16 +183,16 @@ class DimsePacs:
         q.StudyDescription = ""
         q.NumberOfStudyRelatedSeries = ""
         q.NumberOfStudyRelatedInstances = ""
-        out = [StudyMatch(study_uid=_str(d, "StudyInstanceUID"), patient_id=_str(d, "PatientID"),
-                          patient_name=_str(d, "PatientName"), study_date=_str(d, "StudyDate"),
-                          accession=_str(d, "AccessionNumber"), description=_str(d, "StudyDescription"),
-                          modalities=_multi(d, "ModalitiesInStudy"),
-                          n_series=_int(d, "NumberOfStudyRelatedSeries"),
-                          n_instances=_int(d, "NumberOfStudyRelatedInstances"))
+        out = [base.StudyMatch(study_uid=_str(d, "StudyInstanceUID"), patient_id=_str(d, "PatientID"),
+                               patient_name=_str(d, "PatientName"), study_date=_str(d, "StudyDate"),
+                               accession=_str(d, "AccessionNumber"), description=_str(d, "StudyDescription"),
+                               modalities=_multi(d, "ModalitiesInStudy"),
+                               n_series=_int(d, "NumberOfStudyRelatedSeries"),
+                               n_instances=_int(d, "NumberOfStudyRelatedInstances"))
                for d in self._find(q)]
         return out[: query.limit] if query.limit else out
 
-    def find_series(self, study_uid: str) -> list[SeriesMatch]:
+    def find_series(self, study_uid: str) -> list[base.SeriesMatch]:
         q = Dataset()
         q.QueryRetrieveLevel = "SERIES"
         q.StudyInstanceUID = check_uid(study_uid, "STUDY_UID")
@@ -212,10 +201,10 @@ class DimsePacs:
         q.SeriesDescription = ""
         q.SeriesNumber = ""
         q.NumberOfSeriesRelatedInstances = ""
-        found = [SeriesMatch(series_uid=_str(d, "SeriesInstanceUID"), modality=_str(d, "Modality"),
-                             description=_str(d, "SeriesDescription"),
-                             n_instances=_int(d, "NumberOfSeriesRelatedInstances"),
-                             number=_int(d, "SeriesNumber"))
+        found = [base.SeriesMatch(series_uid=_str(d, "SeriesInstanceUID"), modality=_str(d, "Modality"),
+                                  description=_str(d, "SeriesDescription"),
+                                  n_instances=_int(d, "NumberOfSeriesRelatedInstances"),
+                                  number=_int(d, "SeriesNumber"))
                  for d in self._find(q)]
         return sorted(found, key=lambda s: (s.number is None, s.number or 0, s.series_uid))
 
@@ -231,21 +220,13 @@ class DimsePacs:
 
     # ---------------------------------------------------------------- C-GET
     def retrieve(self, study_uid: str, out: Path, series: list[str] | None = None,
-                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
+                 progress: base.ProgressFn | None = None, cancel: threading.Event | None = None) -> int:
         study_uid = check_uid(study_uid, "STUDY_UID")
-        wanted = wanted_series(self.name, self.find_series(study_uid), series)
+        known = self.find_series(study_uid)
         classes = self._sop_classes(study_uid)
-        writer = InstanceWriter(out, sum(s.n_instances or 0 for s in wanted), progress, cancel)
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:
-            futures = [pool.submit(self._get_series, study_uid, s.series_uid, classes, writer)
-                       for s in wanted]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                writer.cancel.set()
-                raise
-        return writer.count
+        return base.retrieve_parallel(self.name, known, series, out,
+                                      lambda uid, w: self._get_series(study_uid, uid, classes, w), self.workers,
+                                      progress, cancel)
 
     def _get_series(self, study_uid: str, series_uid: str, classes: list[str],
                     writer: InstanceWriter) -> None:
@@ -303,9 +284,9 @@ class DimsePacs:
                             "not sent; is our AE title known to the PACS?)")
 
     # ---------------------------------------------------------------- C-STORE
-    def store(self, files: list[Path], progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> SendResult:
-        result = SendResult()
+    def store(self, files: list[Path], progress: base.ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> base.SendResult:
+        result = base.SendResult()
         headers: list[tuple[Path, str, str]] = []
         for f in files:
             try:
@@ -320,19 +301,10 @@ class DimsePacs:
             ae.add_requested_context(sop, ts)
         assoc = self._associate(ae)
         try:
-            for i, (f, _sop, _ts) in enumerate(headers, 1):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("send cancelled")
-                reason = self._store_one(assoc, f)
-                if reason is None:
-                    result.stored += 1
-                else:
-                    result.failed.append({"file": str(f), "reason": reason})
-                if progress is not None:
-                    progress(i, len(headers))
+            return base.store_each([h[0] for h in headers], lambda f: self._store_one(assoc, f), result,
+                              progress, cancel)
         finally:
             _release(assoc)
-        return result
 
     def _store_one(self, assoc: Any, path: Path) -> str | None:
         started = time.monotonic()
