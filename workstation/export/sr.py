@@ -50,7 +50,7 @@ from pydicom.uid import generate_uid
 
 from .. import __version__
 from ..errors import InputError, WorkstationError
-from ..measure.model import Caliper, EllipseROI, Landmark, Lesion3D, Measurement
+from ..measure.model import Angle, Arrow, Caliper, EllipseROI, FreehandROI, Landmark, Lesion3D, Measurement
 from ..volume import Volume
 from . import codes as C
 from .seg import is_target, study_uid_of, tracking_uid
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 MANUFACTURER = "rp-workstation"
 SR_SERIES_NUMBER = 9901
 RECORDS_SCHEMA = "rp-sr-records/1"
-_TRACK_RE = re.compile(r"^(caliper|ellipse|landmark|lesion) ([0-9A-Za-z_-]+)(?:: (.*))?$", re.S)
+_TRACK_RE = re.compile(r"^(caliper|ellipse|landmark|lesion|angle|freehand|arrow) ([0-9A-Za-z_-]+)(?:: (.*))?$", re.S)
 
 # ---------------------------------------------------------------------------------- inputs
 
@@ -400,9 +400,13 @@ def _coords_2d(ctx: _Ctx, points: np.ndarray, graphic_type: Any,
     if px is None:
         return None
     sop_class, sop_uid, frame, cr = px
-    src = hd.sr.SourceImageForRegion(referenced_sop_class_uid=sop_class, referenced_sop_instance_uid=sop_uid,
-                  referenced_frame_numbers=[frame] if frame else None)
-    return cls(graphic_type=graphic_type, graphic_data=cr, source_image=src)
+    return cls(graphic_type=graphic_type, graphic_data=cr, source_image=_source(sop_class, sop_uid, frame))
+
+
+def _source(sop_class: str, sop_uid: str, frame: int | None) -> hd.sr.SourceImageForRegion:
+    """IMAGE item (SELECTED FROM) naming the image, and frame of a multi-frame image."""
+    return hd.sr.SourceImageForRegion(referenced_sop_class_uid=sop_class, referenced_sop_instance_uid=sop_uid,
+                                      referenced_frame_numbers=[frame] if frame else None)
 
 
 def _caliper_group(ctx: _Ctx, m: Caliper) -> hd.sr.MeasurementsAndQualitativeEvaluations:
@@ -410,16 +414,33 @@ def _caliper_group(ctx: _Ctx, m: Caliper) -> hd.sr.MeasurementsAndQualitativeEva
     (what OHIF and dcmjs draw) and from a SCOORD3D POLYLINE (its exact patient points). TID 1410
     regions must be closed shapes or points, so an open line cannot be a TID 1410 region."""
     pts = np.asarray([m.p1, m.p2], float)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking(ctx, "caliper", m.id, m.label),
+        measurements=[_num(C.code("measurements", "length"), m.length_mm, C.code("units", "mm"),
+                           referenced_coordinates=_line_coords(ctx, pts))])
+
+
+def _line_coords(ctx: _Ctx, pts: np.ndarray) -> list[Any]:
+    """An open line's coordinates for a measurement: a 2D SCOORD POLYLINE on the image it was
+    drawn on (when it lies on one) and a SCOORD3D POLYLINE of its patient points."""
     coords: list[Any] = []
     c2 = _coords_2d(ctx, pts, hd.sr.GraphicTypeValues.POLYLINE, hd.sr.CoordinatesForMeasurement)
     if c2 is not None:
         coords.append(c2)
     coords.append(hd.sr.CoordinatesForMeasurement3D(graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
                                                     graphic_data=pts, frame_of_reference_uid=ctx.for_uid))
+    return coords
+
+
+def _angle_group(ctx: _Ctx, m: Angle) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """TID 1501 group: SCT Angle in UCUM deg INFERRED FROM a three-point POLYLINE (arm end, vertex,
+    arm end; as OHIF's and dwv's angle tools draw it) on its image and in patient space. An open
+    line is no TID 1410 region, so the angle is a measurement with coordinates, like a caliper."""
+    pts = np.asarray([m.p1, m.vertex, m.p2], float)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking(ctx, "caliper", m.id, m.label),
-        measurements=[_num(C.code("measurements", "length"), m.length_mm, C.code("units", "mm"),
-                           referenced_coordinates=coords)])
+        tracking_identifier=_tracking(ctx, "angle", m.id, m.label),
+        measurements=[_num(C.code("measurements", "angle"), m.angle_deg, C.code("units", "deg"),
+                           referenced_coordinates=_line_coords(ctx, pts))])
 
 
 def _region(ctx: _Ctx, pts: np.ndarray, gt2: Any, gt3: Any) -> Any:
@@ -431,21 +452,76 @@ def _region(ctx: _Ctx, pts: np.ndarray, gt2: Any, gt3: Any) -> Any:
 
 def _ellipse_group(ctx: _Ctx, m: EllipseROI) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
     pts = np.asarray([m.major[0], m.major[1], m.minor[0], m.minor[1]], float)
-    name, unit = _value_unit(ctx.volume)
-    ms = []
-    for key in ("mean", "sd", "min", "max"):
-        if m.stats.get(key) is not None:
-            ms.append(_num(name, m.stats[key], unit, derivation=C.code("derivation", key)))
     area = m.stats.get("area_mm2")
     if area is None:
         a = np.linalg.norm(pts[1] - pts[0]) / 2
         b = np.linalg.norm(pts[3] - pts[2]) / 2
         area = float(np.pi * a * b)
-    ms.append(_num(C.code("measurements", "area"), area, C.code("units", "mm2")))
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=_tracking(ctx, "ellipse", m.id, m.label),
         referenced_region=_region(ctx, pts, hd.sr.GraphicTypeValues.ELLIPSE, hd.sr.GraphicTypeValues3D.ELLIPSE),
-        measurements=ms)
+        measurements=_roi_measurements(ctx, m.stats, float(area)))
+
+
+def _roi_measurements(ctx: _Ctx, stats: Mapping[str, float], area: float) -> list[hd.sr.Measurement]:
+    """Mean / SD / min / max of an ROI (DCM Attenuation Coefficient or signal, with its SCT
+    derivation) and its SCT Area."""
+    name, unit = _value_unit(ctx.volume)
+    ms = [_num(name, stats[key], unit, derivation=C.code("derivation", key))
+          for key in ("mean", "sd", "min", "max") if stats.get(key) is not None]
+    ms.append(_num(C.code("measurements", "area"), area, C.code("units", "mm2")))
+    return ms
+
+
+def _freehand_group(ctx: _Ctx, m: FreehandROI) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+    """TID 1410 group: the outline as a closed 2D SCOORD POLYLINE (its first point repeated at the
+    end) on the image it was drawn on, or a SCOORD3D POLYGON when it lies on no single image (drawn
+    on a coronal or sagittal view); mean / SD / min / max and area as measured in the app."""
+    pts = np.asarray(m.points, float)
+    closed = np.vstack([pts, pts[:1]])
+    area = m.stats.get("area_mm2")
+    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking(ctx, "freehand", m.id, m.label),
+        referenced_region=_region(ctx, closed, hd.sr.GraphicTypeValues.POLYLINE,
+                                  hd.sr.GraphicTypeValues3D.POLYGON),
+        measurements=_roi_measurements(ctx, m.stats, float(m.area_mm2 if area is None else area)))
+
+
+#: the Short Label text of an arrow without a label (TEXT values may not be empty)
+_ARROW_NO_LABEL = "Arrow"
+
+
+def _arrow_group(ctx: _Ctx, m: Arrow) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+    """TID 1410 group whose region is a POINT at the arrow's head on its image (OHIF draws an SR
+    POINT as an arrow pointing at it), with the note as DCM Short Label TEXT (HAS CONCEPT MOD) whose
+    DCM Reference Points POINT (HAS PROPERTIES) is the tail, where the note sits (the encoding of
+    D. Clunie's planar annotation proposal, which dwv reads). SCOORD3D when head and tail do not lie
+    on one image."""
+    pts = np.asarray([m.head, m.tail], float)
+    name = C.code("measurements", "reference_points")
+    px = ctx.pixels(pts)
+    region: Any
+    tail: Any
+    if px is not None:
+        sop_class, sop_uid, frame, cr = px
+        region = hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POINT, graphic_data=cr[:1],
+                                   source_image=_source(sop_class, sop_uid, frame))
+        tail = hd.sr.ScoordContentItem(name=name, graphic_type=hd.sr.GraphicTypeValues.POINT, graphic_data=cr[1:],
+                                       relationship_type=hd.sr.RelationshipTypeValues.HAS_PROPERTIES)
+        tail.ContentSequence = hd.sr.ContentSequence([_source(sop_class, sop_uid, frame)])
+    else:
+        region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D.POINT, graphic_data=pts[:1],
+                                     frame_of_reference_uid=ctx.for_uid)
+        tail = hd.sr.Scoord3DContentItem(name=name, graphic_type=hd.sr.GraphicTypeValues3D.POINT,
+                                         graphic_data=pts[1:], frame_of_reference_uid=ctx.for_uid,
+                                         relationship_type=hd.sr.RelationshipTypeValues.HAS_PROPERTIES)
+    group = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking(ctx, "arrow", m.id, m.label), referenced_region=region)
+    note = hd.sr.TextContentItem(name=C.code("measurements", "short_label"), value=m.label or _ARROW_NO_LABEL,
+                                 relationship_type=hd.sr.RelationshipTypeValues.HAS_CONCEPT_MOD)
+    note.ContentSequence = hd.sr.ContentSequence([tail])
+    group[0].ContentSequence.append(note)
+    return group
 
 
 def _landmark_group(ctx: _Ctx, m: Landmark) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
@@ -641,6 +717,12 @@ def build_sr(findings: Mapping[str, Any], volume: Volume, measurements: Iterable
             groups.append(_ellipse_group(ctx, m))
         elif isinstance(m, Landmark):
             groups.append(_landmark_group(ctx, m))
+        elif isinstance(m, Angle):
+            groups.append(_angle_group(ctx, m))
+        elif isinstance(m, FreehandROI):
+            groups.append(_freehand_group(ctx, m))
+        elif isinstance(m, Arrow):
+            groups.append(_arrow_group(ctx, m))
         elif not isinstance(m, Lesion3D):
             log.info("SR export: %s measurements are not written to the SR", m.kind)
     report = _measurement_report(groups, evidence)
@@ -709,6 +791,21 @@ def _parse_track(text: str | None) -> tuple[str, str, str] | None:
     return (m.group(1), m.group(2), m.group(3) or "") if m else None
 
 
+#: record keys that hold a list of points (the others hold one point)
+_POINT_LISTS = ("major", "minor", "endpoints", "points")
+
+
+def _record_points(rec: Mapping[str, Any] | None, keys: Sequence[str]) -> np.ndarray | None:
+    """The points of an embedded record under ``keys``, in order, as an (n, 3) array."""
+    if rec is None:
+        return None
+    try:
+        pts = [p for k in keys for p in (rec[k] if k in _POINT_LISTS else [rec[k]])]
+        return np.asarray(pts, dtype=float).reshape(-1, 3)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class _Reader:
     """Rebuilds measurement records from the coded content (and the embedded records where the
     coded content has only image coordinates and no images are at hand)."""
@@ -733,14 +830,8 @@ class _Reader:
         """The record's own (float64) points when they agree with the coded ones (SCOORD3D is
         float32: ~0.01 mm at 200 mm from the origin), else the coded points."""
         rec = self.record(kind, mid) if mid else None
-        if rec is None:
-            return pts
-        try:
-            mine = np.asarray([p for k in keys for p in (rec[k] if k in ("major", "minor", "endpoints")
-                                                         else [rec[k]])], dtype=float).reshape(-1, 3)
-        except (KeyError, TypeError, ValueError):
-            return pts
-        if mine.shape != pts.shape:
+        mine = _record_points(rec, keys)
+        if mine is None or mine.shape != pts.shape:
             return pts
         d = mine - pts
         if self.plane is not None:       # mapped from an image: the record may lie off its plane
@@ -817,39 +908,93 @@ def _kw(rd: _Reader, tr: tuple[str, str, str] | None, kind: str) -> dict[str, An
     return kw
 
 
+#: TID 1410 region graphic type -> measurement kind (a POINT with a Short Label note is an arrow)
+_REGION_KINDS = {"ELLIPSE": "ellipse", "POINT": "landmark", "POLYLINE": "freehand", "POLYGON": "freehand"}
+#: record keys of a TID 1410 region's points, by kind
+_REGION_KEYS: dict[str, tuple[str, ...]] = {"ellipse": ("major", "minor"), "landmark": ("point",),
+                                            "freehand": ("points",), "arrow": ("head",)}
+
+
 def _planar(rd: _Reader, g: Any) -> Measurement | None:
     roi = g.roi
     if roi is None or roi.get("ValueType") not in ("SCOORD", "SCOORD3D"):
         return None
     tr = _parse_track(g.tracking_identifier)
-    gt = str(roi.GraphicType)
-    kind = {"ELLIPSE": "ellipse", "POINT": "landmark"}.get(gt)
+    kind = _REGION_KINDS.get(str(roi.GraphicType))
+    if kind == "landmark" and (tr[0] == "arrow" if tr else _note(g) is not None):
+        kind = "arrow"
     if kind is None:
         return None
+    mid = tr[1] if tr else None
     pts = rd.points(roi)
-    rec = rd.record(kind, tr[1]) if tr else None
-    if pts is None and rec is not None:
-        pts = np.asarray([*rec["major"], *rec["minor"]] if kind == "ellipse" else [rec["point"]], dtype=float)
+    if pts is None:
+        pts = _record_points(rd.record(kind, mid) if mid else None, _REGION_KEYS[kind])
+    elif kind == "freehand" and len(pts) > 3 and np.array_equal(pts[0], pts[-1]):
+        pts = pts[:-1]                     # a closed outline repeats its first point
     if pts is None:
         return None
-    pts = rd.exact(kind, tr[1] if tr else None, ("major", "minor") if kind == "ellipse" else ("point",), pts)
+    pts = rd.exact(kind, mid, _REGION_KEYS[kind], pts)
     kw = _kw(rd, tr, kind)
     if kind == "ellipse" and len(pts) == 4:
-        stats: dict[str, float] = {}
-        der_rev = C.reverse("derivation")
-        for meas in g.get_measurements():
-            d = meas.derivation
-            if d is not None and (d.scheme_designator, d.value) in der_rev:
-                stats[der_rev[(d.scheme_designator, d.value)]] = float(meas.value)
-            elif meas.name == C.code("measurements", "area"):
-                stats["area_mm2"] = float(meas.value)
         return EllipseROI(major=(tuple(pts[0]), tuple(pts[1])), minor=(tuple(pts[2]), tuple(pts[3])),
-                          stats=stats, **kw)
+                          stats=_roi_stats(g), **kw)
+    if kind == "freehand" and len(pts) >= 3:
+        return FreehandROI(points=tuple(tuple(p) for p in pts), stats=_roi_stats(g), **kw)
+    if kind == "arrow" and len(pts) == 1:
+        return _arrow(rd, g, tr, pts[0], kw)
     ft = g.finding_type
     lm = C.reverse("landmark").get((ft.scheme_designator, ft.value)) if ft is not None else None
     if kind == "landmark" and lm and len(pts) == 1:
         return Landmark(landmark=lm, point=tuple(pts[0]), **kw)
     return None
+
+
+def _roi_stats(g: Any) -> dict[str, float]:
+    """mean / sd / min / max (by their derivation) and area_mm2 of a TID 1410 group."""
+    stats: dict[str, float] = {}
+    der_rev = C.reverse("derivation")
+    for meas in g.get_measurements():
+        d = meas.derivation
+        if d is not None and (d.scheme_designator, d.value) in der_rev:
+            stats[der_rev[(d.scheme_designator, d.value)]] = float(meas.value)
+        elif meas.name == C.code("measurements", "area"):
+            stats["area_mm2"] = float(meas.value)
+    return stats
+
+
+def _note(g: Any) -> Dataset | None:
+    """The group's DCM Short Label TEXT (an arrow's note), if any."""
+    name = C.code("measurements", "short_label")
+    for it in g[0].ContentSequence:
+        cn = it.get("ConceptNameCodeSequence")
+        if it.get("ValueType") == "TEXT" and cn and cn[0].CodeValue == name.value \
+                and cn[0].CodingSchemeDesignator == name.scheme_designator:
+            item: Dataset = it
+            return item
+    return None
+
+
+def _arrow(rd: _Reader, g: Any, tr: tuple[str, str, str] | None, head: np.ndarray,
+           kw: dict[str, Any]) -> Arrow:
+    """An arrow: the head from the region, the tail from the note's Reference Points (or the
+    record; the head itself when neither gives one), the label from the note."""
+    note = _note(g)
+    mid = tr[1] if tr else None
+    name = C.code("measurements", "reference_points")
+    tail: np.ndarray | None = None
+    for it in (note.get("ContentSequence") or ()) if note is not None else ():
+        cn = it.get("ConceptNameCodeSequence")
+        if it.get("ValueType") in ("SCOORD", "SCOORD3D") and cn and cn[0].CodeValue == name.value:
+            tail = rd.points(it)
+            break
+    if tail is None or len(tail) != 1:
+        tail = _record_points(rd.record("arrow", mid) if mid else None, ("tail",))
+    else:
+        tail = rd.exact("arrow", mid, ("tail",), tail)
+    if note is not None and rd.record("arrow", mid or "") is None and (tr is None or tr[2]):
+        kw["label"] = str(note.TextValue)  # the tracking identifier keeps only 64 characters
+    end = head if tail is None else tail[0]
+    return Arrow(head=tuple(head), tail=tuple(end), **kw)
 
 
 def _lesion_acc(rd: _Reader, g: Any) -> dict[str, Any] | None:
@@ -884,14 +1029,18 @@ def _lesion_figures(rd: _Reader, g: Any) -> None:
 
 def _image_group(rd: _Reader, g: Any) -> list[Measurement]:
     tr = _parse_track(g.tracking_identifier)
+    mid = tr[1] if tr else None
     out: list[Measurement] = []
     for meas in g.get_measurements(name=C.code("measurements", "length")):
-        for c in sorted(meas.referenced_coordinates, key=lambda c: c.ValueType != "SCOORD3D"):
-            pts = rd.points(c)
-            if pts is not None and len(pts) == 2:
-                pts = rd.exact("caliper", tr[1] if tr else None, ("p1", "p2"), pts)
-                out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **_kw(rd, tr, "caliper")))
-                break
+        pts = _line_points(rd, meas, 2)
+        if pts is not None:
+            pts = rd.exact("caliper", mid, ("p1", "p2"), pts)
+            out.append(Caliper(p1=tuple(pts[0]), p2=tuple(pts[1]), **_kw(rd, tr, "caliper")))
+    for meas in g.get_measurements(name=C.code("measurements", "angle")):
+        pts = _line_points(rd, meas, 3)
+        if pts is not None:
+            pts = rd.exact("angle", mid, ("p1", "vertex", "p2"), pts)
+            out.append(Angle(p1=tuple(pts[0]), vertex=tuple(pts[1]), p2=tuple(pts[2]), **_kw(rd, tr, "angle")))
     acc = _lesion_acc(rd, g)
     if acc is not None:
         _lesion_figures(rd, g)
@@ -903,6 +1052,17 @@ def _image_group(rd: _Reader, g: Any) -> list[Measurement]:
                     acc["endpoints"] = (tuple(pts[0]), tuple(pts[1]))
                     acc["figures"].setdefault("greatest_dimension_mm", float(meas.value))
     return out
+
+
+def _line_points(rd: _Reader, meas: Any, n: int) -> np.ndarray | None:
+    """The ``n`` patient points a measurement was inferred from: its 2D SCOORD mapped through a
+    loaded series that holds the image (exact for image coordinates float32 can hold), else its
+    SCOORD3D (float32 patient coordinates)."""
+    for c in sorted(meas.referenced_coordinates, key=lambda c: c.ValueType == "SCOORD3D"):
+        pts = rd.points(c)
+        if pts is not None and len(pts) == n:
+            return pts
+    return None
 
 
 def _lesion_record(rd: _Reader, mid: str, acc: dict[str, Any]) -> Lesion3D | None:
