@@ -5,7 +5,8 @@ section 4: "names within an object SHOULD be unique"; I-JSON, RFC 7493 section 2
 non-standard ``NaN``/``Infinity`` and numbers that overflow a double (I-JSON section 2.2), nesting
 deeper than :data:`MAX_DEPTH` (checked before parsing, so the parser never recurses that far) and
 documents larger than :data:`MAX_BYTES`. Every refusal is a :class:`~workstation.errors.FindingsError`
-naming the field by its path (``lesion.greatest_dimension_mm``, ``measurements[3]``), never its value.
+naming the field by its path (``lesion.greatest_dimension_mm``, ``measurements[3]``) and what was
+expected, never its value (a key that is not a plain field name is not echoed either).
 Syntax errors stay :class:`json.JSONDecodeError` (the caller names line and column).
 """
 from __future__ import annotations
@@ -73,10 +74,19 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+#: a key named as it is in a message; any other key (free text, long) is not echoed: it may be
+#: patient data put where a field name should be
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
 def _name(path: list[str | int]) -> str:
     out = ""
     for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            k = p if _PLAIN_KEY.match(p) else "(a key that is not a field name)"
+            out += f".{k}" if out else k
     return one_line(out or "(document)", 120)
 
 

@@ -8,7 +8,8 @@ side to) is read as 1.1 and written back as ``rp-findings/1.1``.
 A :class:`Findings` that exists is valid: :meth:`Findings.from_dict` checks every field against
 ``resources/checklist.json`` (the single source of truth the panel reads too) and raises
 :class:`~workstation.errors.FindingsError` with one line naming the field path, e.g.
-``findings.macroscopic_fat: expected true or false, got "yes"``.
+``findings.macroscopic_fat: expected true or false, got a string`` -- never the value itself
+(a document may carry patient data where a field should be).
 
 Unknown is absence: a field or checklist id left out weighs nothing. A ``null`` given in the input is
 accepted as unknown and written back as ``null`` so that :meth:`Findings.to_dict` round-trips the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +76,52 @@ def _differential_ids() -> tuple[str, ...]:
 DIFFERENTIAL_IDS: tuple[str, ...] = _differential_ids()
 
 
-def _show(v: Any) -> str:
-    """A value as it appears in JSON, shortened for a one-line message."""
-    try:
-        s = json.dumps(v, ensure_ascii=False, allow_nan=True)
-    except (TypeError, ValueError):
-        s = repr(v)
-    return s if len(s) <= 40 else s[:37] + "..."
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _kind(v: Any) -> str:
+    """What a value is, in JSON words (``a string``, ``a number`` ...) -- never the value itself."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true or false"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, (list, tuple)):
+        return f"a list of {len(v)}"
+    if isinstance(v, Mapping):
+        return "an object"
+    return "another kind of value"
+
+
+def _key(k: Any) -> str:
+    """A key of the document as it can be named in a message: a plain field-like name as it is,
+    anything else (free text, very long, not a string) not echoed -- a key may be patient data."""
+    return k if isinstance(k, str) and _KEY.match(k) else "(a key that is not a field name)"
+
+
+_PATH_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?$")
+_FIELD_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
+
+
+def _source_key(k: Any) -> str:
+    """An ``x_sources`` key (a field path such as ``ivc.tumor_z_mm``) as it can be named."""
+    return k if isinstance(k, str) and _PATH_KEY.match(k) else "(a key that is not a field path)"
+
+
+def _record_problem(exc: BaseException) -> str:
+    """``.field: expected ...`` from a measurement record's refusal, without the value it quotes
+    (the record's own messages end in ``got <value>``); ``: not a valid measurement record`` when
+    the field cannot be told."""
+    parts = [p.strip() for p in str(exc).split(": ")]
+    fields = [p for p in parts[:-1] if _FIELD_SEGMENT.match(p)]
+    tail = parts[-1] if parts else ""
+    expected = tail.split(", got", 1)[0].split(" got ", 1)[0] if tail.startswith("expected") else ""
+    where = f".{fields[-1].split('.')[-1]}" if fields else ""
+    what = expected or "not a valid measurement record (see docs/findings.md)"
+    return f"{where}: {what}"
 
 
 def _is_number(v: Any) -> bool:
@@ -90,16 +131,16 @@ def _is_number(v: Any) -> bool:
 
 def _check_number(path: str, v: Any, spec: Mapping[str, Any]) -> None:
     if not _is_number(v):
-        raise FindingsError(f"{path}: expected a number, got {_show(v)}")
+        raise FindingsError(f"{path}: expected a number, got {_kind(v)}")
     if not math.isfinite(v):
-        raise FindingsError(f"{path}: expected a finite number, got {_show(v)}")
+        raise FindingsError(f"{path}: expected a finite number")
     units = f" {spec['units']}" if spec.get("units") else ""
     if "min" in spec and v < spec["min"]:
-        raise FindingsError(f"{path}: {v}{units} is below the minimum {spec['min']}{units}")
+        raise FindingsError(f"{path}: below the range (expected at least {spec['min']}{units})")
     if "max" in spec and v > spec["max"]:
-        raise FindingsError(f"{path}: {v}{units} is above the maximum {spec['max']}{units}")
+        raise FindingsError(f"{path}: above the range (expected at most {spec['max']}{units})")
     if "exclusive_min" in spec and v <= spec["exclusive_min"]:
-        raise FindingsError(f"{path}: must be greater than {spec['exclusive_min']}{units}, got {v}")
+        raise FindingsError(f"{path}: out of range (expected more than {spec['exclusive_min']}{units})")
 
 
 def _check_scalar(name: str, v: Any) -> None:
@@ -110,14 +151,14 @@ def _check_scalar(name: str, v: Any) -> None:
     elif kind == "enum":
         if not isinstance(v, str) or v not in spec["enum"]:
             allowed = ", ".join(f'"{e}"' for e in spec["enum"])
-            raise FindingsError(f"{name}: expected one of {allowed}, got {_show(v)}")
+            raise FindingsError(f"{name}: not an allowed value (expected one of {allowed})")
     elif kind == "boolean":
         if not isinstance(v, bool):
-            raise FindingsError(f"{name}: expected true or false, got {_show(v)}")
+            raise FindingsError(f"{name}: expected true or false, got {_kind(v)}")
     elif kind == "integer_enum":
         if not (isinstance(v, int) and not isinstance(v, bool)) or v not in spec["enum"]:
             allowed = ", ".join(str(e) for e in spec["enum"])
-            raise FindingsError(f"{name}: expected one of {allowed} (an integer), got {_show(v)}")
+            raise FindingsError(f"{name}: not an allowed value (expected one of {allowed}, an integer)")
     else:  # pragma: no cover - checklist.json is project data, its integrity is tested
         raise FindingsError(f"{name}: unsupported field type {kind!r} in checklist.json")
 
@@ -140,11 +181,11 @@ class IVCExtent:
     @classmethod
     def from_dict(cls, d: Any, path: str = "ivc") -> IVCExtent:
         if not isinstance(d, Mapping):
-            raise FindingsError(f"{path}: expected an object, got {_show(d)}")
+            raise FindingsError(f"{path}: expected an object, got {_kind(d)}")
         for k in d:
             if k not in _IVC_KEYS:
                 allowed = ", ".join(_IVC_KEYS)
-                raise FindingsError(f"{path}.{k}: unknown field (expected {allowed})")
+                raise FindingsError(f"{path}.{_key(k)}: unknown field (expected {allowed})")
         props = FIELD_SPECS["ivc"]["properties"]
         values: dict[str, Any] = {}
         for k in ("renal_vein_z_mm", "hepatic_vein_z_mm", "right_atrium_z_mm"):
@@ -155,25 +196,25 @@ class IVCExtent:
         if t is not None:
             p = f"{path}.tumor_z_mm"
             if not isinstance(t, (list, tuple)) or len(t) != 2:
-                raise FindingsError(f"{p}: expected [low, high] in mm, got {_show(t)}")
+                raise FindingsError(f"{p}: expected [low, high] in mm (a list of two numbers), got {_kind(t)}")
             for i, x in enumerate(t):
                 if not _is_number(x) or not math.isfinite(x):
-                    raise FindingsError(f"{p}[{i}]: expected a finite number, got {_show(x)}")
+                    raise FindingsError(f"{p}[{i}]: expected a finite number, got {_kind(x)}")
             if t[0] > t[1]:
-                raise FindingsError(f"{p}: low {t[0]} is above high {t[1]} (expected [low, high])")
+                raise FindingsError(f"{p}: the first number is above the second (expected [low, high], low <= high)")
             values["tumor_z_mm"] = (t[0], t[1])
         r, h = values.get("renal_vein_z_mm"), values.get("hepatic_vein_z_mm")
         if r is not None and h is not None and not h > r:
             raise FindingsError(
-                f"{path}.hepatic_vein_z_mm: {h} must lie cranial to (greater than) "
-                f"renal_vein_z_mm {r} (LPS, +z toward the head)"
+                f"{path}.hepatic_vein_z_mm: expected cranial to (greater than) "
+                f"{path}.renal_vein_z_mm (LPS, +z toward the head)"
             )
         a = values.get("right_atrium_z_mm")
         below = h if h is not None else r
         if a is not None and below is not None and not a > below:
             what = "hepatic_vein_z_mm" if h is not None else "renal_vein_z_mm"
             raise FindingsError(
-                f"{path}.right_atrium_z_mm: {a} must lie cranial to (greater than) {what} {below} "
+                f"{path}.right_atrium_z_mm: expected cranial to (greater than) {path}.{what} "
                 "(LPS, +z toward the head)"
             )
         return cls(**values, _given=tuple(d), _raw=dict(d))
@@ -188,19 +229,20 @@ class IVCExtent:
 
 def _check_sources(v: Any) -> None:
     if not isinstance(v, Mapping):
-        raise FindingsError(f"x_sources: expected an object (field path -> source), got {_show(v)}")
+        raise FindingsError(f"x_sources: expected an object (field path -> source), got {_kind(v)}")
     paths = set(_SCALAR_FIELDS) | {"ivc"} | {f"ivc.{k}" for k in _IVC_KEYS}
     paths |= {f"findings.{i}" for i in CHECKLIST_IDS}
     for k, src in v.items():
         if k not in paths:
-            raise FindingsError(f"x_sources.{k}: not a field of the findings document")
+            raise FindingsError(f"x_sources.{_source_key(k)}: not a field of the findings document")
         if isinstance(src, str):
             continue
         if isinstance(src, Mapping) and all(
             isinstance(x, str) or (_is_number(x) and math.isfinite(x)) for x in src.values()
         ):
             continue
-        raise FindingsError(f"x_sources.{k}: expected a string or an object of strings and numbers, got {_show(src)}")
+        raise FindingsError(f"x_sources.{k}: expected a string or an object of strings and finite numbers, "
+                         f"got {_kind(src)}")
 
 
 def _check_measurements(v: Any) -> None:
@@ -208,16 +250,14 @@ def _check_measurements(v: Any) -> None:
     from ..measure.model import Measurement
 
     if not isinstance(v, list):
-        raise FindingsError(f"x_measurements: expected a list of measurement records, got {_show(v)}")
+        raise FindingsError(f"x_measurements: expected a list of measurement records, got {_kind(v)}")
     for i, m in enumerate(v):
         if not isinstance(m, Mapping):
-            raise FindingsError(f"x_measurements[{i}]: expected an object, got {_show(m)}")
+            raise FindingsError(f"x_measurements[{i}]: expected an object, got {_kind(m)}")
         try:
             Measurement.from_dict(dict(m))
-        except WorkstationError as exc:
-            raise FindingsError(f"x_measurements[{i}]: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise FindingsError(f"x_measurements[{i}]: {exc}") from None
+        except (WorkstationError, TypeError, ValueError) as exc:
+            raise FindingsError(f"x_measurements[{i}]{_record_problem(exc)}") from None
 
 
 def _check_extension(name: str, v: Any) -> None:
@@ -226,7 +266,7 @@ def _check_extension(name: str, v: Any) -> None:
     elif name == "x_measurements":
         _check_measurements(v)
     elif name == "x_note" and not isinstance(v, str):
-        raise FindingsError(f"x_note: expected a string, got {_show(v)}")
+        raise FindingsError(f"x_note: expected a string, got {_kind(v)}")
 
 
 @dataclass(frozen=True)
@@ -263,19 +303,20 @@ class Findings:
     @classmethod
     def from_dict(cls, d: Any) -> Findings:
         if not isinstance(d, Mapping):
-            raise FindingsError(f"findings document: expected a JSON object, got {_show(d)}")
+            raise FindingsError(f"findings document: expected a JSON object, got {_kind(d)}")
         if "schema" not in d:
             raise FindingsError(f'schema: missing (expected "{SCHEMA}")')
         if d["schema"] not in SCHEMAS:
             allowed = " or ".join(f'"{s}"' for s in SCHEMAS)
-            raise FindingsError(f'schema: expected {allowed}, got {_show(d["schema"])}')
+            raise FindingsError(f"schema: not a known schema (expected {allowed})")
         values: dict[str, Any] = {}
         nulls: set[str] = set()
         for k, v in d.items():
             if k == "schema":
                 continue
             if not isinstance(k, str) or (k not in FIELD_SPECS and k not in EXTENSION_FIELDS):
-                raise FindingsError(f"{k}: unknown field (not in {SCHEMA}; project fields are {', '.join(EXTENSION_FIELDS)})")
+                raise FindingsError(f"{_key(k)}: unknown field (not in {SCHEMA}; project fields are "
+                                   f"{', '.join(EXTENSION_FIELDS)})")
             if v is None:
                 nulls.add(k)
                 continue
@@ -293,16 +334,16 @@ class Findings:
         raw = d.get("findings")
         if raw is not None:
             if not isinstance(raw, Mapping):
-                raise FindingsError(f"findings: expected an object of checklist id -> true/false, got {_show(raw)}")
+                raise FindingsError(f"findings: expected an object of checklist id -> true/false, got {_kind(raw)}")
             for fid, fv in raw.items():
                 if fid not in _CHECKLIST_SET:
-                    raise FindingsError(f"findings.{fid}: unknown checklist id")
+                    raise FindingsError(f"findings.{_key(fid)}: unknown checklist id")
                 order.append(fid)
                 if fv is None:
                     nulls.add(f"findings.{fid}")
                     continue
                 if not isinstance(fv, bool):
-                    raise FindingsError(f"findings.{fid}: expected true or false, got {_show(fv)}")
+                    raise FindingsError(f"findings.{fid}: expected true or false, got {_kind(fv)}")
                 checklist[fid] = fv
         ext = {k: d[k] for k in EXTENSION_FIELDS if d.get(k) is not None}
         return cls(
@@ -358,7 +399,7 @@ class Findings:
     def finding(self, fid: str) -> bool | None:
         """``True``/``False`` for a known checklist item, ``None`` when unknown."""
         if fid not in _CHECKLIST_SET:
-            raise FindingsError(f"findings.{fid}: unknown checklist id")
+            raise FindingsError(f"findings.{_key(fid)}: unknown checklist id")
         return self.findings.get(fid)
 
     def with_changes(self, **changes: Any) -> Findings:

@@ -1,5 +1,6 @@
 """The findings document validates on read, names the field, and round-trips exactly."""
 import json
+import re
 
 import pytest
 
@@ -122,9 +123,66 @@ def test_each_error_names_the_field_in_one_line(d, field):
     assert isinstance(ei.value, WorkstationError) and ei.value.exit_status == 2
 
 
-def test_bool_message_shows_the_json_value():
-    with pytest.raises(FindingsError, match=r'^findings\.macroscopic_fat: expected true or false, got "yes"$'):
+def test_bool_message_names_the_field_and_the_kind_not_the_value():
+    with pytest.raises(FindingsError, match=r'^findings\.macroscopic_fat: expected true or false, got a string$'):
         Findings.from_dict(doc(findings={"macroscopic_fat": "yes"}))
+
+
+# a value that stands for patient data put where a field's value (or name) should be
+_PHI = "DOE^JANE 1961-02-03 MRN 12345678"
+
+
+@pytest.mark.parametrize(
+    "d, expected",
+    [
+        (doc(findings={"macroscopic_fat": _PHI}), r"^findings\.macroscopic_fat: expected true or false, got a string$"),
+        (doc(sex=_PHI), r'^sex: not an allowed value \(expected one of "female", "male", "other"\)$'),
+        (doc(grade=_PHI), r"^grade: not an allowed value \(expected one of 1, 2, 3, an integer\)$"),
+        (doc(age_years=_PHI), r"^age_years: expected a number, got a string$"),
+        (doc(age_years=123456789), r"^age_years: above the range \(expected at most 120 years\)$"),
+        (doc(age_years=-7654321), r"^age_years: below the range \(expected at least 0 years\)$"),
+        (doc(greatest_dimension_mm=-4242.5), r"^greatest_dimension_mm: out of range \(expected more than 0 mm\)$"),
+        (doc(ivc={"tumor_z_mm": [_PHI, 1]}), r"^ivc\.tumor_z_mm\[0\]: expected a finite number, got a string$"),
+        (doc(ivc={"tumor_z_mm": [98765, 12345]}), r"^ivc\.tumor_z_mm: the first number is above the second"),
+        (doc(ivc={"renal_vein_z_mm": 98765, "hepatic_vein_z_mm": 12345}),
+         r"^ivc\.hepatic_vein_z_mm: expected cranial to \(greater than\) ivc\.renal_vein_z_mm"),
+        (doc(ivc={_PHI: 1}), r"^ivc\.\(a key that is not a field name\): unknown field"),
+        (doc(**{_PHI: True}), r"^\(a key that is not a field name\): unknown field"),
+        (doc(findings={_PHI: True}), r"^findings\.\(a key that is not a field name\): unknown checklist id$"),
+        (doc(x_sources={_PHI: "caliper"}), r"^x_sources\.\(a key that is not a field path\): not a field"),
+        (doc(x_sources={"grade": [_PHI]}), r"^x_sources\.grade: expected a string or an object .* got a list of 1$"),
+        (doc(x_note=[_PHI]), r"^x_note: expected a string, got a list of 1$"),
+        (doc(x_measurements=[{"kind": "caliper", "series_uid": "1.2", "p1": _PHI, "p2": [0, 0, 0]}]),
+         r"^x_measurements\[0\]\.p1: expected three coordinates \(LPS mm\)$"),
+        (doc(x_measurements=[{"kind": _PHI}]), r"^x_measurements\[0\]\.kind: not a valid measurement record"),
+        ({"schema": _PHI}, r'^schema: not a known schema \(expected "rp-findings/1" or "rp-findings/1\.1"\)$'),
+        (_PHI, r"^findings document: expected a JSON object, got a string$"),
+    ],
+)
+def test_errors_name_the_field_and_what_was_expected_never_the_value(d, expected):
+    with pytest.raises(FindingsError) as ei:
+        Findings.from_dict(d)
+    msg = str(ei.value)
+    assert re.search(expected, msg), msg
+    for part in ("DOE", "JANE", "12345678", "1961", "98765", "4242", "7654321", "123456789"):
+        assert part not in msg
+
+
+def test_strict_json_names_the_path_of_a_duplicate_or_non_finite_value_not_its_content(tmp_path):
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"schema": "rp-findings/1", "findings": {"necrosis": true, "necrosis": "DOE^JANE"}}')
+    with pytest.raises(FindingsError, match=r"dup\.json: findings\.necrosis appears twice") as ei:
+        load_findings(dup)
+    assert "DOE" not in str(ei.value)
+    key = tmp_path / "key.json"
+    key.write_text('{"schema": "rp-findings/1", "x_sources": {"DOE^JANE 12345678": 1, "DOE^JANE 12345678": 2}}')
+    with pytest.raises(FindingsError, match=r"x_sources\.\(a key that is not a field name\) appears twice") as ei:
+        load_findings(key)
+    assert "DOE" not in str(ei.value) and "12345678" not in str(ei.value)
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"schema": "rp-findings/1", "age_years": NaN}')
+    with pytest.raises(FindingsError, match=r"nan\.json: age_years is not a finite number"):
+        load_findings(nan)
 
 
 def test_boundaries_accepted():
