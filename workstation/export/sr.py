@@ -20,6 +20,16 @@ Content (every code from ``resources/codes.json``, which records its provenance)
 * each **ellipse ROI** and **IVC landmark**: TID 1410 group whose region is a 2D SCOORD (ELLIPSE /
   POINT) on its image (a SCOORD3D only when no source image can be named), with mean / SD / min /
   max and SCT Area, or the landmark's private finding code;
+* each **angle**: TID 1501 group, SCT Angle (UCUM deg) INFERRED FROM a three-point POLYLINE (arm
+  end, vertex, arm end) as 2D SCOORD on its image and as SCOORD3D, like a caliper (SCT Angle is the
+  generic concept; CID 7550 holds only Cobb and acetabular angles);
+* each **freehand ROI**: TID 1410 group whose region is a closed 2D SCOORD POLYLINE (first point
+  repeated last) on its image, or a SCOORD3D POLYGON when drawn across slices, with mean / SD / min
+  / max and SCT Area;
+* each **arrow**: TID 1410 group whose region is a POINT at its head (OHIF's SR display draws a
+  POINT as an arrow pointing at it), with its note as a DCM Short Label TEXT (HAS CONCEPT MOD) whose
+  DCM Reference Points POINT (HAS PROPERTIES) is the tail, where the note sits: the encoding of
+  D. Clunie's planar-annotation proposal, which dwv reads and dcmqi lists as the group's evaluation;
 * the TID 1500 "Qualitative Evaluations" container (UMLS C0034375): DCM Impression (leading
   diagnosis) and DCM Differential Diagnosis/Impression items, each with DCM Probability (%), SCT
   Histologic grade, DCM Recommendation items (with their text), then two TEXT items: the findings
@@ -871,11 +881,12 @@ class _Reader:
 @guarded_sr_reader  # checks the file first; any failure becomes one InputError line (sr_read_guard)
 def read_sr(path: Any, volume: Volume | Sequence[Volume] | None = None
             ) -> tuple[dict[str, Any] | None, list[Measurement]]:
-    """Findings document and measurement records (calipers, ellipses, landmarks, lesions with their
-    figures, end points and target flag) from an SR this module wrote. Coordinates come from the
-    coded content: SCOORD3D, or 2D SCOORD mapped through ``volume`` (one or several loaded series)
-    when it holds the referenced image; otherwise from the embedded records. ROIs of other writers are restored when their
-    coordinates can be placed, with new ids."""
+    """Findings document and measurement records (calipers, ellipses, landmarks, angles, freehand
+    ROIs, arrows, lesions with their figures, end points and target flag) from an SR this module
+    wrote. Coordinates come from the coded content: 2D SCOORD mapped through ``volume`` (one or
+    several loaded series) when it holds the referenced image, else SCOORD3D; otherwise from the
+    embedded records, whose float64 points replace coded ones they agree with (GraphicData is
+    float32). ROIs of other writers are restored when their coordinates can be placed, with new ids."""
     try:
         sr = hd.sr.srread(path)
     except Exception as exc:  # pydicom/highdicom raise many kinds on a bad file
