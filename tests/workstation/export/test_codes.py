@@ -77,3 +77,15 @@ def test_every_differential_grade_and_recommendation_has_a_code():
     for section in ("diagnosis", "recommendation"):
         values = [d["value"] for d in C.table()[section].values()]
         assert len(set(values)) == len(values), section
+
+
+def test_annotation_codes_are_standard_and_generic():
+    """Angle, freehand and arrow use standard concepts: the generic SCT Angle (CID 7550 holds only
+    anatomy-specific angles), UCUM degrees, DCM Short Label / Reference Points for the arrow note."""
+    angle = C.code("measurements", "angle")
+    assert angle == codes.SCT.Angle and C.code("units", "deg") == codes.UCUM.Degree
+    assert angle not in [getattr(codes.cid7550, k) for k in codes.cid7550.dir()]
+    assert C.code("measurements", "short_label") == codes.DCM.ShortLabel
+    assert C.code("measurements", "reference_points") == codes.DCM.ReferencePoints
+    for key in ("angle", "short_label", "reference_points"):
+        assert C.table()["measurements"][key]["use"], key
