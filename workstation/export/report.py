@@ -371,10 +371,11 @@ def _vessels_paragraph(ctx: _Ctx) -> str | None:
     gp = ctx.findings.get("growth_pattern")
     if gp:
         bits.append(f"Growth pattern {cfg['growth_pattern_words'].get(gp, gp)}.")
-    bits += _segments_sentence(ctx)
     ext = ctx.assessment.get("ivc_extent")
     if isinstance(ext, Mapping) and ext.get("text"):
-        bits.append(str(ext["text"]))
+        bits.append(str(ext["text"]))        # names the segments itself
+    else:
+        bits += _segments_sentence(ctx)
     vessel_phrases = _relation_phrases(ctx, [i for i in cfg["relation_ids_for_vessels"]
                                              if i in cfg["relation_phrases"]["yes"]])
     if vessel_phrases:
@@ -479,13 +480,19 @@ def _ivc_impression(ctx: _Ctx) -> str | None:
     words = ctx.cfg["ivc_impression"]
     pre = "bland_" if _bland(ctx) else ""
     parts = [str(words[pre + "unmapped"])] if not ext.get("mapped") else _mapped_parts(ext, words[pre + "lead"])
+    if not ext.get("mapped") and ext.get("segment_names"):
+        parts.append(_join([str(n) for n in ext["segment_names"]]))
     if ext.get("level") is not None:
-        parts.append(words["level"].format(level=ext["level"], label=ext.get("level_label") or ""))
+        side = ext.get("side") if ext.get("side") in ("left", "right") else ""
+        parts.append(words["level_primary"].format(primary=words["primary_words"][side], level=ext["level"],
+                                                   label=ext.get("level_label") or ""))
     return _sentence("; ".join(parts))
 
 
 def _mapped_parts(ext: Mapping[str, Any], lead: str) -> list[str]:
-    parts = [str(lead) + _segments_words(ext.get("segments") or [])]
+    segs = ext.get("segments") or []
+    names = ext.get("segment_names") or []
+    parts = [str(lead) + (_named_segments(segs, names) if names else _segments_words(segs))]
     cranial = _ends_words(ext.get("cranial_end") or {})
     if cranial:
         parts.append("cranial end " + cranial)
@@ -493,6 +500,14 @@ def _mapped_parts(ext: Mapping[str, Any], lead: str) -> list[str]:
     if caudal is not None:
         parts.append("caudal end " + _rel_words(caudal, "renal veins"))
     return parts
+
+
+def _named_segments(segs: Sequence[int], names: Sequence[str]) -> str:
+    """`` (segment 2, suprarenal-infrahepatic IVC)``: the segments with their surgical names."""
+    if not segs:
+        return " (" + _join([str(n) for n in names]) + ")"
+    head = f"segment{'s' if len(segs) > 1 else ''} {_join([str(s) for s in segs])}"
+    return f" ({head}: {'; '.join(str(n) for n in names)})"
 
 
 def _segments_words(segs: Sequence[int]) -> str:
@@ -526,11 +541,32 @@ def _staging_impression(ctx: _Ctx) -> str | None:
         return _sentence(str(st.get("note") or words["not_applies"]))
     if not st.get("applies"):
         text = _sentence(str(st.get("note") or words["not_applies"]))
+        kidney = _kidney_staging(ctx, st.get("kidney"))
         if (st.get("conditional") and _top_id(ctx) not in words["no_conditional_when_leads"]
-                and not ctx.findings.get("histology")):
+                and not ctx.findings.get("histology") and (kidney is None or st.get("sarcoma_plausible"))):
             text += f" Only if histology shows a sarcoma: {str(st['conditional']).split(':', 1)[-1].strip()}."
-        return _sentence(text)
+        return _sentence(text) + (f" {kidney}" if kidney else "")
     return _applied_staging(ctx, st)
+
+
+def _kidney_staging(ctx: _Ctx, k: Any) -> str | None:
+    """The conditional clinical kidney T of a renal primary (core ``staging.kidney``), what is
+    missing to narrow it, and the adrenal alternative."""
+    if not isinstance(k, Mapping) or not k.get("t_possible"):
+        return None
+    w = ctx.cfg["kidney_staging_words"]
+    lead = str(w["lead"]).format(classification=k.get("classification", ""), applies_if=k.get("applies_if", ""))
+    facts = "; ".join(str(x) for x in k.get("facts") or ())
+    if k.get("t"):
+        text = str(w["known"]).format(lead=lead, t=k["t"], facts=facts)
+    else:
+        text = str(w["open"]).format(lead=lead, at_least=k.get("t_at_least"),
+                                     possible=_join([str(c) for c in k["t_possible"]], "or"), facts=facts)
+    if k.get("missing_text"):
+        text += " " + str(w["missing"]).format(missing=_join([str(m) for m in k["missing_text"]]))
+    if k.get("note"):
+        text += " " + _sentence(str(k["note"]))
+    return text
 
 
 def _top_id(ctx: _Ctx) -> str | None:

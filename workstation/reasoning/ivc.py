@@ -2,22 +2,39 @@
 
 From the ``ivc`` landmarks (patient z, LPS, +z toward the head) the tumour's cranial and caudal ends
 are given in mm relative to the renal-vein inflow, the hepatic-vein confluence and the cavo-atrial
-junction (``right_atrium_z_mm``): positive = cranial to the landmark. The tumour-thrombus level is the
-one IVC-thrombus surgery plans with (Neves and Zincke, the "Mayo" levels 0-IV); its definitions and
-citation are data in ``resources/knowledge/thresholds.json`` (``ivc_thrombus_level``).
+junction (``right_atrium_z_mm``): positive = cranial to the landmark.
 
-``ivc_extent`` is ``None`` when nothing says there is an intravascular tumour.
+Which surgical description fits depends on where the intraluminal tumour comes from
+(``resources/knowledge/thresholds.json``, ``ivc_thrombus_level.applies_to``):
+
+* tumour thrombus from a **renal or adrenal primary** (histology, or without histology the leading
+  differential): the Neves-Zincke ("Mayo") level 0-IV that thrombectomy is planned with, with the
+  side of the primary;
+* a **primary IVC leiomyosarcoma**, or any other intravascular tumour: the IVC segments it involves
+  (infrarenal, suprarenal-infrahepatic, suprahepatic including intracardiac extension; the article's
+  Imaging Features) and its extent in cm from the landmarks, no thrombus level;
+* a **bland thrombus**: its extent, no level.
+
+:func:`cranial_reach` is the landmark geometry alone (the Neves-Zincke scale, whatever the origin);
+recommendations and the kidney T category read it, the report gives it as a level only for a renal
+or adrenal primary. ``ivc_extent`` is ``None`` when nothing says there is an intravascular tumour.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..resources import load_json
 from .findings import Findings
 from .rules import RuleResults
 
-_LEVELS: Mapping[str, Any] = load_json("knowledge", "thresholds.json")["ivc_thrombus_level"]
+_THR: Mapping[str, Any] = load_json("knowledge", "thresholds.json")
+_LEVELS: Mapping[str, Any] = _THR["ivc_thrombus_level"]
+_SEGMENTS: Mapping[str, Any] = _THR["ivc_segments"]
+
+#: ``ivc_extent.origin`` values
+RENAL_ADRENAL = "renal_adrenal_primary"
+LEIOMYOSARCOMA = "leiomyosarcoma"
 
 
 def has_intravascular_tumour(f: Findings, r: RuleResults) -> bool:
@@ -41,12 +58,29 @@ def _kind(f: Findings, r: RuleResults) -> str:
     return "tumour"
 
 
+def origin(f: Findings, top: str | None) -> tuple[str, str]:
+    """(origin, basis) of the intravascular tumour: ``renal_adrenal_primary``, ``leiomyosarcoma``,
+    ``other`` (a tissue diagnosis outside both) or ``undetermined``; basis ``histology`` or
+    ``leading differential``. Tissue decides when it is known."""
+    renal = tuple(_LEVELS["applies_to_ids"])
+    if f.histology is not None:
+        if f.histology in renal:
+            return RENAL_ADRENAL, "histology"
+        return (LEIOMYOSARCOMA if f.histology == "leiomyosarcoma" else "other"), "histology"
+    if top in renal:
+        return RENAL_ADRENAL, "leading differential"
+    if top == "leiomyosarcoma":
+        return LEIOMYOSARCOMA, "leading differential"
+    return "undetermined", "leading differential"
+
+
 def _rel(z: float, landmark: float | None) -> float | None:
     return None if landmark is None else round(z - landmark, 1)
 
 
-def thrombus_level(f: Findings) -> tuple[str | None, str]:
-    """(level id or None, why) from the tumour's cranial end and the landmarks known."""
+def cranial_reach(f: Findings) -> tuple[str | None, str]:
+    """(level id or None, why): how far cranially the tumour reaches on the Neves-Zincke scale of
+    landmarks, from the tumour's cranial end and the landmarks known (geometry only)."""
     ivc = f.ivc
     intracardiac = f.findings.get("intracardiac_extension")
     if intracardiac:
@@ -72,26 +106,70 @@ def thrombus_level(f: Findings) -> tuple[str | None, str]:
     return "II", "cranial end above the renal veins, below the hepatic veins"
 
 
-def ivc_extent(f: Findings, r: RuleResults) -> dict[str, Any] | None:
-    """The ``ivc_extent`` object of ``assess --json`` (``None``: no intravascular tumour)."""
+#: the geometric reach under its older name (kept for callers of version 2)
+thrombus_level = cranial_reach
+
+
+def _level(kind: str, where: str, basis: str, f: Findings) -> tuple[str | None, str]:
+    """The thrombus level reported: only for tumour thrombus from a renal or adrenal primary."""
+    if kind == "bland_thrombus":
+        return None, "the filling defect does not enhance (bland thrombus); tumour-thrombus levels do not apply"
+    if where != RENAL_ADRENAL:
+        what = {LEIOMYOSARCOMA: "an IVC leiomyosarcoma", "other": "this histology"}.get(
+            where, "an intravascular tumour not shown to come from a renal or adrenal primary")
+        return None, (f"Neves-Zincke levels grade tumour thrombus from a renal or adrenal primary; for {what} "
+                      "the IVC segments and the distances from the landmarks describe the surgical anatomy")
+    level, why = cranial_reach(f)
+    side = f.side if f.side in ("left", "right") else None
+    primary = f"{side} renal or adrenal primary" if side else "renal or adrenal primary (side not recorded)"
+    return level, f"tumour thrombus from a {primary} ({basis}); {why}"
+
+
+def segment_names(segments: Sequence[int] | None, f: Findings) -> list[str]:
+    """The surgical names of the IVC segments involved; segment 3 says whether the tumour reaches
+    the right atrium (above the cavo-atrial junction, or the checklist's intracardiac extension)."""
+    names: Mapping[str, str] = _SEGMENTS["surgical_names"]
+    out = [str(names[str(s)]) for s in segments or ()]
+    if segments and 3 in segments:
+        reach, _ = cranial_reach(f)
+        ra_known = f.ivc is not None and f.ivc.right_atrium_z_mm is not None
+        if reach == "IV":
+            out[-1] += " with extension into the right atrium"
+        elif ra_known or f.findings.get("intracardiac_extension") is False:
+            out[-1] += ", below the cavo-atrial junction"
+        else:
+            out[-1] += " (extension into the right atrium not assessed)"
+    elif f.findings.get("intracardiac_extension"):
+        out.append(str(names["3"]) + " with extension into the right atrium")
+    return out
+
+
+def ivc_extent(f: Findings, r: RuleResults, top: str | None = None) -> dict[str, Any] | None:
+    """The ``ivc_extent`` object of ``assess --json`` (``None``: no intravascular tumour).
+    ``top``: the id leading the differential (the tumour's origin when histology is not known)."""
     if not has_intravascular_tumour(f, r):
         return None
     ivc = f.ivc
     kind = _kind(f, r)
-    level, why = thrombus_level(f)
-    if kind == "bland_thrombus":
-        level, why = None, "the filling defect does not enhance (bland thrombus); tumour-thrombus levels do not apply"
+    where, basis = origin(f, top)
+    level, why = _level(kind, where, basis, f)
+    scheme = _LEVELS if level is not None or where == RENAL_ADRENAL else _LEVELS["segments_classification"]
+    segs = None if r.ivc_segments is None else list(r.ivc_segments)
     out: dict[str, Any] = {
         "kind": kind,
+        "origin": None if kind == "bland_thrombus" else where,
+        "origin_basis": None if kind == "bland_thrombus" else basis,
+        "side": f.side,
         "mapped": bool(ivc is not None and ivc.tumor_z_mm is not None),
-        "segments": None if r.ivc_segments is None else list(r.ivc_segments),
+        "segments": segs,
+        "segment_names": segment_names(segs, f),
         "cranial_z_mm": None, "caudal_z_mm": None, "length_mm": None,
         "cranial_end": {}, "caudal_end": {},
         "level": level,
         "level_label": None if level is None else _LEVELS["levels"][level],
         "level_basis": why,
-        "classification": _LEVELS["name"],
-        "classification_source": _LEVELS["source"],
+        "classification": scheme["name"],
+        "classification_source": scheme["source"],
         "sign_convention": "mm from the landmark, positive = cranial to it (toward the head)",
     }
     if ivc is not None and ivc.tumor_z_mm is not None:
@@ -116,6 +194,20 @@ def _where(mm: float | None, name: str) -> str | None:
     return f"{abs(mm) / 10:.1f} cm {'above' if mm > 0 else 'below'} the {name}"
 
 
+def _segments_phrase(e: Mapping[str, Any]) -> str | None:
+    segs = e.get("segments") or []
+    names = e.get("segment_names") or []
+    if not segs:
+        return f"reaches the {names[0]}" if names else None
+    head = f"segment{'s' if len(segs) > 1 else ''} {', '.join(map(str, segs))}"
+    return f"{head} ({'; '.join(names)})" if names else head
+
+
+def _primary_phrase(e: Mapping[str, Any]) -> str:
+    side = e.get("side") if e.get("side") in ("left", "right") else None
+    return f"from a {side} renal or adrenal primary" if side else "from a renal or adrenal primary"
+
+
 def describe(e: Mapping[str, Any]) -> str:
     """One sentence of the extent in surgical terms (no likelihoods, no empty fields)."""
     parts: list[str] = []
@@ -130,11 +222,11 @@ def describe(e: Mapping[str, Any]) -> str:
                                 _where(rel["from_right_atrium_mm"], "cavo-atrial junction")) if b]
             if bits:
                 parts.append(f"{word} {', '.join(bits)}")
-        if e["segments"]:
-            segs = e["segments"]
-            parts.append(f"segment{'s' if len(segs) > 1 else ''} {', '.join(map(str, segs))}")
     else:
         parts.append(f"{what}; its extent in the IVC is not mapped")
+    seg = _segments_phrase(e)
+    if seg:
+        parts.append(seg)
     if e["level"] is not None:
-        parts.append(f"thrombus level {e['level']} ({e['level_label']})")
+        parts.append(f"tumour thrombus {_primary_phrase(e)}, Neves-Zincke level {e['level']} ({e['level_label']})")
     return "; ".join(parts) + "."

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .findings import FIELD_SPECS, Findings
-from .ivc import ivc_extent
+from .ivc import cranial_reach, ivc_extent
 from .knowledge import OTHER_ID, KnowledgeBase, load_knowledge
 from .recommendations import Context, Recommendation, recommend
 from .rules import RuleResults, Stage, apply_rules
@@ -329,6 +329,19 @@ def rank(evidence: list[Evidence], kb: KnowledgeBase | None = None,
     )
 
 
+def _extent_words(extent: Mapping[str, Any] | None) -> str:
+    """How a recommendation's reason names the IVC extent: the thrombus level where one is given
+    (renal or adrenal primary), otherwise the IVC segments."""
+    if extent is None:
+        return ""
+    if extent.get("level") is not None:
+        return f"thrombus level {extent['level']}"
+    segs = extent.get("segments") or []
+    if segs:
+        return f"IVC segment{'s' if len(segs) > 1 else ''} {' and '.join(map(str, segs))}"
+    return "extent mapped, landmarks incomplete" if extent.get("mapped") else "extent not mapped"
+
+
 def assess(findings: Findings | Mapping[str, Any], params: ModelParams | None = None) -> Assessment:
     """Rules, ranked differential, staging applicability, recommendations and IVC extent for one
     findings document (validated if given as a dict). ``params`` overrides model.json's fitted
@@ -338,10 +351,12 @@ def assess(findings: Findings | Mapping[str, Any], params: ModelParams | None = 
     r = apply_rules(f)
     diffs = rank(gather_evidence(f, r, kb), kb, params)
     ranked = [(d.id, d.label, d.probability) for d in diffs]
-    staging = clinical_staging(f, r, ranked, kb)
-    extent = ivc_extent(f, r)
-    ctx = Context(f, {d.id: d.probability for d in diffs}, diffs[0].id, kb.sarcoma_ids,
-                  extent is not None and extent["kind"] == "tumour", None if extent is None else extent["level"])
+    extent = ivc_extent(f, r, diffs[0].id)
+    staging = clinical_staging(f, r, ranked, kb, extent)
+    tumour = extent is not None and extent["kind"] == "tumour"
+    ctx = Context(f, {d.id: d.probability for d in diffs}, diffs[0].id, kb.sarcoma_ids, tumour,
+                  None if extent is None else extent["level"], cranial_reach(f)[0] if tumour else None,
+                  _extent_words(extent))
     labels = {**kb.labels, OTHER_ID: kb.model["other"]["label"]}
     recs = recommend(ctx, labels)
     return Assessment(r.t_category, r.stage, r.ivc_segments, r.enhancement_call, r.thrombus_call, diffs,

@@ -38,7 +38,9 @@ class Context:
     top: str                          # id of the top-ranked entry
     sarcoma_ids: frozenset[str]
     intravascular: bool
-    level: str | None
+    level: str | None                 # thrombus level as reported (renal/adrenal primary only)
+    reach: str | None = None          # how far cranially the tumour reaches (ivc.cranial_reach), any origin
+    extent: str = ""                  # "thrombus level III" / "segments 2 and 3" / "extent not mapped"
 
 
 def _p(ids: Sequence[str], c: Context) -> float:
@@ -92,6 +94,8 @@ def holds(cond: Mapping[str, Any], c: Context) -> bool:
         return c.intravascular is bool(cond["intravascular"])
     if "level_in" in cond:
         return c.level in cond["level_in"]
+    if "reach_in" in cond:
+        return c.reach in cond["reach_in"]
     raise ValueError(f"recommendations.json: unknown condition {sorted(cond)}")
 
 
@@ -130,6 +134,7 @@ def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ..
     fill["top_label"] = _mid(labels.get(c.top, c.top))
     fill["top_pct"] = _pct(c.probs.get(c.top, 0.0))
     fill["level"] = c.level or "not known"
+    fill["extent"] = c.extent or "extent not mapped"
     seen: set[str] = set()
     out: list[tuple[int, int, Recommendation]] = []
     for k, rule in enumerate(_DOC["rules"]):

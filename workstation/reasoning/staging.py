@@ -11,12 +11,13 @@ size with enough decimals that the printed number falls in the same category.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..resources import load_json
 from .findings import Findings, known_about_the_mass
+from .kidney import kidney_t
 from .knowledge import OTHER_ID, KnowledgeBase
 from .rules import RuleResults, t_category
 
@@ -51,6 +52,10 @@ class Staging:
     stage_possible: tuple[str, ...]
     size_mm: float | None
     size_text: str | None
+    #: conditional clinical kidney T (AJCC 8th, kidney) when a renal primary leads; see kidney.py
+    kidney: Mapping[str, Any] | None = None
+    #: the sarcoma differentials together reach thresholds.json ``sarcoma_plausible_p``
+    sarcoma_plausible: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,8 @@ class Staging:
             "conditional": self.conditional, "stage_group": self.stage_group,
             "stage_possible": list(self.stage_possible),
             "size_mm": self.size_mm, "size_text": self.size_text,
+            "kidney": None if self.kidney is None else dict(self.kidney),
+            "sarcoma_plausible": self.sarcoma_plausible,
         }
 
 
@@ -99,15 +106,18 @@ def _decide(f: Findings, ranked: Sequence[tuple[str, str, float]], kb: Knowledge
 
 
 def clinical_staging(f: Findings, r: RuleResults, ranked: Sequence[tuple[str, str, float]],
-                     kb: KnowledgeBase) -> Staging:
-    """Staging applicability and labels; ``ranked`` is [(id, label, probability)] best first."""
+                     kb: KnowledgeBase, extent: Mapping[str, Any] | None = None) -> Staging:
+    """Staging applicability and labels; ``ranked`` is [(id, label, probability)] best first;
+    ``extent`` is the assessment's ``ivc_extent`` (for the kidney T category of a renal primary)."""
     applies, basis, note = _decide(f, ranked, kb)
+    kidney = kidney_t(f, extent, ranked[0][0] if ranked else None)
+    plausible = sum(q for i, _, q in ranked if i in kb.sarcoma_ids) >= _SARCOMA_PLAUSIBLE
     t = None if r.t_category is None else f"c{r.t_category}"
     n = _nm(f.findings.get("lymph_node_metastases"), "N")
     m = _nm(f.findings.get("distant_metastases"), "M")
     if applies:
-        return Staging(True, basis, note, t, n, m, _label(t, n, m), None, r.stage.group,
-                       r.stage.possible, f.greatest_dimension_mm, size_text(f.greatest_dimension_mm))
+        return Staging(True, basis, note, t, n, m, _label(t, n, m), None, r.stage.group, r.stage.possible,
+                       f.greatest_dimension_mm, size_text(f.greatest_dimension_mm), kidney, plausible)
     cond = None if t is None else f"if sarcoma: {t}"
     return Staging(False, basis, note, t, n, m, None, cond, None, (), f.greatest_dimension_mm,
-                   size_text(f.greatest_dimension_mm))
+                   size_text(f.greatest_dimension_mm), kidney, plausible)

@@ -100,7 +100,10 @@ def test_ivc_leiomyosarcoma_speaks_surgical_anatomy(reports):
     # cranial end from tumor_z_mm 52 vs renal -4, hepatic 85, atrium 140 (mm -> cm)
     assert "cranial end 5.6 cm above the renal veins, 3.3 cm below the hepatic veins, " \
            "8.8 cm below the cavo-atrial junction" in imp
-    assert "caudal end 2.2 cm above the renal veins" in imp and "level II" in imp and "segment 2" in imp
+    assert "caudal end 2.2 cm above the renal veins" in imp
+    # an IVC leiomyosarcoma: its IVC segment by name, no renal tumour-thrombus (Neves-Zincke) level
+    assert "Intravascular tumour in the IVC (segment 2: suprarenal-infrahepatic IVC)" in imp
+    assert "level" not in imp and "Neves" not in text
     assert "Clinical staging" in imp and "cT3 cN0 cM0" in imp and "Possible groups: IB or IIIB" in imp
     rec = _section(text, "RECOMMENDATION")
     assert rec.startswith("1. Refer to a soft-tissue sarcoma multidisciplinary team")

@@ -209,8 +209,22 @@ def test_ivc_extent_in_mm_from_the_landmarks_and_the_thrombus_level():
     assert e["cranial_end"] == {"from_renal_veins_mm": 65.0, "from_hepatic_veins_mm": -25.0,
                                 "from_right_atrium_mm": -75.0}
     assert e["caudal_end"]["from_renal_veins_mm"] == 10.0
-    assert e["level"] == "II" and "Neves" in e["classification"]
+    # an IVC leiomyosarcoma is described by its IVC segments, not by a renal tumour-thrombus level
+    assert e["origin"] == "leiomyosarcoma" and e["level"] is None and e["level_label"] is None
+    assert e["segment_names"] == ["suprarenal-infrahepatic IVC"] and "segments" in e["classification"].lower()
+    assert "Neves-Zincke levels grade tumour thrombus from a renal or adrenal primary" in e["level_basis"]
     assert "6.5 cm above the renal veins" in e["text"] and "2.5 cm below the hepatic veins" in e["text"]
+    assert "segment 2 (suprarenal-infrahepatic IVC)" in e["text"] and "level" not in e["text"]
+    # the same map as tumour thrombus from a right renal primary: Neves-Zincke level II
+    renal = {**IVC_LMS, "histology": "renal_adrenal_neoplasm_with_thrombus"}
+    e = assess(renal).ivc_extent
+    assert e["origin"] == "renal_adrenal_primary" and e["origin_basis"] == "histology"
+    assert e["level"] == "II" and "Neves" in e["classification"]
+    assert e["text"].endswith("tumour thrombus from a right renal or adrenal primary, Neves-Zincke level II "
+                              "(infrahepatic IVC, more than 2 cm above the renal veins, below the hepatic veins).")
+
+
+RENAL_PRIMARY = {"histology": "renal_adrenal_neoplasm_with_thrombus", "side": "right"}
 
 
 @pytest.mark.parametrize("top, ra, intracardiac, level", [
@@ -226,7 +240,15 @@ def test_thrombus_levels(top, ra, intracardiac, level):
     if ra is not None:
         ivc["right_atrium_z_mm"] = ra
     doc = {"schema": S, "ivc": ivc, "findings": {} if intracardiac is None else {"intracardiac_extension": True}}
-    assert assess(doc).ivc_extent["level"] == level
+    assert assess({**doc, **RENAL_PRIMARY}).ivc_extent["level"] == level
+    # the level is the renal primary's: the same map of a tumour arising from the IVC wall has none
+    lms = {**doc, "findings": {**doc["findings"], "arises_from_vessel_wall": True,
+                               "contiguous_renal_or_adrenal_mass": False}}
+    a = assess(lms)
+    assert a.differentials[0].id == "leiomyosarcoma" and a.ivc_extent["level"] is None
+    assert a.ivc_extent["segment_names"] and a.ivc_extent["origin"] == "leiomyosarcoma"
+    assert assess({**doc, "histology": "leiomyosarcoma"}).ivc_extent["level"] is None
+    assert assess({**doc, "histology": "other"}).ivc_extent["level"] is None
 
 
 def test_no_ivc_extent_without_an_intravascular_tumour():
@@ -311,7 +333,7 @@ def test_a_bland_thrombus_is_not_given_a_tumour_thrombus_level():
 def test_every_rule_condition_is_one_the_engine_knows():
     from workstation.reasoning.findings import DIFFERENTIAL_IDS, FIELD_SPECS
     keys = {"p_at_least", "leads", "finding", "field", "known", "known_not", "histology_in", "age_below",
-            "intravascular", "level_in"}
+            "intravascular", "level_in", "reach_in"}
     ids = {*DIFFERENTIAL_IDS, "other", "sarcoma"}
     for rule in load_json("recommendations.json")["rules"]:
         for cond in [*rule.get("when", ()), *rule.get("when_any", ()), *rule.get("unless", ())]:
