@@ -7,6 +7,13 @@ system), are flushed and ``fsync``-ed, the file is renamed over the final name w
 rename itself survives a power cut. A crash at any point leaves either the old file or the new one,
 never a mixture; a leftover temporary file is recognisable by :func:`is_temp_name` and is never
 mistaken for data.
+
+Permissions (POSIX; nothing is changed on Windows, where files inherit the folder's ACL): a
+*private* mode -- one without group or other bits, :data:`PRIVATE_FILE` ``0o600`` -- is applied
+exactly, whatever the process umask (a umask of 0 would otherwise leave nothing to tighten, and an
+odd one such as 0o277 would leave the owner unable to write); any other mode is the ordinary
+"before the umask" request. Patient data (autosaved reads, identified exports) is written private;
+folders made for it are :data:`PRIVATE_DIR` ``0o700``. See docs/cli.md, "File permissions".
 """
 from __future__ import annotations
 
@@ -24,6 +31,50 @@ from .errors import WorkstationError
 
 #: temporary files are ``.<final name>.<random>.tmp`` beside the final file
 TEMP_SUFFIX = ".tmp"
+#: owner read/write only: files holding patient data
+PRIVATE_FILE = 0o600
+#: owner only: folders holding patient data
+PRIVATE_DIR = 0o700
+#: an ordinary file (the umask decides what group and others get)
+DEFAULT_FILE = 0o644
+
+
+def is_private(mode: int) -> bool:
+    """True for a mode that gives group and others nothing (applied exactly, umask or not)."""
+    return not mode & 0o077
+
+
+def _exact_mode(fd: int, mode: int) -> None:
+    """A private ``mode`` set exactly on the open file ``fd`` (POSIX); other modes are left to
+    the umask."""
+    if is_private(mode) and hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+
+
+def _mode_kw(mode: int, default: int) -> dict[str, int]:
+    """``{"mode": mode}`` unless it is the writer's default: the low-level writers are called in
+    their plain ``(path, data)`` form for the default (the form wrappers and test doubles know)."""
+    return {} if mode == default else {"mode": mode}
+
+
+def make_private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` and any missing parents owner-only (``0o700`` exactly, whatever the
+    umask); an existing folder is left as it is (the caller chose it). POSIX; on Windows the
+    folders are created with the defaults. Returns the path."""
+    p = Path(path)
+    missing: list[Path] = []
+    q = p
+    while not q.exists() and q != q.parent:
+        missing.append(q)
+        q = q.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, PRIVATE_DIR)
+        except FileExistsError:  # made by someone else meanwhile: theirs, left alone
+            continue
+        if os.name == "posix":
+            os.chmod(d, PRIVATE_DIR)
+    return p
 
 
 def temp_name_for(path: Path) -> Path:
@@ -51,10 +102,11 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def _write_temp(path: Path, data: bytes, mode: int = 0o644) -> Path:
+def _write_temp(path: Path, data: bytes, *, mode: int = DEFAULT_FILE) -> Path:
     tmp = temp_name_for(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
+        _exact_mode(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -67,15 +119,16 @@ def _write_temp(path: Path, data: bytes, mode: int = 0o644) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,
-                       mode: int = 0o644) -> Path:
+                       mode: int = DEFAULT_FILE) -> Path:
     """Write ``data`` to ``path`` atomically; returns the final path.
 
     ``durable=False`` skips the directory fsync (the file's own data is still fsync-ed).
-    ``mode``: the new file's permissions (before the umask; 0o600 for patient data).
+    ``mode``: the new file's permissions -- :data:`PRIVATE_FILE` for patient data (exact,
+    whatever the umask); a mode with group/other bits is subject to the umask.
     """
     p = Path(path)
     try:
-        tmp = _write_temp(p, bytes(data), mode)
+        tmp = _write_temp(p, bytes(data), **_mode_kw(mode, DEFAULT_FILE))
         try:
             os.replace(tmp, p)
         except BaseException:
@@ -90,21 +143,31 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8",
-                      durable: bool = True) -> Path:
-    """Write ``text`` to ``path`` atomically (UTF-8, newlines as given)."""
-    return atomic_write_bytes(path, text.encode(encoding), durable=durable)
+                      durable: bool = True, mode: int = DEFAULT_FILE) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8, newlines as given); ``mode`` as for
+    :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode(encoding), durable=durable, mode=mode)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
+                perms: int = DEFAULT_FILE) -> Iterator[IO[Any]]:
     """``with atomic_open(p, "w") as fh: ...`` -- the file appears under ``p`` only if the block
     finishes without an exception (then flushed, fsync-ed and renamed); otherwise ``p`` is
-    untouched and the temporary file removed."""
+    untouched and the temporary file removed. ``perms`` as ``mode`` of :func:`atomic_write_bytes`."""
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open: mode must be 'w' or 'wb'")
     p = Path(path)
     tmp = temp_name_for(p)
-    fh: IO[Any] = open(tmp, "xb") if mode == "wb" else open(tmp, "x", encoding="utf-8")  # noqa: SIM115
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms)
+    try:
+        _exact_mode(fd, perms)
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fh: IO[Any] = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding="utf-8")
     try:
         yield fh
         fh.flush()
@@ -119,15 +182,17 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     fsync_dir(p.parent)
 
 
-def atomic_write_many(files: Mapping[str | os.PathLike[str], bytes]) -> list[Path]:
+def atomic_write_many(files: Mapping[str | os.PathLike[str], bytes], *,
+                      mode: int = DEFAULT_FILE) -> list[Path]:
     """Write several files so that each is whole: every temporary file is written and fsync-ed
     first, and only then are they renamed into place one after another. A failure while writing
-    leaves every previous file as it was; the renames themselves cannot half-write a file."""
+    leaves every previous file as it was; the renames themselves cannot half-write a file.
+    ``mode`` as for :func:`atomic_write_bytes`."""
     items = [(Path(p), bytes(b)) for p, b in files.items()]
     temps: list[tuple[Path, Path]] = []
     try:
         for p, data in items:
-            temps.append((_write_temp(p, data), p))
+            temps.append((_write_temp(p, data, **_mode_kw(mode, DEFAULT_FILE)), p))
         for tmp, p in temps:
             os.replace(tmp, p)
     except OSError as exc:
@@ -296,7 +361,8 @@ def _recover_locked(folder: Path) -> None:
 def commit_set(folder: str | os.PathLike[str], files: Mapping[str, bytes], *, key: str,
                key_field: str = "key", meta: Mapping[str, Any] | None = None, force: bool = False,
                owner_of: Callable[[Path], str | None] | None = None,
-               conflict_message: str = "holds another owner's files") -> dict[str, Path]:
+               conflict_message: str = "holds another owner's files",
+               private: bool = True) -> dict[str, Path]:
     """Write ``files`` (name -> bytes) into ``folder`` as one set committed by ``manifest.json``.
 
     ``key``: the set's owner (e.g. a study key); a folder whose manifest names another key is
@@ -305,13 +371,23 @@ def commit_set(folder: str | os.PathLike[str], files: Mapping[str, bytes], *, ke
     of ours, ``""`` when its owner cannot be told (refused as well). ``meta``: more fields for the
     manifest. The previous set of the same owner is replaced as a whole (its files that the new set
     lacks are removed). Returns name -> final path.
+
+    ``private`` (the default: a set is patient data unless the caller knows otherwise): every file
+    of the set, the manifest included, is :data:`PRIVATE_FILE` and a folder this call creates
+    (with its missing parents) :data:`PRIVATE_DIR`, exactly, whatever the umask. ``private=False``
+    (a de-identified export): :data:`DEFAULT_FILE` and ordinary folders, both subject to the umask.
+    An existing folder keeps its permissions either way (the reader chose it).
     """
     f = Path(folder)
     for name in files:
         if not _NAME_RE.match(name) or name == MANIFEST:
             raise ValueError(f"commit_set: bad file name {name!r}")
+    mode = PRIVATE_FILE if private else DEFAULT_FILE
     try:
-        f.mkdir(parents=True, exist_ok=True)
+        if private:
+            make_private_dir(f)
+        else:
+            f.mkdir(parents=True, exist_ok=True)
         with _folder_lock(f):
             _recover_locked(f)
             old = read_manifest(f)
@@ -321,7 +397,7 @@ def commit_set(folder: str | os.PathLike[str], files: Mapping[str, bytes], *, ke
             for name in files:
                 if (f / name).is_dir() and not (f / name).is_symlink():
                     raise WorkstationError(f"{f / name}: a folder is in the way of the export's file")
-            _stage_and_commit(f, files, {key_field: key, **dict(meta or {})}, old)
+            _stage_and_commit(f, files, {key_field: key, **dict(meta or {})}, old, mode)
     except OSError as exc:
         raise WorkstationError(f"{getattr(exc, 'filename', None) or f}: cannot write "
                                f"({exc.strerror or type(exc).__name__})") from None
@@ -329,20 +405,21 @@ def commit_set(folder: str | os.PathLike[str], files: Mapping[str, bytes], *, ke
 
 
 def _stage_and_commit(folder: Path, files: Mapping[str, bytes], meta: dict[str, Any],
-                      old: dict[str, Any] | None) -> None:
+                      old: dict[str, Any] | None, mode: int = PRIVATE_FILE) -> None:
     token = secrets.token_hex(6)
     stage = folder / f"{SET_PREFIX}{token}{_STAGE_SUFFIX}"
     commit = folder / f"{SET_PREFIX}{token}{_COMMIT_SUFFIX}"
-    os.mkdir(stage, 0o755)
+    os.mkdir(stage, PRIVATE_DIR)  # transient: owner-only whatever the set's own permissions
     try:
         listing = []
         for name, data in files.items():
-            _write_durable(stage / name, bytes(data))
+            _write_durable(stage / name, bytes(data), **_mode_kw(mode, PRIVATE_FILE))
             listing.append({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         superseded = [e["name"] for e in old["files"]] if old else []
         _write_durable(stage / _SUPERSEDED, json.dumps(superseded).encode())
         doc = {"schema": MANIFEST_SCHEMA, **meta, "files": listing}
-        _write_durable(stage / MANIFEST, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
+        _write_durable(stage / MANIFEST, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(),
+                       **_mode_kw(mode, PRIVATE_FILE))
         fsync_dir(stage)
         os.rename(stage, commit)          # the commit point
     except BaseException:
@@ -352,8 +429,13 @@ def _stage_and_commit(folder: Path, files: Mapping[str, bytes], meta: dict[str, 
     _roll_forward(commit, folder)
 
 
-def _write_durable(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def _write_durable(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        _exact_mode(fd, mode)
+    except OSError:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()

@@ -1,7 +1,8 @@
 """The reader's work on a study, kept per study: autosave, reads, one writer, crash safety.
 
-Layout under the root (``$WORKSTATION_STATE_DIR`` or ``~/.local/state/rp-workstation/sessions``,
-folders created owner-only)::
+Layout under the root (``$WORKSTATION_STATE_DIR`` or ``~/.local/state/rp-workstation/sessions``;
+every folder this module creates is ``0o700`` and every file ``0o600``, exactly, whatever the
+umask -- POSIX; see docs/cli.md, "File permissions")::
 
     <study_key>/session.json         the read in progress: findings, measurements, extra, clean
                                      flag, read id, source (path, modalities, series count), mask ref
@@ -38,6 +39,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, fsync_dir, is_temp_name
+from .atomic import PRIVATE_DIR, PRIVATE_FILE, atomic_write_bytes, fsync_dir, is_temp_name, make_private_dir
 from .errors import WorkstationError
 from .measure.model import Measurement
 
@@ -106,17 +108,22 @@ def new_read_id(at: float | None = None) -> str:
     return time.strftime("%Y%m%d-%H%M%S", t) + "-" + secrets.token_hex(2)
 
 
-#: permissions of every file of a read (the reader's work is patient data)
-PRIVATE = 0o600
+#: permissions of every file of a read (the reader's work is patient data): exact, whatever the umask
+PRIVATE = PRIVATE_FILE
 
 
 def _mkdir_private(d: Path) -> None:
-    """Create ``d`` (and parents) owner-only: the reader's work is patient data. A folder left
-    group- or world-readable by an earlier version is tightened."""
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``d`` and its missing parents owner-only (``0o700`` exactly, whatever the umask):
+    the reader's work is patient data. ``d`` itself, when it exists already and is ours, is set to
+    ``0o700`` too (a folder left group- or world-readable by an earlier version is tightened);
+    existing parents are left alone. POSIX; nothing is changed on Windows."""
+    make_private_dir(d)
+    if os.name != "posix":
+        return
     with contextlib.suppress(OSError):
-        if d.stat().st_mode & 0o077:
-            os.chmod(d, 0o700)
+        st = d.stat()
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != PRIVATE_DIR:
+            os.chmod(d, PRIVATE_DIR)
 
 
 # -- the writer's lock ---------------------------------------------------------------------------
@@ -205,9 +212,12 @@ class StudyLock:
         _mkdir_private(self.path.parent)
         for _ in range(5):  # retried only when the file was replaced under us (a release racing)
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE)
             except OSError as exc:
                 raise SessionError(f"{self.path}: cannot open the study lock ({exc.strerror or exc})") from None
+            if hasattr(os, "fchmod"):  # owner-only whatever the umask (another user's file: refused, kept)
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, PRIVATE)
             got = _try_flock(fd)
             if got is False:
                 os.close(fd)

@@ -214,3 +214,77 @@ def test_concurrent_set_writers_into_one_folder_leave_one_whole_set(tmp_path):
     a = (out / "a.txt").read_bytes()
     assert (out / "b.txt").read_bytes() == a * 1000          # both files from the same commit
     assert _folder_names(out) == ["a.txt", "b.txt", "manifest.json"]
+
+
+# -- permissions (POSIX): patient data owner-only whatever the umask --------------------------------
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+
+
+@pytest.fixture(params=[0o022, 0o000, 0o277], ids=["umask022", "umask000", "umask277"])
+def umask(request):
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def _mode(p) -> int:
+    return os.stat(p).st_mode & 0o777
+
+
+@posix_only
+def test_private_writes_are_0600_whatever_the_umask(tmp_path, umask):
+    a = atomic.atomic_write_bytes(tmp_path / "a.json", b"{}", mode=atomic.PRIVATE_FILE)
+    b = atomic.atomic_write_text(tmp_path / "b.txt", "x", mode=atomic.PRIVATE_FILE)
+    (c, d) = atomic.atomic_write_many({tmp_path / "c": b"1", tmp_path / "d": b"2"}, mode=atomic.PRIVATE_FILE)
+    with atomic.atomic_open(tmp_path / "e.txt", "w", perms=atomic.PRIVATE_FILE) as fh:
+        fh.write("e")
+    names = ["a.json", "b.txt", "c", "d", "e.txt"]
+    assert {p.name: _mode(p) for p in (a, b, c, d, tmp_path / "e.txt")} == dict.fromkeys(names, 0o600)
+    assert (tmp_path / "e.txt").read_text() == "e" and a.read_bytes() == b"{}"
+
+
+@posix_only
+def test_ordinary_writes_follow_the_umask(tmp_path, umask):
+    p = atomic.atomic_write_bytes(tmp_path / "plain.txt", b"x")
+    assert _mode(p) == 0o644 & ~umask
+
+
+@posix_only
+def test_identified_set_is_0600_in_a_0700_folder_made_for_it(tmp_path, umask):
+    out = tmp_path / "new" / "deeper" / "export"
+    written = atomic.commit_set(out, {"findings.json": b"{}", "report.txt": b"r"}, key="k")
+    assert {n: _mode(p) for n, p in written.items()} == {"findings.json": 0o600, "report.txt": 0o600}
+    assert _mode(out / atomic.MANIFEST) == 0o600
+    assert [_mode(d) for d in (out, out.parent, out.parent.parent)] == [0o700] * 3
+    assert sorted(p.name for p in out.iterdir()) == ["findings.json", atomic.MANIFEST, "report.txt"]
+
+
+@posix_only
+def test_existing_folder_keeps_its_permissions_but_the_files_are_private(tmp_path):
+    out = tmp_path / "shared"
+    out.mkdir()
+    os.chmod(out, 0o755)
+    old = os.umask(0o022)
+    try:
+        atomic.commit_set(out, {"report.txt": b"identified"}, key="k")
+    finally:
+        os.umask(old)
+    assert _mode(out) == 0o755 and _mode(out / "report.txt") == 0o600 and _mode(out / atomic.MANIFEST) == 0o600
+
+
+@posix_only
+def test_deidentified_set_has_ordinary_permissions_and_a_set_is_consistent(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "deid"
+        atomic.commit_set(out, {"a.txt": b"1", "b.txt": b"2"}, key="k", private=False)
+        assert _mode(out) == 0o755 and {_mode(p) for p in out.iterdir()} == {0o644}
+        # the same folder exported identified: every file of the new set (manifest too) private
+        atomic.commit_set(out, {"a.txt": b"3", "b.txt": b"4"}, key="k")
+        assert {p.name: _mode(p) for p in out.iterdir()} == {"a.txt": 0o600, "b.txt": 0o600, atomic.MANIFEST: 0o600}
+        atomic.commit_set(out, {"a.txt": b"5"}, key="k", private=False)
+        assert {p.name: _mode(p) for p in out.iterdir()} == {"a.txt": 0o644, atomic.MANIFEST: 0o644}
+    finally:
+        os.umask(old)

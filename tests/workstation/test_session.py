@@ -1,6 +1,7 @@
 """Session store: autosave, crash restore, corrupt files kept aside, no PHI in paths."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -322,3 +323,35 @@ def test_read_labels_carry_no_patient_data(tmp_path):
     os.chmod(tmp_path / store.key, 0o755)
     SessionStore(store.key, root=tmp_path).save(FINDINGS, [])
     assert (tmp_path / store.key).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("mask", [0o022, 0o000, 0o277])
+def test_every_file_of_a_read_is_0600_and_every_folder_0700_whatever_the_umask(tmp_path, mask):
+    root = tmp_path / "state" / "sessions"  # missing: made by the store
+    old = os.umask(mask)
+    try:
+        store = SessionStore(study_key("1.2.840.77"), root=root)
+        assert store.acquire().acquired
+        vol_mask = np.zeros((4, 5, 6), bool)
+        vol_mask[1:3, 2:4, 1:5] = True
+        store.save(FINDINGS, _measurements(), masks={"lesion-1": vol_mask})
+        store.archive_current()
+        store.save(FINDINGS, _measurements(), masks={"lesion-1": vol_mask})
+        store.clean_close()
+        (store.dir / "session.json").write_text("damaged")  # kept aside: keeps the private mode
+        os.chmod(store.dir / "session.json", 0o600)
+        with pytest.raises(SessionError):
+            store.load()
+        store.save(FINDINGS, [])
+        paths = [store.root.parent, store.root, *store.root.rglob("*")]
+        files = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777 for p in paths if p.is_file()}
+        dirs = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777 for p in paths if p.is_dir()}
+        assert any("masks-" in f for f in files) and any("corrupt" in f for f in files) and any(
+            "reads/" in f for f in files) and any(f.endswith("/lock") for f in files)
+        assert set(files.values()) == {0o600}, files
+        assert set(dirs.values()) == {0o700}, dirs
+    finally:
+        os.umask(old)
+        with contextlib.suppress(NameError):
+            store.release()

@@ -268,7 +268,8 @@ def export_study(findings: Any, volume: Volume, out_dir: str | os.PathLike[str],
     try:
         written = commit_set(out, payload, key=study_key(_study_uid(volume, evidence)), key_field="study_key",
                              meta=meta, force=force, owner_of=_legacy_owner,
-                             conflict_message="holds the export of another study")
+                             conflict_message="holds the export of another study",
+                             private=not deidentify)  # identified: 0600 files, 0700 new folder
     except SetConflict as exc:
         raise ExportConflict(str(exc)) from None
     names = {v: k for k, v in FILES.items()}
