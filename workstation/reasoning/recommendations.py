@@ -72,6 +72,10 @@ def holds(cond: Mapping[str, Any], c: Context) -> bool:
     """One condition of recommendations.json. Once ``histology`` is known, the imaging probabilities
     no longer trigger advice for other diagnoses: ``p_at_least`` and ``leads`` hold only for it."""
     f = c.f
+    if "all" in cond:
+        return all(holds(x, c) for x in cond["all"])
+    if "not" in cond:
+        return not holds(cond["not"], c)
     if "p_at_least" in cond:
         if f.histology is not None:
             return _tissue_in(cond["p_at_least"]["ids"], c)

@@ -335,8 +335,21 @@ def test_every_rule_condition_is_one_the_engine_knows():
     keys = {"p_at_least", "leads", "finding", "field", "known", "known_not", "histology_in", "age_below",
             "intravascular", "level_in", "reach_in"}
     ids = {*DIFFERENTIAL_IDS, "other", "sarcoma"}
+
+    def leaves(conds):
+        """Every simple condition, also inside {'all': [...]} and {'not': ...}."""
+        for cond in conds:
+            if "all" in cond:
+                assert set(cond) == {"all"} and cond["all"]
+                yield from leaves(cond["all"])
+            elif "not" in cond:
+                assert set(cond) == {"not"}
+                yield from leaves([cond["not"]])
+            else:
+                yield cond
+
     for rule in load_json("recommendations.json")["rules"]:
-        for cond in [*rule.get("when", ()), *rule.get("when_any", ()), *rule.get("unless", ())]:
+        for cond in leaves([*rule.get("when", ()), *rule.get("when_any", ()), *rule.get("unless", ())]):
             (key,) = set(cond) - {"is"}
             assert key in keys, (rule["id"], cond)
             if key == "p_at_least":
