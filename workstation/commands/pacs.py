@@ -170,4 +170,6 @@ def run(args: argparse.Namespace) -> int:
     from ..pacs import connect
 
     client = connect(args.server, args.aet)
+    for line in getattr(client, "warnings", []):  # once per run, e.g. TLS verification off
+        sys.stderr.write(f"workstation: warning: {line}\n")
     return _ACTIONS[args.action](client, args)

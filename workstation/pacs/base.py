@@ -88,6 +88,8 @@ class PacsClient(Protocol):
     """The interface both protocols implement (all calls time out; errors are :class:`PacsError`)."""
 
     name: str
+    #: one-line warnings to show the user once (e.g. TLS verification switched off)
+    warnings: list[str]
 
     def echo(self) -> None: ...
 
@@ -157,7 +159,19 @@ class InstanceWriter:
     def write(self, series_uid: str, sop_uid: str, chunks: list[bytes]) -> Path:
         """Write the encoded file (``chunks`` concatenated) atomically."""
         self.check_cancel()
-        final = self.path_for(series_uid, sop_uid)
+        try:
+            final = self._write_atomically(self.path_for(series_uid, sop_uid), chunks)
+        except OSError as exc:  # names the folder, never the instance's UIDs
+            raise WorkstationError(f"{self.out}: cannot write ({exc.strerror or type(exc).__name__})") from None
+        with self._lock:
+            self.count += 1
+            n = self.count
+        if self.progress is not None:
+            self.progress(n, self.total)
+        return final
+
+    @staticmethod
+    def _write_atomically(final: Path, chunks: list[bytes]) -> Path:
         tmp = temp_name_for(final)
         try:
             with open(tmp, "xb") as fh:
@@ -168,11 +182,6 @@ class InstanceWriter:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        with self._lock:
-            self.count += 1
-            n = self.count
-        if self.progress is not None:
-            self.progress(n, self.total)
         return final
 
 

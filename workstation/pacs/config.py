@@ -8,8 +8,10 @@ the OS keyring, and no message ever contains one. The file format is documented 
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,29 @@ class ServerConfig:
         if self.keyring:
             return _keyring_password(self)
         return None
+
+    def warnings(self) -> list[str]:
+        """One line per risk the user chose for this server and should see once per run: TLS
+        verification switched off, or credentials sent without TLS to another machine."""
+        if self.kind != "dicomweb":
+            return []
+        parts = urlsplit(self.url)
+        if parts.scheme == "https" and not self.verify_tls:
+            return [f"server {self.name}: TLS certificate verification is off (verify_tls = false): "
+                    "the connection is encrypted but the server is not authenticated"]
+        has_secret = bool(self.password_env or self.token_env or self.keyring)
+        if parts.scheme == "http" and has_secret and not _is_loopback(parts.hostname or ""):
+            return [f"server {self.name}: the password or token is sent unencrypted (http://, not https://)"]
+        return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _keyring_password(cfg: ServerConfig) -> str:
@@ -148,6 +173,25 @@ def server_names(path: Path | None = None) -> list[str]:
 
 
 _STR_KEYS = ("username", "password_env", "token_env", "keyring_service", "ca_bundle")
+#: keys that mean something only for a DICOMweb server (DIMSE here is plain, unencrypted DICOM)
+_WEB_KEYS = ("keyring", "verify_tls", *_STR_KEYS)
+
+
+def check_ca_bundle(label: str, value: str) -> str:
+    """The CA bundle path (``~`` expanded) when it is a readable PEM file with at least one
+    certificate; else one line starting with ``label`` (where the path was named) and naming the
+    path (never its contents)."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        why = "is a folder, expected a PEM file" if path.is_dir() else "no such file"
+        raise WorkstationError(f"{label}: {path}: {why}")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError:
+        raise WorkstationError(f"{label}: {path}: holds no PEM certificate") from None
+    except OSError as exc:
+        raise WorkstationError(f"{label}: {path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    return str(path)
 
 
 def _from_table(name: str, t: dict[str, Any], calling_aet: str | None, src: Path) -> ServerConfig:
@@ -161,6 +205,10 @@ def _from_table(name: str, t: dict[str, Any], calling_aet: str | None, src: Path
         raise WorkstationError(f"{where}.timeout_s: expected seconds between 0 and 600")
     aet = str(calling_aet or t.get("calling_aet") or DEFAULT_AET)
     url = t.get("url")
+    web_only = sorted(k for k in _WEB_KEYS if k in t)
+    if web_only and ("host" in t or (isinstance(url, str) and url.startswith("dicom://"))):
+        raise WorkstationError(f"{where}.{web_only[0]}: applies to DICOMweb servers only "
+                               "(DIMSE here is plain DICOM, without TLS or passwords)")
     if isinstance(url, str) and url.startswith("dicom://"):
         return parse_dimse_url(url, name, aet, timeout)
     if "host" in t:
@@ -175,6 +223,11 @@ def _from_table(name: str, t: dict[str, Any], calling_aet: str | None, src: Path
             if not isinstance(t[key], bool):
                 raise WorkstationError(f"{where}.{key}: expected true or false")
             opts[key] = t[key]
+    if "ca_bundle" in opts:
+        if opts.get("verify_tls") is False:
+            raise WorkstationError(f"{where}: ca_bundle and verify_tls = false contradict each other "
+                                   "(keep ca_bundle: it verifies against that authority)")
+        opts["ca_bundle"] = check_ca_bundle(f"{where}.ca_bundle", opts["ca_bundle"])
     return parse_dicomweb_url(url, name, timeout_s=timeout, **opts)
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import ssl
 import threading
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from . import base
 from .base import Cancelled, InstanceWriter, PacsError, check_uid
-from .config import ServerConfig, pacs_default
+from .config import ServerConfig, check_ca_bundle, pacs_default
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,9 @@ class DicomWebPacs:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.verify = cfg.ca_bundle or cfg.verify_tls
+        self.warnings = cfg.warnings()
+        if cfg.url.startswith("https://"):
+            self._check_tls_setup()
         secret = cfg.password()
         headers: dict[str, str] = {}
         if cfg.token_env and secret:
@@ -146,6 +152,22 @@ class DicomWebPacs:
             session.auth = (cfg.username or "", secret)
         self.client = DICOMwebClient(cfg.url, session=session, headers=headers, timeout=cfg.timeout_s)
         self.client.set_http_retry_params(retry=False)
+
+    def _check_tls_setup(self) -> None:
+        """A CA bundle named by the environment must be usable (requests would fail on the first
+        request with an OSError that names neither the server nor the cause); with verification
+        off, urllib3's per-request warning is replaced by our one line (``self.warnings``)."""
+        if not self.cfg.verify_tls:
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+            return
+        if self.cfg.ca_bundle:
+            return
+        for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            value = os.environ.get(var)
+            if value:
+                if not os.path.isdir(value):
+                    check_ca_bundle(f"server {self.name}: {var}", value)
+                return
 
     # ---------------------------------------------------------------- errors
     def _fail(self, exc: BaseException) -> PacsError:
@@ -196,9 +218,11 @@ class DicomWebPacs:
         try:
             for ds in self.client.iter_series(study_uid, series_uid, media_types=ANY_TRANSFER_SYNTAX):
                 writer.write(series_uid, str(ds.SOPInstanceUID), [_encode(ds)])
+        except requests.RequestException as exc:  # an OSError too: before the writer's OSError
+            raise self._fail(exc) from None
         except (Cancelled, PacsError, OSError):
             raise
-        except Exception as exc:  # requests, multipart decoding, pydicom
+        except Exception as exc:  # multipart decoding, pydicom
             raise self._fail(exc) from None
 
     def store(self, files: list[Path], progress: base.ProgressFn | None = None,
@@ -238,7 +262,7 @@ def _encode(ds: pydicom.Dataset) -> bytes:
 def describe_http_error(exc: BaseException, timeout_s: float) -> str:
     """One line for a failed HTTP exchange (never the URL's query, never credentials)."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake or certificate verification failed"
+        return describe_tls_error(exc)
     if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
         return f"no connection within {timeout_s:g} s"
     if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.Timeout)):
@@ -258,4 +282,51 @@ def describe_http_error(exc: BaseException, timeout_s: float) -> str:
                    404: "not found (check the DICOMweb root)", 406: "no acceptable answer format",
                    503: "service unavailable"}.get(code, "request failed")
         return f"HTTP {code}: {meaning}"
+    if isinstance(exc, requests.RequestException):
+        return f"request failed ({type(exc).__name__})"
     return f"unexpected answer ({type(exc).__name__})"
+
+
+#: OpenSSL verify codes meaning "not issued by an authority we trust" (x509_vfy.h)
+_UNTRUSTED = {18, 19, 20, 21}
+_HOST_MISMATCH = {62, 64}
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error inside requests' and urllib3's wrappers, if any."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen or len(seen) > 16:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLError):
+            return e
+        more = [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+        todo.extend(m for m in more if isinstance(m, BaseException))
+    return None
+
+
+def describe_tls_error(exc: BaseException) -> str:
+    """Why TLS failed, in words a person can act on: the certificate (untrusted, expired, for
+    another host) or the handshake (not a TLS port, closed, no common protocol)."""
+    cause = _ssl_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        code = cause.verify_code
+        what = str(cause.verify_message or "rejected").strip().rstrip(".")[:90]
+        if code in _UNTRUSTED:
+            return (f"TLS certificate verification failed ({what}): the server's certificate is not "
+                    "from a trusted authority; name that authority's certificate in ca_bundle")
+        if code in _HOST_MISMATCH:
+            return "TLS certificate verification failed (the certificate is not valid for this host name)"
+        return f"TLS certificate verification failed ({what})"
+    reason = str(getattr(cause, "reason", "") or "").upper()
+    text = str(cause or exc).lower()
+    if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in text:
+        return "TLS handshake failed (the port does not speak TLS: try http://)"
+    if isinstance(cause, ssl.SSLEOFError) or "eof" in text:
+        return "TLS handshake failed (connection closed by the server)"
+    if "ALERT" in reason or "alert" in text:
+        return "TLS handshake failed (the server refused it: no common protocol or cipher, or it wants a client certificate)"
+    return "TLS handshake failed"

@@ -25,6 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 
+from ..errors import WorkstationError
 from . import base
 from .base import Cancelled, InstanceWriter, PacsError, check_uid
 from .config import ServerConfig, pacs_default
@@ -76,6 +77,7 @@ class DimsePacs:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.name = cfg.name
+        self.warnings = cfg.warnings()
         self.workers = int(pacs_default("retrieve_workers"))
 
     # ---------------------------------------------------------------- associations
@@ -276,7 +278,7 @@ class DimsePacs:
         finally:
             _release(assoc)
         if errors:
-            raise errors[0] if isinstance(errors[0], (OSError, Cancelled)) else PacsError(
+            raise errors[0] if isinstance(errors[0], (OSError, WorkstationError)) else PacsError(
                 f"server {self.name}: an instance could not be written ({type(errors[0]).__name__})")
         if final not in (0x0000, 0xB000) or failed:
             code = f"0x{final:04X}" if final is not None else "none"

@@ -61,6 +61,18 @@ def orthanc(tmp_path_factory, sample):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def orthanc_tls(tmp_path_factory, sample):
+    """A second Orthanc serving DICOMweb over HTTPS only, with a fresh self-signed certificate
+    (``orthanc_tls.tls.ca_pem`` is that certificate, to trust it with ca_bundle)."""
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc-tls"), tls=True)
+    try:
+        server.upload(sample.files)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["dicomweb", "dimse"])
 def server_url(request, orthanc) -> str:
     return orthanc.dicomweb_url if request.param == "dicomweb" else orthanc.dimse_url

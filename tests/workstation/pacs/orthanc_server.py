@@ -6,10 +6,21 @@ refused, the called AE title checked), starts ``Orthanc CONFIG.json`` with ``TCP
 environment (Orthanc's DICOM side leaves Nagle on otherwise), polls ``GET /system`` until it
 answers and stops it with terminate -> wait -> kill. Orthanc 1.10 has no bind-address option: its
 ports listen on every interface, which is why remote access stays refused.
+
+With ``tls=`` (:func:`self_signed_tls`) it serves HTTPS (``SslEnabled``, ``SslCertificate``: one PEM
+with the private key and the certificate). Debian 12's Orthanc 1.10.1 serves HTTPS through civetweb
+1.15, which loads ``libssl.so`` at run time and calls ``SSL_get_peer_certificate`` after every
+handshake: OpenSSL 3 renamed that function (``SSL_get1_peer_certificate``, same meaning), civetweb
+finds no symbol and Orthanc dies of a NULL call (SIGSEGV) on its first HTTPS connection. Where the
+system's libssl lacks the old name, :func:`civetweb_openssl3_shim` compiles a two-line
+``libssl.so`` that provides it and forwards everything else to the real libssl, and Orthanc is
+started with that folder first on ``LD_LIBRARY_PATH``.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -19,6 +30,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ORTHANC = os.environ.get("ORTHANC_BIN", shutil.which("Orthanc") or "/usr/sbin/Orthanc")
@@ -42,9 +54,81 @@ def dicomweb_plugin() -> Path:
                        "run ./dev setup (Debian packages orthanc, orthanc-dicomweb)")
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    server_pem: Path   # private key + certificate: Orthanc's SslCertificate
+    ca_pem: Path       # the certificate alone: what a client trusts (ca_bundle)
+
+
+def self_signed_tls(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TlsFiles:
+    """A fresh self-signed certificate (its own authority) valid for ``hosts``, made with
+    ``cryptography`` (a test dependency)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def alt(h: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(h))
+        except ValueError:
+            return x509.DNSName(h)
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rp-test-pacs")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([alt(h) for h in hosts]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(folder / "orthanc.pem", folder / "ca.pem")
+    files.server_pem.write_bytes(key_pem + cert_pem)
+    files.server_pem.chmod(0o600)
+    files.ca_pem.write_bytes(cert_pem)
+    return files
+
+
+_SHIM_C = """\
+void *SSL_get1_peer_certificate(const void *ssl);
+void *SSL_get_peer_certificate(const void *ssl) { return SSL_get1_peer_certificate(ssl); }
+"""
+
+
+def civetweb_openssl3_shim(folder: Path) -> dict[str, str]:
+    """The environment Orthanc's HTTPS needs on this system: {} when the system's libssl still has
+    ``SSL_get_peer_certificate`` (OpenSSL 1.1), else ``LD_LIBRARY_PATH`` pointing at a compiled
+    ``libssl.so`` that adds it (see the module's docstring)."""
+    libname = ctypes.util.find_library("ssl")
+    if libname is None:
+        raise RuntimeError("no libssl found for Orthanc's HTTPS")
+    if hasattr(ctypes.CDLL(libname), "SSL_get_peer_certificate"):
+        return {}
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("Orthanc's HTTPS (civetweb) needs a libssl shim on OpenSSL 3 and no C "
+                           "compiler (cc) was found to build it: install gcc")
+    folder.mkdir(parents=True, exist_ok=True)
+    src, lib = folder / "shim.c", folder / "libssl.so"
+    src.write_text(_SHIM_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src), "-Wl,--no-as-needed", f"-l:{libname}"],
+                   check=True, capture_output=True, timeout=60)
+    old = os.environ.get("LD_LIBRARY_PATH")
+    return {"LD_LIBRARY_PATH": f"{folder}:{old}" if old else str(folder)}
+
+
 class OrthancServer:
     def __init__(self, workdir: Path, *, aet: str = "WORKSTATION", aet_port: int = 11112,
-                 overrides: dict[str, object] | None = None) -> None:
+                 overrides: dict[str, object] | None = None, tls: TlsFiles | None = None) -> None:
         if not Path(ORTHANC).exists():
             raise RuntimeError(f"Orthanc not found at {ORTHANC}: run ./dev setup (Debian package orthanc)")
         self.workdir = Path(workdir)
@@ -55,7 +139,9 @@ class OrthancServer:
         self.config_path = self.workdir / "orthanc.json"
         self.log_path = self.workdir / "orthanc.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        config = {
+        self.tls = tls
+        self.env: dict[str, str] = {}
+        config: dict[str, object] = {
             "Name": "rp-test-pacs",
             "StorageDirectory": str(self.workdir / "storage"),
             "IndexDirectory": str(self.workdir / "index"),
@@ -78,6 +164,9 @@ class OrthancServer:
             "StableAge": 1,
             "ConcurrentJobs": 2,
         }
+        if tls is not None:
+            config.update({"SslEnabled": True, "SslCertificate": str(tls.server_pem)})
+            self.env = civetweb_openssl3_shim(self.workdir / "openssl3-shim")
         config.update(overrides or {})
         self.scheme = "https" if config.get("SslEnabled") else "http"
         self.config_path.write_text(json.dumps(config, indent=2))
@@ -97,7 +186,7 @@ class OrthancServer:
 
     # ---------------------------------------------------------------- life cycle
     def start(self, timeout_s: float = 20.0) -> OrthancServer:
-        env = dict(os.environ, TCP_NODELAY="1")
+        env = dict(os.environ, TCP_NODELAY="1", **self.env)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([ORTHANC, str(self.config_path)], cwd=self.workdir, env=env,
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -140,8 +229,8 @@ class OrthancServer:
         req = urllib.request.Request(self.http_url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", content_type)
-        # the test server's own self-signed certificate (HTTPS tests) is not what this checks
-        ctx = ssl._create_unverified_context() if self.scheme == "https" else None
+        # HTTPS: verified against the test server's own certificate
+        ctx = ssl.create_default_context(cafile=str(self.tls.ca_pem)) if self.tls is not None else None
         with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
             return bytes(resp.read())
 
@@ -171,13 +260,15 @@ class OrthancServer:
 
 
 def start_orthanc(workdir: Path, overrides: dict[str, object] | None = None,
-                  aet: str = "WORKSTATION") -> OrthancServer:
-    """A started Orthanc for a test; a missing or broken Orthanc FAILS the test (never a skip)."""
+                  aet: str = "WORKSTATION", tls: bool = False) -> OrthancServer:
+    """A started Orthanc for a test (HTTPS with a fresh self-signed certificate when ``tls``); a
+    missing or broken Orthanc FAILS the test (never a skip)."""
     import pytest
 
     try:
-        return OrthancServer(workdir, aet=aet, aet_port=free_port(), overrides=overrides).start()
-    except RuntimeError as exc:
+        files = self_signed_tls(Path(workdir) / "tls") if tls else None
+        return OrthancServer(workdir, aet=aet, aet_port=free_port(), overrides=overrides, tls=files).start()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
         pytest.fail(f"the PACS tests need a real Orthanc: {exc}", pytrace=False)
 
 
@@ -188,3 +279,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
 
     return subprocess.run([sys.executable, "-m", "workstation.cli", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def one_line_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The CLI failed as a person should see it: exit 2, ONE line on stderr holding ``needles``,
+    no traceback; that line."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    return lines[0]

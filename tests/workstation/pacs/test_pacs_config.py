@@ -55,12 +55,40 @@ url = "dicom://ORTHANC@127.0.0.1:4242"
     ('[servers.x]\nhost = "h"\n', "needs host, port"),
     ('[servers.x]\nurl = "http://h/dw"\nverify_tls = "no"\n', "verify_tls"),
     ('[servers.x]\nurl = "http://h/dw"\ntimeout_s = 0\n', "timeout_s"),
+    # DICOMweb-only keys on a DIMSE server would look like protection it does not have
+    ('[servers.x]\nurl = "dicom://A@h:104"\nverify_tls = true\n', "servers.x.verify_tls: applies to DICOMweb"),
+    ('[servers.x]\nhost = "h"\nport = 104\ncalled_aet = "A"\nca_bundle = "/etc/ca.pem"\n', "ca_bundle: applies to"),
+    ('[servers.x]\nurl = "dicom://A@h:104"\npassword_env = "P"\n', "servers.x.password_env: applies to"),
 ])
 def test_bad_servers_file_names_the_file_and_key(config_dir, text, needle):
     (config_dir / "servers.toml").write_text(text)
     with pytest.raises(WorkstationError, match="servers.toml") as exc:
         resolve("x")
     assert needle in str(exc.value)
+
+
+def test_warnings_for_risks_the_user_chose(config_dir):
+    (config_dir / "servers.toml").write_text('''
+[servers.lax]
+url = "https://pacs.example.org/dicom-web"
+verify_tls = false
+
+[servers.clear]
+url = "http://pacs.example.org/dicom-web"
+username = "rad"
+password_env = "P"
+
+[servers.local]
+url = "http://127.0.0.1:8042/dicom-web"
+username = "rad"
+keyring = true
+''')
+    assert resolve("lax").warnings() == ["server lax: TLS certificate verification is off (verify_tls = false): "
+                                         "the connection is encrypted but the server is not authenticated"]
+    assert resolve("clear").warnings() == ["server clear: the password or token is sent unencrypted "
+                                           "(http://, not https://)"]
+    assert resolve("local").warnings() == []  # loopback: it never leaves the machine
+    assert resolve("https://pacs.example.org/dicom-web").warnings() == []
 
 
 def test_unknown_name(config_dir):
