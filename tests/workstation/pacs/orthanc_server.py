@@ -18,6 +18,7 @@ started with that folder first on ``LD_LIBRARY_PATH``.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import ctypes.util
@@ -141,6 +142,7 @@ class OrthancServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.tls = tls
         self.env: dict[str, str] = {}
+        self.auth: tuple[str, str] | None = None  # (user, password) for the REST calls below
         config: dict[str, object] = {
             "Name": "rp-test-pacs",
             "StorageDirectory": str(self.workdir / "storage"),
@@ -229,6 +231,9 @@ class OrthancServer:
         req = urllib.request.Request(self.http_url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", content_type)
+        if self.auth is not None:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
         # HTTPS: verified against the test server's own certificate
         ctx = ssl.create_default_context(cafile=str(self.tls.ca_pem)) if self.tls is not None else None
         with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
