@@ -29,6 +29,7 @@ import tempfile
 import time
 
 import numpy as np
+from gdcm_jpeg import gdcm_jpeg_lossless
 
 TIME_TARGET = 0.5
 COMPRESSED_TARGET = 1.0
@@ -81,24 +82,6 @@ def _transfer_syntax(name: str) -> str:
             "jpeg-lossless": uid.JPEGLosslessSV1}[name]
 
 
-def _gdcm_jpeg_lossless(arr: np.ndarray, tmp: str) -> bytes:
-    """The encapsulated Pixel Data GDCM writes for ``arr`` as JPEG Lossless SV1 (pydicom has no
-    encoder for it)."""
-    import pydicom
-    import SimpleITK as sitk
-
-    w = sitk.ImageFileWriter()
-    w.SetImageIO("GDCMImageIO")
-    w.SetUseCompression(True)
-    w.SetCompressor("JPEG")
-    w.SetFileName(tmp)
-    w.Execute(sitk.GetImageFromArray(arr))
-    ds = pydicom.dcmread(tmp)
-    if ds.file_meta.TransferSyntaxUID != _transfer_syntax("jpeg-lossless"):
-        raise RuntimeError(f"GDCM wrote {ds.file_meta.TransferSyntaxUID}, not JPEG Lossless SV1")
-    return bytes(ds.PixelData)
-
-
 def compress_series(src: str, dst: str, name: str) -> None:
     """A copy of the series in ``src`` with its pixel data losslessly compressed as ``name``."""
     import pydicom
@@ -109,15 +92,13 @@ def compress_series(src: str, dst: str, name: str) -> None:
         ds = pydicom.dcmread(os.path.join(src, fname))
         if name == "jpeg-lossless":
             stored = ds.pixel_array
-            ds.PixelData = _gdcm_jpeg_lossless(stored, os.path.join(dst, ".tmp.dcm"))
+            ds.PixelData = gdcm_jpeg_lossless(stored, os.path.join(dst, ".tmp.dcm"))
             ds["PixelData"].VR = "OB"
             ds.file_meta.TransferSyntaxUID = ts
         else:
             plugin = {"rle": "pydicom", "jpeg-ls": "pyjpegls", "jpeg-2000": "pylibjpeg"}[name]
             ds.compress(ts, encoding_plugin=plugin)
         ds.save_as(os.path.join(dst, fname), enforce_file_format=True)
-    if os.path.exists(os.path.join(dst, ".tmp.dcm")):
-        os.remove(os.path.join(dst, ".tmp.dcm"))
 
 
 def prepare(root: str, n: int, size: int, syntaxes: list[str]) -> dict[str, str]:

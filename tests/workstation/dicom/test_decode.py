@@ -6,7 +6,9 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -18,6 +20,10 @@ from workstation.dicom import load_series, read_series, scan
 from workstation.dicom.decoding import decode_frames, decoding_plugin, use_pool
 
 sitk = pytest.importorskip("SimpleITK")
+# the GDCM encoder's one home is benchmarks/gdcm_jpeg.py (shared with benchmarks/load.py); appended,
+# so nothing else in benchmarks/ can shadow a module the tests import
+sys.path.append(str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from gdcm_jpeg import gdcm_jpeg_lossless  # noqa: E402
 
 N, ROWS, COLS = 9, 48, 40
 
@@ -32,35 +38,19 @@ def _ct_pixels(k: int) -> np.ndarray:
     return arr.astype(np.int16)
 
 
-def _gdcm_jpeg_lossless(arr: np.ndarray, tmp: str) -> bytes:
-    """Pixel Data encoded by GDCM as JPEG Lossless SV1 (pydicom has no encoder for it)."""
-    w = sitk.ImageFileWriter()
-    w.SetImageIO("GDCMImageIO")
-    w.SetUseCompression(True)
-    w.SetCompressor("JPEG")
-    w.SetFileName(tmp)
-    w.Execute(sitk.GetImageFromArray(arr))
-    ds = pydicom.dcmread(tmp)
-    assert ds.file_meta.TransferSyntaxUID == uid.JPEGLosslessSV1
-    return bytes(ds.PixelData)
-
-
 def _write_series(folder, syntax: str | None) -> list[str]:
     datasets = stack(N, rows=ROWS, cols=COLS)
     for k, ds in enumerate(datasets):
         ds.PixelData = _ct_pixels(k).astype("<i2").tobytes()
         if syntax == uid.JPEGLosslessSV1:
-            ds.PixelData = _gdcm_jpeg_lossless(_ct_pixels(k), os.path.join(folder, "gdcm.tmp"))
+            ds.PixelData = gdcm_jpeg_lossless(_ct_pixels(k), os.path.join(folder, "gdcm.tmp"))
             ds["PixelData"].VR = "OB"
             ds.file_meta.TransferSyntaxUID = syntax
         elif syntax is not None:
             ds.compress(syntax)
     os.makedirs(folder, exist_ok=True)
     names = [f"img{(k * 5) % N:03d}.dcm" for k in range(N)]  # files not in slice order
-    paths = write(folder, datasets, names)
-    if os.path.exists(os.path.join(folder, "gdcm.tmp")):
-        os.remove(os.path.join(folder, "gdcm.tmp"))
-    return paths
+    return write(folder, datasets, names)
 
 
 def _sitk_voxels(folder) -> np.ndarray:
