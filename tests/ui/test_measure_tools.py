@@ -19,13 +19,38 @@ def _go_to(win, vol, xyz):
     win.viewer.set_cursor(xyz)
 
 
-def test_caliper_drawn_by_mouse_measures_the_known_distance(sample_window, truth, qtbot):
-    win = sample_window
+def _at_caliper(win, truth):
+    """The truth's caliper series shown on the slice of its first end: (volume, p1, p2, axial view)."""
     t = truth["caliper"]
     vol = _series(win, truth, t["series"])
     p1, p2 = np.asarray(t["p1_mm"]), np.asarray(t["p2_mm"])
     _go_to(win, vol, p1)
-    ax = win.viewer.axial
+    return vol, p1, p2, win.viewer.axial
+
+
+def _at_mass(win, truth, key):
+    """Series ``key`` shown with the crosshair on the mass's solid ROI point: (volume, point)."""
+    vol = _series(win, truth, key)
+    c = np.asarray(truth["mass"]["solid_roi_point_mm"])
+    _go_to(win, vol, c)
+    return vol, c
+
+
+def _inside_ellipse(pts, roi):
+    """Independent mask of the points inside the ellipse given by the ROI's axes: (mask, ra, rb)."""
+    m0, m1 = (np.asarray(p) for p in roi.major)
+    n0, n1 = (np.asarray(p) for p in roi.minor)
+    ctr = (m0 + m1) / 2
+    ra, rb = np.linalg.norm(m1 - m0) / 2, np.linalg.norm(n1 - n0) / 2
+    ua, ub = (m1 - m0) / (2 * ra), (n1 - n0) / (2 * rb)
+    d = pts - ctr
+    return ((d @ ua) / ra) ** 2 + ((d @ ub) / rb) ** 2 <= 1.0, ra, rb
+
+
+def test_caliper_drawn_by_mouse_measures_the_known_distance(sample_window, truth, qtbot):
+    win = sample_window
+    t = truth["caliper"]
+    vol, p1, p2, ax = _at_caliper(win, truth)
     qtbot.keyClick(ax, "m")
     assert win.tools.current.id == "caliper"
     drag(ax, ax.patient_to_widget(p1), ax.patient_to_widget(p2), steps=10)
@@ -47,11 +72,7 @@ def test_caliper_drawn_by_mouse_measures_the_known_distance(sample_window, truth
 
 def test_dragging_a_caliper_handle_updates_length_label_and_undo(sample_window, truth, qtbot):
     win = sample_window
-    t = truth["caliper"]
-    vol = _series(win, truth, t["series"])
-    p1, p2 = np.asarray(t["p1_mm"]), np.asarray(t["p2_mm"])
-    _go_to(win, vol, p1)
-    ax = win.viewer.axial
+    vol, p1, p2, ax = _at_caliper(win, truth)
     win.tools.select("caliper")
     drag(ax, ax.patient_to_widget(p1), ax.patient_to_widget(p2))
     c0 = win.store.of_kind("caliper")[0]
@@ -76,9 +97,7 @@ def test_dragging_a_caliper_handle_updates_length_label_and_undo(sample_window, 
 
 def test_ellipse_roi_mean_equals_numpy_mean_of_the_same_voxels(sample_window, truth, qtbot):
     win = sample_window
-    vol = _series(win, truth, "ct_post")
-    c = np.asarray(truth["mass"]["solid_roi_point_mm"])
-    _go_to(win, vol, c)
+    vol, c = _at_mass(win, truth, "ct_post")
     ax = win.viewer.axial
     qtbot.keyClick(ax, "e")
     a = ax.patient_to_widget(c + np.array([-9.0, -6.0, 0]))
@@ -90,13 +109,7 @@ def test_ellipse_roi_mean_equals_numpy_mean_of_the_same_voxels(sample_window, tr
     # independent mask: voxel centres of the shown slice inside the ellipse given by its axes
     k = int(ax.mapping.slice_to_index(ax.slice))
     pts = vol.grid_points((slice(k, k + 1), slice(None), slice(None)))[0]
-    m0, m1 = np.asarray(roi.major[0]), np.asarray(roi.major[1])
-    n0, n1 = np.asarray(roi.minor[0]), np.asarray(roi.minor[1])
-    ctr = (m0 + m1) / 2
-    ra, rb = np.linalg.norm(m1 - m0) / 2, np.linalg.norm(n1 - n0) / 2
-    ua, ub = (m1 - m0) / (2 * ra), (n1 - n0) / (2 * rb)
-    d = pts - ctr
-    mask = ((d @ ua) / ra) ** 2 + ((d @ ub) / rb) ** 2 <= 1.0
+    mask, ra, rb = _inside_ellipse(pts, roi)
     vals = vol.voxels[k][mask].astype(float)
     assert mask.sum() > 50
     assert roi.stats["mean"] == pytest.approx(vals.mean(), abs=1e-6)
@@ -112,9 +125,7 @@ def test_ellipse_roi_mean_equals_numpy_mean_of_the_same_voxels(sample_window, tr
 
 def test_probe_shows_value_and_patient_point(sample_window, truth, qtbot):
     win = sample_window
-    vol = _series(win, truth, "ct_pre")
-    c = np.asarray(truth["mass"]["solid_roi_point_mm"])
-    _go_to(win, vol, c)
+    vol, c = _at_mass(win, truth, "ct_pre")
     ax = win.viewer.axial
     qtbot.keyClick(ax, "p")
     click(ax, ax.patient_to_widget(c))
@@ -163,9 +174,7 @@ def test_list_select_rename_delete_and_undo(sample_window, truth, qtbot):
 
 def test_ellipse_on_a_coronal_reformat_measures_the_voxels_of_that_plane(sample_window, truth, qtbot):
     win = sample_window
-    vol = _series(win, truth, "ct_pre")
-    c = np.asarray(truth["mass"]["solid_roi_point_mm"])
-    _go_to(win, vol, c)
+    vol, c = _at_mass(win, truth, "ct_pre")
     cor = win.viewer.coronal
     win.tools.select("ellipse")
     # 16 mm wide (x), 12 mm high (z) in the coronal plane
@@ -173,12 +182,9 @@ def test_ellipse_on_a_coronal_reformat_measures_the_voxels_of_that_plane(sample_
     roi = win.store.of_kind("ellipse")[0]
     j = int(cor.mapping.slice_to_index(cor.slice))
     pts = vol.grid_points((slice(None), slice(j, j + 1), slice(None)))[:, 0]
+    mask, _ra, _rb = _inside_ellipse(pts, roi)
     m0, m1 = (np.asarray(p) for p in roi.major)
     n0, n1 = (np.asarray(p) for p in roi.minor)
-    ctr = (m0 + m1) / 2
-    ra, rb = np.linalg.norm(m1 - m0) / 2, np.linalg.norm(n1 - n0) / 2
-    d = pts - ctr
-    mask = ((d @ (m1 - m0) / (2 * ra)) / ra) ** 2 + ((d @ (n1 - n0) / (2 * rb)) / rb) ** 2 <= 1.0
     vals = vol.voxels[:, j, :][mask].astype(float)
     assert mask.sum() >= 10
     assert roi.stats["n"] == mask.sum()
