@@ -18,56 +18,57 @@ from workstation.reasoning.findings import Findings
 from workstation.resources import load_json
 
 S = "rp-findings/1.1"
+
+
+def _mass(age: int, sex: str, side: str, size_mm: float, delta_hu: float, pattern: str, growth: str,
+          **extra: Any) -> dict[str, Any]:
+    """A findings document of a measured mass (the checklist and IVC fields in ``extra``)."""
+    return {"schema": S, "age_years": age, "sex": sex, "side": side, "greatest_dimension_mm": size_mm,
+            "enhancement_delta_hu": delta_hu, "enhancement_pattern": pattern, "growth_pattern": growth, **extra}
+
+
 CASES: dict[str, dict[str, Any]] = {
-    "renal_thrombus": {
-        "schema": S, "age_years": 64, "sex": "male", "side": "right", "greatest_dimension_mm": 88.0,
-        "enhancement_delta_hu": 60.0, "enhancement_pattern": "heterogeneous", "growth_pattern": "mixed",
-        "thrombus_delta_hu": 35.0,
-        "ivc": {"renal_vein_z_mm": -20.0, "hepatic_vein_z_mm": 70.0, "right_atrium_z_mm": 120.0,
-                "tumor_z_mm": [-25.0, 95.0]},
-        "findings": {"hematuria": True, "contiguous_renal_or_adrenal_mass": True, "claw_sign": True,
-                     "intravascular_component": True, "necrosis": True, "macroscopic_fat": False,
-                     "vascular_invasion": True, "intracardiac_extension": False,
-                     "lymph_node_metastases": False}},
-    "wd_liposarcoma": {
-        "schema": S, "age_years": 61, "sex": "female", "side": "left", "greatest_dimension_mm": 235.0,
-        "enhancement_delta_hu": 8.0, "enhancement_pattern": "none", "growth_pattern": "extravascular",
-        "findings": {"macroscopic_fat": True, "calcification": False, "necrosis": False, "lobulated": True,
-                     "vascular_invasion": False, "organ_invasion": False,
-                     "perirenal_or_posterior_pararenal": True, "lymph_node_metastases": False,
-                     "distant_metastases": False}},
-    "rpf": {
-        "schema": S, "age_years": 58, "sex": "male", "side": "midline", "greatest_dimension_mm": 35.0,
-        "enhancement_delta_hu": 25.0, "enhancement_pattern": "mild_homogeneous", "growth_pattern": "extravascular",
-        "findings": {"periaortic_l4_location": True, "aorta_hugs_spine": True, "ureters_medially_deviated": True,
-                     "hydronephrosis": True, "vascular_encasement_without_narrowing": True, "homogeneous": True,
-                     "igg4_related_disease": True, "macroscopic_fat": False, "necrosis": False,
-                     "calcification": False, "multiple_adenopathy": False}},
+    "renal_thrombus": _mass(
+        64, "male", "right", 88.0, 60.0, "heterogeneous", "mixed", thrombus_delta_hu=35.0,
+        ivc={"renal_vein_z_mm": -20.0, "hepatic_vein_z_mm": 70.0, "right_atrium_z_mm": 120.0,
+             "tumor_z_mm": [-25.0, 95.0]},
+        findings={"hematuria": True, "contiguous_renal_or_adrenal_mass": True, "claw_sign": True,
+                  "intravascular_component": True, "necrosis": True, "macroscopic_fat": False,
+                  "vascular_invasion": True, "intracardiac_extension": False,
+                  "lymph_node_metastases": False}),
+    "wd_liposarcoma": _mass(
+        61, "female", "left", 235.0, 8.0, "none", "extravascular",
+        findings={"macroscopic_fat": True, "calcification": False, "necrosis": False, "lobulated": True,
+                  "vascular_invasion": False, "organ_invasion": False,
+                  "perirenal_or_posterior_pararenal": True, "lymph_node_metastases": False,
+                  "distant_metastases": False}),
+    "rpf": _mass(
+        58, "male", "midline", 35.0, 25.0, "mild_homogeneous", "extravascular",
+        findings={"periaortic_l4_location": True, "aorta_hugs_spine": True, "ureters_medially_deviated": True,
+                  "hydronephrosis": True, "vascular_encasement_without_narrowing": True, "homogeneous": True,
+                  "igg4_related_disease": True, "macroscopic_fat": False, "necrosis": False,
+                  "calcification": False, "multiple_adenopathy": False}),
     "lms_resected": {
         "schema": S, "age_years": 60, "sex": "female", "side": "right", "histology": "leiomyosarcoma",
         "grade": 2, "resected": True,
         "findings": {"distant_metastases": False, "lymph_node_metastases": False}},
-    "teratoma": {
-        "schema": S, "age_years": 24, "sex": "male", "side": "left", "greatest_dimension_mm": 110.0,
-        "enhancement_delta_hu": 15.0, "enhancement_pattern": "heterogeneous", "growth_pattern": "extravascular",
-        "findings": {"macroscopic_fat": True, "calcification": True, "cystic_change": True,
-                     "fat_fluid_level": True, "necrosis": False, "vascular_invasion": False,
-                     "elevated_tumor_markers": False}},
-    "hematoma": {
-        "schema": S, "age_years": 74, "sex": "male", "side": "left", "greatest_dimension_mm": 96.0,
-        "enhancement_delta_hu": 3.0, "enhancement_pattern": "none", "growth_pattern": "extravascular",
-        "findings": {"anticoagulation": True, "high_attenuation_collection": True, "fluid_fluid_level": True,
-                     "necrosis": False, "macroscopic_fat": False, "calcification": False,
-                     "vascular_invasion": False}},
-    "paraganglioma": {
-        "schema": S, "age_years": 31, "sex": "female", "side": "left", "greatest_dimension_mm": 62.0,
-        "enhancement_delta_hu": 95.0, "enhancement_pattern": "intense", "growth_pattern": "extravascular",
-        "findings": {"organ_of_zuckerkandl_location": True, "calcification": True, "necrosis": True,
-                     "macroscopic_fat": False, "vascular_invasion": False, "multiple_adenopathy": False}},
+    "teratoma": _mass(
+        24, "male", "left", 110.0, 15.0, "heterogeneous", "extravascular",
+        findings={"macroscopic_fat": True, "calcification": True, "cystic_change": True,
+                  "fat_fluid_level": True, "necrosis": False, "vascular_invasion": False,
+                  "elevated_tumor_markers": False}),
+    "hematoma": _mass(
+        74, "male", "left", 96.0, 3.0, "none", "extravascular",
+        findings={"anticoagulation": True, "high_attenuation_collection": True, "fluid_fluid_level": True,
+                  "necrosis": False, "macroscopic_fat": False, "calcification": False,
+                  "vascular_invasion": False}),
+    "paraganglioma": _mass(
+        31, "female", "left", 62.0, 95.0, "intense", "extravascular",
+        findings={"organ_of_zuckerkandl_location": True, "calcification": True, "necrosis": True,
+                  "macroscopic_fat": False, "vascular_invasion": False, "multiple_adenopathy": False}),
     "size_only": {"schema": S, "age_years": 50, "sex": "female", "greatest_dimension_mm": 70},
     "empty": {"schema": S},
 }
-
 
 def _section(text: str, heading: str) -> str:
     m = re.search(rf"^{heading}$(.*?)(?=^[A-Z][A-Z ]+$|\Z)", text, re.M | re.S)
@@ -185,13 +186,11 @@ def test_every_recommendation_id_has_an_sr_code_highdicom_accepts():
         assert len(code.meaning) <= 64, rule["id"]
 
 
-BLAND = {"schema": S, "age_years": 70, "sex": "female", "side": "right", "greatest_dimension_mm": 150.0,
-         "enhancement_delta_hu": 40.0, "enhancement_pattern": "heterogeneous", "growth_pattern": "extravascular",
-         "thrombus_delta_hu": 3.0,
-         "ivc": {"renal_vein_z_mm": -20.0, "hepatic_vein_z_mm": 70.0, "right_atrium_z_mm": 120.0,
-                 "tumor_z_mm": [-60.0, 10.0]},
-         "findings": {"bland_thrombus": True, "intravascular_component": False, "necrosis": True,
-                      "vascular_invasion": False}}
+BLAND = _mass(70, "female", "right", 150.0, 40.0, "heterogeneous", "extravascular", thrombus_delta_hu=3.0,
+              ivc={"renal_vein_z_mm": -20.0, "hepatic_vein_z_mm": 70.0, "right_atrium_z_mm": 120.0,
+                   "tumor_z_mm": [-60.0, 10.0]},
+              findings={"bland_thrombus": True, "intravascular_component": False, "necrosis": True,
+                        "vascular_invasion": False})
 
 
 def test_a_bland_thrombus_is_never_called_tumour_and_gets_no_tumour_thrombus_level():
