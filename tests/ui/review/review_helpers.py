@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 from viewer_helpers import STUDY, click, shown_window
 
@@ -63,3 +64,24 @@ def click_at(win, vp, xyz) -> None:
     win.viewer.set_cursor(np.asarray(xyz, float))
     QApplication.processEvents()
     click(vp, vp.patient_to_widget(xyz))
+
+
+def activate_review(win):
+    """A ``ReviewModule`` activated on the window's host as the host does it."""
+    from ui.review.plugin import ReviewModule
+
+    mod = ReviewModule()
+    mod.activate(win.host)
+    QApplication.processEvents()
+    return mod
+
+
+def click_tri(qtbot, panel, fid, value) -> None:
+    """Click the [Y][N][?] button of checklist item ``fid`` for ``value`` (True, False, None)."""
+    panel.checklist_area.ensureWidgetVisible(panel.rows[fid])
+    qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
+
+
+#: a lymphoma picture, as a reader clicks it into the checklist
+LYMPHOMA = {"b_symptoms": True, "elevated_ldh": True, "homogeneous": True, "necrosis": False,
+            "multiple_adenopathy": True, "vascular_encasement_without_narrowing": True}

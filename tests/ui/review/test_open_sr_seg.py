@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pydicom
-from review_helpers import click_at, show_series, volume_of
 
 
-def _grow(qtbot, win, truth):
-    lt = win.host.module("rp_review").lesion_tools
-    pre = volume_of(win, "ct_pre", truth)
-    show_series(win, pre)
-    win.host.select_tool("grow_lesion")
-    with qtbot.waitSignal(lt.grown, timeout=60000):
-        click_at(win, win.viewer.axial, truth["mass"]["seed_mm"])
-    win.host.select_tool("navigate")
-    return pre, lt
-
-
-def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, truth, tmp_path):
+def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, grow_mass, tmp_path):
     win = review_window
-    pre, lt = _grow(qtbot, win, truth)
+    lt, pre = grow_mass()
+    win.host.select_tool("navigate")
     tools = win.host.module("rp_review").export_tools
     [lid] = list(lt.masks())
     e = lt.entries[lid]
@@ -49,10 +38,11 @@ def test_open_sr_restores_the_corrected_lesion_mask(qtbot, review_window, truth,
     assert "lesion mask" in win.statusBar().currentMessage()
 
 
-def test_a_seg_the_sr_does_not_list_is_not_restored(qtbot, review_window, truth, tmp_path):
+def test_a_seg_the_sr_does_not_list_is_not_restored(qtbot, review_window, grow_mass, tmp_path):
     """A lesion-seg.dcm left in the folder by another export is not this SR's: ignored."""
     win = review_window
-    pre, lt = _grow(qtbot, win, truth)
+    lt, pre = grow_mass()
+    win.host.select_tool("navigate")
     tools = win.host.module("rp_review").export_tools
     a, b = tmp_path / "a", tmp_path / "b"
     with qtbot.waitSignal(tools.exported, timeout=60000):

@@ -12,40 +12,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QDockWidget
+from review_helpers import LYMPHOMA, click_tri
 
 from workstation.measure.model import Caliper, Landmark
 
 
-def _activate(win):
-    from ui.review.plugin import ReviewModule
-
-    mod = ReviewModule()
-    mod.activate(win.host)
-    QApplication.processEvents()
-    return mod
-
-
-@pytest.fixture
-def review(window, state_dir):
-    """A main window (no study) with the review module activated as the host does it."""
-    mod = _activate(window)
-    window.findChild(QDockWidget, "panel_RP review").raise_()
-    return window, mod
-
-
-@pytest.fixture
-def sample_review(sample_window, state_dir):
-    """The sample study loaded, the review module activated."""
-    return sample_window, _activate(sample_window)
-
-
 def order(panel) -> list[str]:
     return [label for label, _pct in panel.ranking_shown()]
-
-
-def click_tri(qtbot, panel, fid, value):
-    panel.checklist_area.ensureWidgetVisible(panel.rows[fid])
-    qtbot.mouseClick(panel.rows[fid].tri.buttons[value], Qt.MouseButton.LeftButton)
 
 
 def checked_value(panel, fid):
@@ -53,6 +26,19 @@ def checked_value(panel, fid):
     on = [v for v, b in tri.buttons.items() if b.isChecked()]
     assert len(on) == 1
     return on[0]
+
+
+def pick(combo, i: int) -> None:
+    """Entry ``i`` of a combo box, as the reader's choice (current index, then activated)."""
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+
+
+def choose(combo, value) -> None:
+    """The entry of a combo box whose data is ``value`` (a real choice, not the "not set" entry)."""
+    i = combo.findData(value)
+    assert i > 0, value
+    pick(combo, i)
 
 
 def type_number(qtbot, spin, text: str) -> None:
@@ -352,34 +338,23 @@ def test_age_and_sex_prefilled_from_the_header_once(qtbot, sample_review, truth)
 
 
 # -- issue 10: staging applicability, recommendations, words, version 1.1 fields --------------------
-LYMPHOMA = {"b_symptoms": True, "elevated_ldh": True, "homogeneous": True, "necrosis": False,
-            "multiple_adenopathy": True, "vascular_encasement_without_narrowing": True}
-
-
-def test_staging_shows_why_it_does_not_apply(qtbot, review):
-    win, mod = review
+def test_staging_shows_why_it_does_not_apply(qtbot, lymphoma_review):
+    win, mod = lymphoma_review
     c, panel = mod.controller, mod.panel
     type_number(qtbot, panel.editors["greatest_dimension_mm"], "121")
-    for fid, v in LYMPHOMA.items():
-        click_tri(qtbot, panel, fid, v)
     assert order(panel)[0] == "Lymphoma"
     assert panel.stage_label.text().startswith("does not apply — ") and "Lymphoma" in panel.stage_label.text()
     assert panel.t_label.text().startswith("T3 if sarcoma")          # only as a condition, never cT3
     # histology names a sarcoma: staging applies, labelled as clinical (cT)
-    combo = panel.editors["histology"]
-    i = combo.findData("leiomyosarcoma")
-    combo.setCurrentIndex(i)
-    combo.activated.emit(i)
+    choose(panel.editors["histology"], "leiomyosarcoma")
     assert c.value("histology") == "leiomyosarcoma"
     assert panel.t_label.text().startswith("cT3") and not panel.stage_label.text().startswith("does not")
     assert "possible" in panel.stage_label.text()
 
 
-def test_recommendations_follow_the_findings(qtbot, review):
-    win, mod = review
+def test_recommendations_follow_the_findings(qtbot, lymphoma_review):
+    win, mod = lymphoma_review
     panel = mod.panel
-    for fid, v in LYMPHOMA.items():
-        click_tri(qtbot, panel, fid, v)
     shown = panel.recommendations_shown()
     ids = [r.id for r in mod.controller.assessment().recommendations]
     assert len(shown) == len(ids) >= 1 and shown[0].startswith("1. ")
@@ -394,11 +369,9 @@ def test_recommendations_follow_the_findings(qtbot, review):
     assert "metanephrines" in panel.recommendations_shown()[0]
 
 
-def test_bars_carry_words_and_never_100_percent(qtbot, review):
-    win, mod = review
+def test_bars_carry_words_and_never_100_percent(qtbot, lymphoma_review):
+    win, mod = lymphoma_review
     panel = mod.panel
-    for fid, v in LYMPHOMA.items():
-        click_tri(qtbot, panel, fid, v)
     shown = panel.ranking_shown()
     assert all(p not in ("100 %", "0 %") for _l, p in shown)
     top = min(panel.bars, key=lambda b: b.mapTo(panel, b.rect().topLeft()).y())
@@ -414,18 +387,12 @@ def test_version_1_1_fields_in_the_panel(qtbot, review):
     win, mod = review
     c, panel = mod.controller, mod.panel
     for path, value in (("side", "right"), ("resected", True)):
-        combo = panel.editors[path]
-        i = combo.findData(value)
-        assert i > 0, path
-        combo.setCurrentIndex(i)
-        combo.activated.emit(i)
+        choose(panel.editors[path], value)
         assert c.value(path) == value
     assert c.findings_dict()["schema"] in ("rp-findings/1", "rp-findings/1.1")
     type_number(qtbot, panel.editors["ivc.right_atrium_z_mm"], "140")
     assert c.value("ivc.right_atrium_z_mm") == 140
-    combo = panel.editors["resected"]
-    combo.setCurrentIndex(0)
-    combo.activated.emit(0)
+    pick(panel.editors["resected"], 0)
     assert c.value("resected") is None
 
 

@@ -57,13 +57,10 @@ def test_enhancement_of_the_solid_mass(qtbot, review_window, truth):
     assert "n=" in tools.card_text() and "enhancing" in tools.card_text()
 
 
-def test_shift_click_measures_the_intraluminal_defect(qtbot, review_window, truth):
-
+def test_shift_click_measures_the_intraluminal_defect(qtbot, review_window, truth, tool_on_pre):
     win = review_window
     tools = win.host.module("rp_review").enhancement_tools
-    pre = volume_of(win, "ct_pre", truth)
-    show_series(win, pre)
-    win.host.select_tool("enhancement")
+    tool_on_pre("enhancement")
     tools.set_radius(5)
     with qtbot.waitSignal(tools.measured, timeout=60000) as blocker:
         _click(win, win.viewer.axial, truth["ivc"]["tumor_thrombus_point_mm"], Qt.KeyboardModifier.ShiftModifier)
@@ -80,15 +77,13 @@ def test_shift_click_measures_the_intraluminal_defect(qtbot, review_window, trut
     assert [s.label for s in win.host.measurements.of_kind("sphere")] == ["Defect 1 pre", "Defect 1 post"]
 
 
-def test_sphere_adapts_inside_the_bland_thrombus_and_says_so(qtbot, review_window, truth):
+def test_sphere_adapts_inside_the_bland_thrombus_and_says_so(qtbot, review_window, truth, tool_on_pre):
     """Issue 10: at the default 10 mm the sphere took in the opacified vein around the sample's bland
     thrombus; it now shrinks to the thrombus and reads within 5 HU of the truth."""
     win = review_window
     tools = win.host.module("rp_review").enhancement_tools
     assert tools.radius_mm == 10
-    pre = volume_of(win, "ct_pre", truth)
-    show_series(win, pre)
-    win.host.select_tool("enhancement")
+    tool_on_pre("enhancement")
     bland = truth["bland_thrombus"]
     with qtbot.waitSignal(tools.measured, timeout=60000) as blocker:
         _click(win, win.viewer.axial, bland["point_mm"], Qt.KeyboardModifier.ShiftModifier)

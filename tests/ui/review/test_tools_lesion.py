@@ -7,20 +7,9 @@ from review_helpers import click_at, show_series, volume_of
 from viewer_helpers import drag
 
 
-def _grow(qtbot, win, truth):
-
-    tools = win.host.module("rp_review").lesion_tools
-    pre = volume_of(win, "ct_pre", truth)
-    show_series(win, pre)
-    win.host.select_tool("grow_lesion")
-    with qtbot.waitSignal(tools.grown, timeout=60000):
-        click_at(win, win.viewer.axial, truth["mass"]["seed_mm"])
-    return tools, pre
-
-
-def test_grow_shows_overlay_line_and_fills_greatest_dimension(qtbot, review_window, truth):
+def test_grow_shows_overlay_line_and_fills_greatest_dimension(qtbot, review_window, truth, grow_mass):
     win = review_window
-    tools, pre = _grow(qtbot, win, truth)
+    tools, pre = grow_mass()
     lesions = win.host.measurements.of_kind("lesion")
     assert len(lesions) == 1
     rec = lesions[0]
@@ -62,13 +51,10 @@ def test_grow_shows_overlay_line_and_fills_greatest_dimension(qtbot, review_wind
     assert c_on.red() > c_on.blue() + 40  # orange tint over grey
 
 
-def test_bad_seed_reports_in_status_bar(qtbot, review_window, truth):
-
+def test_bad_seed_reports_in_status_bar(qtbot, review_window, truth, tool_on_pre):
     win = review_window
     tools = win.host.module("rp_review").lesion_tools
-    pre = volume_of(win, "ct_pre", truth)
-    show_series(win, pre)
-    win.host.select_tool("grow_lesion")
+    tool_on_pre("grow_lesion")
     with qtbot.waitSignal(tools.grow_failed, timeout=60000) as blocker:
         click_at(win, win.viewer.axial, truth["landmarks_mm"]["subcutaneous_fat"])
     assert "seed" in blocker.args[0]
@@ -76,9 +62,9 @@ def test_bad_seed_reports_in_status_bar(qtbot, review_window, truth):
     assert not win.host.measurements.of_kind("lesion")
 
 
-def test_brush_in_coronal_view_adds_voxels_and_volume_goes_up_then_undo(qtbot, review_window, truth):
+def test_brush_in_coronal_view_adds_voxels_and_volume_goes_up_then_undo(qtbot, review_window, truth, grow_mass):
     win = review_window
-    tools, pre = _grow(qtbot, win, truth)
+    tools, pre = grow_mass()
     rec0 = win.host.measurements.of_kind("lesion")[0]
     vol0 = rec0.figures["volume_ml"]
     n0 = int(tools.active().mask.sum())
@@ -107,9 +93,9 @@ def test_brush_in_coronal_view_adds_voxels_and_volume_goes_up_then_undo(qtbot, r
     assert abs(win.host.measurements.get(rec0.id).figures["volume_ml"] - vol0) < 1e-6
 
 
-def test_eraser_in_sagittal_view_removes_voxels(qtbot, review_window, truth):
+def test_eraser_in_sagittal_view_removes_voxels(qtbot, review_window, truth, grow_mass):
     win = review_window
-    tools, pre = _grow(qtbot, win, truth)
+    tools, pre = grow_mass()
     rec0 = win.host.measurements.of_kind("lesion")[0]
     n0 = int(tools.active().mask.sum())
     c = np.asarray(truth["mass"]["seed_mm"], float)
@@ -129,7 +115,7 @@ def test_eraser_in_sagittal_view_removes_voxels(qtbot, review_window, truth):
     assert win.host.measurements.get(rec0.id).figures["volume_ml"] < rec0.figures["volume_ml"]
 
 
-def test_the_mass_is_an_explicit_choice(qtbot, review_window, truth):
+def test_the_mass_is_an_explicit_choice(qtbot, review_window, truth, grow_mass):
     """Issue 10: a second lesion does not silently become "the mass", and a grow that would move the
     T category asks first. The choice is kept in the lesion records (figures["target"])."""
     from workstation.measure.model import Caliper
@@ -146,7 +132,7 @@ def test_the_mass_is_an_explicit_choice(qtbot, review_window, truth):
 
     # the first lesion would turn T2 into T3: asked; the reader says no -> the caliper stays
     answers.append(False)
-    tools, _ = _grow(qtbot, win, truth)
+    tools, _ = grow_mass()
     assert len(asked) == 1 and "(T2)" in asked[0] and "(T3)" in asked[0]
     mass = store.of_kind("lesion")[0]
     assert mass.figures["target"] == 0.0 and c.value("greatest_dimension_mm") == 95.0
