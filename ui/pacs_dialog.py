@@ -98,6 +98,12 @@ class _PacsDialog(QDialog):
         self.status = QLabel("")
         self.status.setObjectName("pacs_status")
         self.status.setWordWrap(True)
+        # a risk the user chose for this server (TLS verification off...), shown while it is in use
+        self.warning = QLabel("")
+        self.warning.setObjectName("pacs_warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b35900;")
+        self.warning.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setObjectName("pacs_progress")
         self.progress.setVisible(False)
@@ -110,7 +116,14 @@ class _PacsDialog(QDialog):
         spec = self.server.currentText().strip()
         if not spec:
             raise WorkstationError("choose a server (a name from servers.toml or an address)")
-        return connect(spec)
+        self.show_warnings([])
+        client = connect(spec)
+        self.show_warnings(list(getattr(client, "warnings", [])))
+        return client
+
+    def show_warnings(self, lines: list[str]) -> None:
+        self.warning.setText("\n".join(f"Warning: {line}" for line in lines))
+        self.warning.setVisible(bool(lines))
 
     def busy(self) -> bool:
         return self.task is not None and self.task.isRunning()
@@ -244,6 +257,7 @@ class OpenFromPacsDialog(_PacsDialog):
         root = QVBoxLayout(self)
         root.addLayout(top)
         root.addLayout(lower, 1)
+        root.addWidget(self.warning)
         root.addWidget(self.status)
         root.addLayout(buttons)
 
@@ -403,6 +417,7 @@ class SendToPacsDialog(_PacsDialog):
         root = QVBoxLayout(self)
         root.addLayout(form)
         root.addWidget(self.results, 1)
+        root.addWidget(self.warning)
         root.addWidget(self.status)
         root.addLayout(buttons)
         self.resize(760, 420)

@@ -169,3 +169,43 @@ def test_send_an_exported_set_shows_each_file(win, qtbot, inbox, tmp_path, kind)
     qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dlg.busy() and "connection refused" in dlg.status.text(), timeout=60000)
     assert dlg.results.rowCount() == 0
+
+
+@pytest.fixture(scope="module")
+def orthanc_tls(tmp_path_factory):
+    """Orthanc over HTTPS with a self-signed certificate and two of the sample's files."""
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc-ui-tls"), tls=True)
+    try:
+        server.upload(sorted(f for f in STUDY.rglob("*") if f.is_file())[:2])
+        yield server
+    finally:
+        server.stop()
+
+
+def test_https_servers_in_the_dialog(win, qtbot, orthanc_tls, tmp_path):
+    """Verified by default (one line, no results), trusted through ca_bundle, and with
+    verify_tls = false the search works under a visible warning."""
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    url = orthanc_tls.dicomweb_url
+    (config / "servers.toml").write_text(
+        f'[servers.strict]\nurl = "{url}"\n\n'
+        f'[servers.trusted]\nurl = "{url}"\nca_bundle = "{orthanc_tls.tls.ca_pem}"\n\n'
+        f'[servers.lax]\nurl = "{url}"\nverify_tls = false\n')
+    dlg = _open_dialog(win, qtbot, "strict")
+    assert [dlg.server.itemText(i) for i in range(dlg.server.count())] == ["lax", "strict", "trusted"]
+    qtbot.mouseClick(dlg.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy() and "TLS" in dlg.status.text(), timeout=60000)
+    assert dlg.status.text().startswith("server strict: TLS certificate verification failed (self-signed")
+    assert dlg.results.rowCount() == 0 and not dlg.warning.isVisible()
+
+    dlg.server.setCurrentText("lax")
+    _search(dlg, qtbot, patient_name="SYNTH*")
+    assert dlg.results.rowCount() == 1
+    assert dlg.warning.isVisible()
+    assert dlg.warning.text().startswith("Warning: server lax: TLS certificate verification is off")
+
+    dlg.server.setCurrentText("trusted")
+    dlg.series_list.clear()
+    _search(dlg, qtbot, patient_name="SYNTH*")
+    assert dlg.results.rowCount() == 1 and not dlg.warning.isVisible()

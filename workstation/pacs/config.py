@@ -97,12 +97,10 @@ def _is_loopback(host: str) -> bool:
 
 def _keyring_password(cfg: ServerConfig) -> str:
     import keyring
-    from keyring.errors import KeyringError
-
     account = cfg.username or cfg.name
     try:
         value = keyring.get_password(cfg.keyring_service, account)
-    except KeyringError as exc:
+    except Exception as exc:  # KeyringError, or a backend's own (D-Bus, Secret Service) error
         raise WorkstationError(f"server {cfg.name}: OS keyring unavailable ({type(exc).__name__})") from None
     if not value:
         raise WorkstationError(f"server {cfg.name}: no password in the OS keyring for service "

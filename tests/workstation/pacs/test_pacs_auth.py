@@ -125,6 +125,24 @@ def test_no_keyring_password_is_one_line_naming_where_it_was_looked_for(orthanc_
     _never_shown(capsys, PASSWORD)
 
 
+class BrokenKeyring(MemoryKeyring):
+    """A backend failing with its own error, not a KeyringError (as a D-Bus one can)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise ConnectionError("org.freedesktop.secrets: no reply")
+
+
+def test_a_failing_keyring_backend_is_one_line(orthanc_auth, config_dir, capsys):
+    before = keyring.get_keyring()
+    keyring.set_keyring(BrokenKeyring())
+    try:
+        _servers(config_dir, orthanc_auth, keyring=True)
+        _fails_in_one_line(capsys, ["pacs", "echo", "secure"],
+                           "server secure: OS keyring unavailable (ConnectionError)")
+    finally:
+        keyring.set_keyring(before)
+
+
 def test_no_password_at_all_is_refused_by_the_server(orthanc_auth, config_dir, capsys):
     _servers(config_dir, orthanc_auth)
     _fails_in_one_line(capsys, ["pacs", "echo", "secure"], "server secure: HTTP 401")
