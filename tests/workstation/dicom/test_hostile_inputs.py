@@ -65,32 +65,28 @@ def run_cli(args: list[str], state: Path, prelude: str = "", cpu: int = CPU_SECO
 
 
 # -- DICOM cases -----------------------------------------------------------------------------------
-def million_frames_compressed(d: Path) -> Path:
-    """RLE Lossless file declaring 1,000,000 frames with one 64-byte fragment."""
+def _rle_declaring(d: Path, name: str, frames: int, fragments: list[bytes]) -> Path:
+    """An RLE Lossless file ``d/name`` declaring ``frames`` frames over the given fragments."""
     ds = plant(image())
     ds.file_meta.TransferSyntaxUID = RLELossless
-    ds.NumberOfFrames = 1_000_000
-    ds.PixelData = encapsulate([b"\0" * 64])
+    ds.NumberOfFrames = frames
+    ds.PixelData = encapsulate(fragments)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     d.mkdir(parents=True)
-    p = d / "million.dcm"
+    p = d / name
     ds.save_as(p, enforce_file_format=True)
     return p
+
+
+def million_frames_compressed(d: Path) -> Path:
+    """RLE Lossless file declaring 1,000,000 frames with one 64-byte fragment."""
+    return _rle_declaring(d, "million.dcm", 1_000_000, [b"\0" * 64])
 
 
 def fewer_fragments_than_frames(d: Path) -> Path:
     """RLE Lossless, 2,000 frames declared, 3 fragments present (room in the file for the headers)."""
-    ds = plant(image())
-    ds.file_meta.TransferSyntaxUID = RLELossless
-    ds.NumberOfFrames = 2000
-    ds.PixelData = encapsulate([b"\0" * 8000] * 3)
-    ds["PixelData"].VR = "OB"
-    ds["PixelData"].is_undefined_length = True
-    d.mkdir(parents=True)
-    p = d / "fewer.dcm"
-    ds.save_as(p, enforce_file_format=True)
-    return p
+    return _rle_declaring(d, "fewer.dcm", 2000, [b"\0" * 8000] * 3)
 
 
 def truncated_native(d: Path) -> Path:
