@@ -76,23 +76,29 @@ def make_app(argv=None):
     return app
 
 
-def create_window(path=None, modules: bool = True, defer_modules: bool = False):
+def create_window(path=None, modules: bool = True, defer_modules: bool = False, preview: bool = False):
     """Main window with the modules activated and the study loading (for the app and tests).
 
     ``defer_modules`` (the app's launch): the study starts loading first and the modules are
     activated once its first image has been painted (their imports -- scipy, scikit-image,
     highdicom -- take about a second the first image does not need), or earlier when the loader
-    reports a finished series or a failure, so that no module misses ``study_loaded``."""
+    reports a finished series or a failure, so that no module misses ``study_loaded``. With a
+    first-slice ``preview`` (``StudyController.open``), once the loader's volume has replaced it.
+    """
     from .main_window import MainWindow
 
     win = MainWindow()
     if modules and not (defer_modules and path is not None):
         win.host.load_modules()
     if path is not None:
-        win.study.open(path)
+        win.study.open(path, preview=preview)
         if modules and defer_modules:
             _activate_modules_after_first_image(win)
     return win
+
+
+def _is_preview(volume) -> bool:
+    return volume is not None and bool(volume.meta.get("preview"))
 
 
 def on_first_image(win, callback, now: bool = False) -> None:
@@ -113,7 +119,7 @@ def on_first_image(win, callback, now: bool = False) -> None:
 
     class FirstPaint(QObject):
         def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
-            if ev.type() == QEvent.Type.Paint and state["loaded"] and not state["done"]:
+            if ev.type() == QEvent.Type.Paint and (state["loaded"] or _is_preview(axial.volume)) and not state["done"]:
                 state["done"] = True
                 obj.removeEventFilter(self)
                 if now:
@@ -140,8 +146,13 @@ def _activate_modules_after_first_image(win) -> None:
             win.viewer.axial.viewport().repaint()  # the first image first, if it is not painted yet
             win.host.load_modules()
 
+    study = win.study
+    if study.preview is not None:  # modules never see the preview: they start with the real series
+        for sig in (study.preview_done, study.series_loaded, study.load_failed, study.study_loaded):
+            sig.connect(activate)
+        return
     on_first_image(win, activate)
-    worker = win.study.loader.worker
+    worker = study.loader.worker
     if worker is not None:  # a finished series or a failure activates them at the latest
         worker.series_loaded.connect(activate)
         worker.failed.connect(activate)
@@ -164,13 +175,13 @@ def run_app(path=None, screenshot=None) -> int:
     from .loading import prescan
 
     quiet.install()  # from this (main) thread, before any loading thread runs
-    prescan(p)  # headers are read while Qt is imported and the window built
+    prescan(p, preview=True)  # the first slice is found while Qt is imported and the window built
     # a module that fails to load is reported in the status bar and the problems list
     logging.getLogger("workstation.plugins").setLevel(logging.ERROR)
     app = make_app()
     from PyQt6.QtCore import QTimer
 
-    win = create_window(p, defer_modules=True)
+    win = create_window(p, defer_modules=True, preview=True)
     win.resize(*SCREENSHOT_SIZE)
     win.show()
     if os.environ.get(FIRST_IMAGE_ENV):

@@ -25,16 +25,28 @@ log = logging.getLogger(__name__)
 
 #: scans started ahead (by the app, before Qt and the window are built), by path
 _prescans: dict[str, Future] = {}
+#: first-slice previews started ahead (workstation.dicom.first_slice), by path
+_previews: dict[str, Future] = {}
 
 
-def prescan(path) -> None:
+def prescan(path, preview: bool = False) -> None:
     """Start scanning ``path`` in a thread now; the :class:`LoadWorker` for that path takes the
     result instead of scanning again. The app calls this first thing at launch, so that reading the
-    headers overlaps importing Qt and building the window (the first image comes sooner)."""
+    headers overlaps importing Qt and building the window (the first image comes sooner).
+
+    ``preview``: first look for the first slice without pydicom (:func:`take_preview` hands it
+    over); when there is one, the full scan is left to the loader, started once that slice is on
+    screen (importing pydicom and parsing every header would only compete with Qt's start-up)."""
     key = os.fspath(path)
     fut: Future = Future()
+    first: Future | None = Future() if preview else None
 
     def run() -> None:
+        if first is not None:
+            vol = _first_slice(key)
+            first.set_result(vol)
+            if vol is not None and _prescans.get(key) is fut and _prescans.pop(key, None) is fut:
+                return  # no one took the scan: the loader scans once the preview is shown
         try:
             from workstation.dicom import scan
 
@@ -43,7 +55,27 @@ def prescan(path) -> None:
             fut.set_exception(exc)
 
     _prescans[key] = fut
+    if first is not None:
+        _previews[key] = first
     threading.Thread(target=run, name="prescan", daemon=True).start()
+
+
+def _first_slice(key: str):
+    try:
+        from workstation.dicom.first_slice import first_slice
+
+        return first_slice(key)
+    except Exception:  # noqa: BLE001 - no preview; the full scan reports what is wrong
+        log.debug("no first-slice preview", exc_info=True)
+        return None
+
+
+def take_preview(path):
+    """The first-slice preview of ``path`` (a Volume with ``meta["preview"]``, only its middle
+    slice read) or None: the one :func:`prescan` started, else computed now."""
+    key = os.fspath(path)
+    fut = _previews.pop(key, None)
+    return fut.result() if fut is not None else _first_slice(key)
 
 
 def _scan(path):
@@ -144,15 +176,25 @@ class Loader(QObject):
         self.worker_thread: QThread | None = None
         self.worker: LoadWorker | None = None
 
-    def start(self, path) -> LoadWorker:
+    def start(self, path, defer: bool = False) -> LoadWorker:
+        """The worker for ``path``, running -- or, with ``defer``, ready to run at :meth:`begin`
+        (its signals can be connected first)."""
         self.stop()
         self.worker_thread = QThread()
         self.worker = LoadWorker(path)
         self.worker.moveToThread(self.worker_thread)
         self.worker_thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.worker_thread.quit)
-        self.worker_thread.start()
+        if not defer:
+            self.worker_thread.start()
         return self.worker
+
+    def begin(self) -> None:
+        """Run the worker :meth:`start` prepared with ``defer`` (no-op when it runs or ran)."""
+        t = self.worker_thread
+        if t is not None and not t.isRunning() and not t.isFinished() and self.worker is not None \
+                and not self.worker._cancel:
+            t.start()
 
     def is_running(self) -> bool:
         return self.worker_thread is not None and self.worker_thread.isRunning()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QTimer, pyqtSignal
 
 from workstation.volume import Volume
 
@@ -19,13 +19,24 @@ from .loading import Loader
 
 class StudyController(QObject):
     """Signals: ``volume_added(volume)``, ``series_loaded(volume)``, ``study_loaded()`` (loading
-    finished), ``load_failed(message)``, ``pair_found(pre, post)``."""
+    finished), ``load_failed(message)``, ``pair_found(pre, post)``, ``preview_done()`` (the
+    first-slice preview was replaced by the loader's volume, or dropped).
+
+    ``open(path, preview=True)`` (the app's launch) first shows the study's first slice found
+    without pydicom (:func:`workstation.dicom.first_slice.first_slice`): a preview volume with
+    only that slice, shown as the loaded series will be (same series, slice and window). The
+    loader starts once it is painted and its volume takes the preview's place as soon as it holds
+    the shown slice."""
 
     volume_added = pyqtSignal(object)
     series_loaded = pyqtSignal(object)
     study_loaded = pyqtSignal()
     load_failed = pyqtSignal(str)
     pair_found = pyqtSignal(object, object)
+    preview_done = pyqtSignal()
+
+    #: the loader starts at the preview's first paint, or after this long if the view is not painted
+    PREVIEW_START_MS = 1000
 
     def __init__(self, viewer, browser, status, windows, parent=None) -> None:
         super().__init__(parent)
@@ -39,21 +50,65 @@ class StudyController(QObject):
         self.failed_message: str | None = None
         self.pair: tuple[Volume, Volume] | None = None
         self._generation = 0
+        #: the first-slice preview on screen, and the loader's volume that will replace it
+        self.preview: Volume | None = None
+        self._pending: Volume | None = None
         browser.series_activated.connect(self.show_series)
 
     # -- loading ----------------------------------------------------------------------------
-    def open(self, path) -> None:
+    def open(self, path, preview: bool = False) -> None:
         self.path = Path(path)
         self.loading = True
         self.failed_message = None
         self.status.message(f"Opening {self.path.name} …")
         self._generation += 1
-        w = self.loader.start(self.path)
+        first = None
+        if preview:
+            from .loading import take_preview
+
+            first = take_preview(self.path)
+        w = self.loader.start(self.path, defer=first is not None)
         for sig, slot in ((w.scanned, self._scanned), (w.allocated, self._allocated),
                           (w.progress, self._progress), (w.series_loaded, self._series_loaded),
                           (w.series_failed, self._series_failed), (w.failed, self._failed),
                           (w.finished, self._finished)):
             sig.connect(self._current_only(slot))
+        if first is not None:
+            self._show_preview(first)
+
+    def _show_preview(self, volume: Volume) -> None:
+        """Show the preview, and start the loader once it is painted (its imports and header
+        parsing would otherwise hold the interpreter while Qt draws the first image)."""
+        self.preview = volume
+        self.viewer.show_volume(volume, keep_point=False)
+        self.status.set_progress(0, volume.shape[0], "Series 1")
+        begin = self._current_only(self.loader.begin)
+        _AfterPaint(self.viewer.axial.viewport(), begin, self)
+        QTimer.singleShot(self.PREVIEW_START_MS, begin)
+
+    def _preview_shown(self) -> bool:
+        return self.preview is not None and self.viewer.volume is self.preview
+
+    def _matches_preview(self, volume: Volume) -> bool:
+        p = self.preview
+        return (p is not None and volume.series_uid == p.series_uid and volume.shape == p.shape
+                and volume.meta.get("sop_instance_uids") == p.meta.get("sop_instance_uids"))
+
+    def _replace_preview(self, volume: Volume | None) -> None:
+        """The loader's ``volume`` in the preview's place (same point: the same slice), or, with
+        None, the first loaded volume if any, else empty views."""
+        if not self._preview_shown():
+            self.preview = self._pending = None
+            return
+        self.preview = self._pending = None
+        if volume is None:
+            volume = next((self.volumes[u] for u in self.volumes if u in self.loaded), None)
+        if volume is None:
+            self.viewer.clear()
+        else:
+            self.viewer.show_volume(volume, keep_point=True)
+            self.browser.set_current(volume.series_uid)
+        self.preview_done.emit()
 
     def _current_only(self, slot):
         """``slot`` for this load only: a stopped load's signals still queued are dropped."""
@@ -78,6 +133,7 @@ class StudyController(QObject):
         self.loading = False
         self.failed_message = None
         self.pair = None
+        self.preview = self._pending = None
 
     def _scanned(self, scan) -> None:
         self.infos = list(scan.series)
@@ -98,12 +154,19 @@ class StudyController(QObject):
 
     def _allocated(self, volume: Volume, index: int, count: int) -> None:
         self.add_volume(volume)
-        if self.viewer.volume is None:
+        if self._preview_shown() and self._pending is None:
+            if self._matches_preview(volume):
+                self._pending = volume  # shown once it holds the shown slice (read first)
+            else:
+                self._replace_preview(volume)
+        elif self.viewer.volume is None:
             self.viewer.show_volume(volume)
             self.browser.set_current(volume.series_uid)
         self.status.set_progress(0, volume.shape[0], f"Series {index + 1}/{count}")
 
     def _progress(self, volume: Volume, k: int, done: int, total: int) -> None:
+        if volume is self._pending and self.preview is not None and k == self.preview.meta.get("preview_slice"):
+            self._replace_preview(volume)
         self.viewer.volume_progress(volume, k)
         self.status.set_progress(done, total, self._series_label(volume))
         self.browser.set_progress(volume, done, total)
@@ -118,6 +181,8 @@ class StudyController(QObject):
         self.add_volume(volume) if volume.series_uid not in self.volumes else None
         self.volumes[volume.series_uid] = volume
         self.loaded.add(volume.series_uid)
+        if volume is self._pending:
+            self._replace_preview(volume)
         self.windows.refresh_auto(volume)
         self.viewer.volume_complete(volume)
         self.browser.set_loaded(volume)
@@ -129,11 +194,15 @@ class StudyController(QObject):
         self.status.add_problem(f"{desc}: {message}")
 
     def _failed(self, message: str) -> None:
+        if self._preview_shown():
+            self._replace_preview(None)
         self.failed_message = message
         self.status.message(message)
         self.load_failed.emit(message)
 
     def _finished(self) -> None:
+        if self._preview_shown():
+            self._replace_preview(self._pending)
         self.loading = False
         self.status.set_progress(0, 0)
         if self.failed_message is None:
@@ -165,3 +234,18 @@ class StudyController(QObject):
         self.viewer.show_compare(*self.pair)
         self.browser.set_current(self.pair[0].series_uid)
         return True
+
+
+class _AfterPaint(QObject):
+    """Calls ``callback`` once, from the event loop, after ``widget``'s first paint."""
+
+    def __init__(self, widget, callback, parent=None) -> None:
+        super().__init__(parent)
+        self._widget, self._callback = widget, callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+        if ev.type() == QEvent.Type.Paint:
+            self._widget.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False

@@ -242,3 +242,87 @@ def test_host_starts_with_broken_modules_and_runs_a_good_one(tmp_path, monkeypat
     assert len(placed) == 1 and np.linalg.norm(np.asarray(placed[0].point) - target) < 1.0
     assert win.host.current_volume() is vol and vol.series_uid in win.host.volumes()
     win.study.close()
+
+
+# -- first image at once (issue 14) ------------------------------------------------------------
+def _j2k_copy(src: Path, dst: Path) -> Path:
+    """A copy of the series folder ``src`` with every file's pixel data JPEG 2000 (lossless)."""
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless
+
+    dst.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        ds = pydicom.dcmread(f)
+        ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+        ds.save_as(dst / f.name, enforce_file_format=True)
+    return dst
+
+
+def _first_and_final(qtbot, path):
+    """What the axial view painted first when the app's launch path opens ``path`` (the preview
+    too), and what it shows once the study has loaded: (volume, slice index, SOP instance UID,
+    window, pixels), the progress bar's visibility at the first paint and at the end."""
+    from ui.app import create_window, make_app, on_first_image
+
+    make_app()
+    from ui.loading import prescan
+
+    prescan(path, preview=True)  # as run_app: the first slice is looked for in a thread
+    win = create_window(path, modules=False, preview=True)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    ax = win.viewer.axial
+
+    def state():
+        k = int(ax.mapping.slice_to_index(ax.slice))
+        return (ax.volume, k, ax.volume.meta["sop_instance_uids"][k], ax.display_window(),
+                np.array(ax.mapping.image(ax.volume.voxels, ax.slice)))
+
+    first: list = []
+    on_first_image(win, lambda: first.append((state(), win.status_area.progress.isVisible())), now=True)
+    with qtbot.waitSignal(win.study.study_loaded, timeout=120000):
+        win.show()
+    qtbot.waitUntil(lambda: bool(first), timeout=10000)
+    final = state()
+    progress_at_end = win.status_area.progress.isVisible()
+    win.study.close()
+    return first[0][0], final, first[0][1], progress_at_end, win
+
+
+@pytest.mark.parametrize("syntax", ["native", "jpeg-2000"])
+def test_first_image_is_the_slice_the_loaded_viewer_shows(qtbot, tmp_path, syntax):
+    """The launch paints a preview (the middle slice, read without pydicom) and the loaded series
+    replaces it: same series, slice, SOP instance, window and pixels."""
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    path = STUDY if syntax == "native" else _j2k_copy(STUDY / "S002_CT_ABD_NONCONTRAST", tmp_path / "j2k")
+    (vol0, k0, sop0, win0, px0), (vol1, k1, sop1, win1, px1), progress_first, progress_end, win = \
+        _first_and_final(qtbot, path)
+    assert vol0.meta.get("preview") is True, "the first paint did not come from the first-slice preview"
+    assert vol1.meta.get("preview") is None and vol1 is win.study.volumes[vol1.series_uid]
+    assert win.study.preview is None and win.viewer.volume is vol1
+    assert vol1.series_uid == vol0.series_uid and vol1.shape == vol0.shape
+    assert (k1, sop1) == (k0, sop0)
+    assert k0 == (vol1.shape[0] - 1) // 2  # the middle slice, as the loader reads it first
+    assert win1 == win0
+    np.testing.assert_array_equal(px1, px0)
+    assert px0.dtype == px1.dtype and px0.any()
+    # the rest loaded behind a progress bar, gone at the end
+    assert progress_first and not progress_end
+
+
+def test_no_preview_when_the_folder_is_not_the_plain_case(qtbot, tmp_path):
+    """A series with a missing slice (a gap the loader fills): no preview, the loader alone shows
+    the study, as before."""
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    src = STUDY / "S002_CT_ABD_NONCONTRAST"
+    dst = tmp_path / "gap"
+    shutil.copytree(src, dst)
+    import pydicom
+
+    files = sorted(dst.iterdir(), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2]))
+    files[len(files) // 3].unlink()
+    (vol0, k0, sop0, win0, _), (vol1, k1, sop1, win1, _), _, _, win = _first_and_final(qtbot, dst)
+    assert vol0.meta.get("preview") is None and vol0 is vol1
+    assert (k1, sop1, win1) == (k0, sop0, win0)
