@@ -282,6 +282,8 @@ def describe_http_error(exc: BaseException, timeout_s: float) -> str:
                    404: "not found (check the DICOMweb root)", 406: "no acceptable answer format",
                    503: "service unavailable"}.get(code, "request failed")
         return f"HTTP {code}: {meaning}"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "answer cut off (the connection broke during the transfer)"
     if isinstance(exc, requests.RequestException):
         return f"request failed ({type(exc).__name__})"
     return f"unexpected answer ({type(exc).__name__})"

@@ -98,9 +98,12 @@ class DimsePacs:
         from pynetdicom import evt
 
         started = time.monotonic()
-        assoc = ae.associate(self.cfg.host, self.cfg.port, ae_title=self.cfg.called_aet,
-                             ext_neg=ext_neg or [],
-                             evt_handlers=[(evt.EVT_CONN_OPEN, _nodelay), *(handlers or [])])
+        try:
+            assoc = ae.associate(self.cfg.host, self.cfg.port, ae_title=self.cfg.called_aet,
+                                 ext_neg=ext_neg or [],
+                                 evt_handlers=[(evt.EVT_CONN_OPEN, _nodelay), *(handlers or [])])
+        except OSError as exc:  # e.g. the host name does not resolve (raised before any connection)
+            raise PacsError(f"server {self.name}: {_socket_cause(exc)}") from None
         if assoc.is_established:
             return assoc
         raise PacsError(f"server {self.name}: {self._why_not(assoc, time.monotonic() - started)}")
@@ -345,11 +348,15 @@ def _tcp_cause(host: str, port: int, timeout: float) -> str | None:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
-    except ConnectionRefusedError:
-        return "connection refused"
-    except socket.gaierror:
-        return "host name not found"
     except TimeoutError:
         return f"no connection within {timeout:g} s"
     except OSError as exc:
-        return f"cannot connect ({exc.strerror or type(exc).__name__})"
+        return _socket_cause(exc)
+
+
+def _socket_cause(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    return f"cannot connect ({exc.strerror or type(exc).__name__})"

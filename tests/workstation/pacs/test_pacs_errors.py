@@ -3,9 +3,12 @@ names the server and the cause, within 15 s (the subprocess deadline fails the t
 credential ever printed."""
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from orthanc_server import free_port, one_line_failure, run_cli, start_orthanc
@@ -28,6 +31,11 @@ def test_unreachable_port(kind):
     url = f"http://127.0.0.1:{port}/dicom-web" if kind == "dicomweb" else f"dicom://PACS@127.0.0.1:{port}"
     proc = run_cli("pacs", "echo", url, timeout=DEADLINE_S)
     one_line_failure(proc, url, "connection refused")
+
+
+@pytest.mark.parametrize("url", ["https://no-such-host.invalid/dicom-web", "dicom://PACS@no-such-host.invalid:104"])
+def test_unknown_host_name(url):
+    one_line_failure(run_cli("pacs", "echo", url, timeout=DEADLINE_S), f"server {url}: host name not found")
 
 
 @pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
@@ -117,3 +125,51 @@ def test_pacs_that_refuses_our_retrieve(tmp_path, sample):
         assert not [p for p in out.rglob("*") if p.is_file()]
     finally:
         server.stop()
+
+
+@contextmanager
+def server_that_hangs_up_mid_retrieve(series_uid: str) -> Iterator[str]:
+    """A DICOMweb server that lists one series (QIDO-RS) and then, asked for its instances
+    (WADO-RS), promises a multipart answer, sends part of it and closes the connection."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.split("?")[0].endswith("/series"):
+                body = json.dumps([{"0020000E": {"vr": "UI", "Value": [series_uid]},
+                                    "00201209": {"vr": "IS", "Value": [3]}}]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/dicom+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", 'multipart/related; type="application/dicom"; boundary=b0')
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"--b0\r\nContent-Type: application/dicom\r\n\r\n" + b"\0" * 4096)
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_server_hanging_up_mid_retrieve_is_one_line(tmp_path):
+    out = tmp_path / "out"
+    with server_that_hangs_up_mid_retrieve("1.2.3.4.5") as url:
+        proc = run_cli("pacs", "retrieve", url, "1.2.3.4", "--out", str(out), timeout=DEADLINE_S)
+    one_line_failure(proc, f"server {url}: answer cut off")
+    assert not [p for p in out.rglob("*") if p.is_file()]
+
