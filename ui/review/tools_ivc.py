@@ -1,12 +1,14 @@
-"""IVC landmark tools: renal-vein level, hepatic-vein level, tumour caudal and cranial ends.
+"""IVC landmark tools: renal-vein level, hepatic-vein level, tumour caudal and cranial ends, and the
+cavo-atrial junction (right atrium).
 
-Four point tools (Alt+1 … Alt+4, in the tool bar): a click in any viewport adds a ``Landmark``
+Five point tools (Alt+1 … Alt+5, in the tool bar): a click in any viewport adds a ``Landmark``
 record (``workstation.measure.model.LandmarkKind``) at the clicked patient point to
 ``host.measurements``; placing a kind again moves it (the old one is removed in the same undo step).
 The review plugin's measurement link turns the landmarks into ``ivc.renal_vein_z_mm``,
-``ivc.hepatic_vein_z_mm`` and ``ivc.tumor_z_mm`` (its rule: the latest landmark of a kind; a typed
-value wins), so the segment call appears in the panel. The link is the one writer of those fields:
-the tools only place landmarks.
+``ivc.hepatic_vein_z_mm``, ``ivc.right_atrium_z_mm`` (findings 1.1) and ``ivc.tumor_z_mm`` (its
+rule: the latest landmark of a kind; a typed value wins), so the segment call, the distances from
+each landmark and (for a renal primary) the thrombus level appear in the panel. The link is the
+one writer of those fields: the tools only place landmarks.
 
 Drawing: on coronal and sagittal views each level is a labelled horizontal line at its patient z
 (in every series of the same frame of reference); on the axial view the landmark's own marker is
@@ -30,12 +32,14 @@ IVC_TOOLS: dict[str, tuple[str, str, str, tuple[int, int, int]]] = {
     LandmarkKind.HEPATIC_VEIN.value: ("ivc_hepatic_vein", "Hepatic veins", "Alt+2", (80, 230, 200)),
     LandmarkKind.TUMOR_CAUDAL.value: ("ivc_tumor_caudal", "Tumour caudal end", "Alt+3", (255, 120, 160)),
     LandmarkKind.TUMOR_CRANIAL.value: ("ivc_tumor_cranial", "Tumour cranial end", "Alt+4", (255, 160, 90)),
+    LandmarkKind.RIGHT_ATRIUM.value: ("ivc_right_atrium", "Cavo-atrial junction", "Alt+5", (190, 150, 255)),
 }
 _TIPS = {
     LandmarkKind.RENAL_VEIN.value: "IVC: click the level where the renal veins enter the IVC",
     LandmarkKind.HEPATIC_VEIN.value: "IVC: click the level of the hepatic-vein confluence",
     LandmarkKind.TUMOR_CAUDAL.value: "IVC: click the caudal end of the intraluminal tumour",
     LandmarkKind.TUMOR_CRANIAL.value: "IVC: click the cranial end of the intraluminal tumour",
+    LandmarkKind.RIGHT_ATRIUM.value: "IVC: click the cavo-atrial junction, where the IVC enters the right atrium",
 }
 
 

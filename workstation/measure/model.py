@@ -41,6 +41,7 @@ class LandmarkKind(str, Enum):
     HEPATIC_VEIN = "hepatic_vein"      # hepatic-vein confluence
     TUMOR_CAUDAL = "tumor_caudal"      # caudal end of the intraluminal tumour
     TUMOR_CRANIAL = "tumor_cranial"    # cranial end of the intraluminal tumour
+    RIGHT_ATRIUM = "right_atrium"      # cavo-atrial junction (findings 1.1 ivc.right_atrium_z_mm)
 
 
 @dataclass
