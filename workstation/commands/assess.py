@@ -45,6 +45,9 @@ def summary(a: Assessment, top: int = 5) -> str:
     """A short human summary of an assessment (the reasons keep their likelihood ratios; the
     recommendations and the IVC sentence are prose)."""
     lines = [_staging_line(a)]
+    kidney = a.staging.kidney if a.staging is not None else None
+    if kidney is not None:
+        lines.append(f"Kidney staging ({kidney['classification']}, clinical): {kidney['label']}; {kidney['basis']}")
     if a.ivc_segments is not None:
         segs = ", ".join(map(str, a.ivc_segments)) or "none"
         lines.append(f"IVC segments involved: {segs}")

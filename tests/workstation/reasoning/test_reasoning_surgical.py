@@ -123,3 +123,20 @@ def test_every_written_case_keeps_levels_kidney_t_and_biochemistry_order_safe(ca
     for first in BIOCHEMISTRY_FIRST:
         if first in ids and biopsies:
             assert ids.index(first) < biopsies[0], ids
+
+
+def test_assess_text_names_the_kidney_category_and_the_surgical_anatomy(tmp_path, capsys):
+    from workstation.cli import main
+
+    for name, want, absent in (
+        ("rcc-level-II-cT3b", ["Kidney staging (AJCC 8th ed., kidney, clinical): if renal cell carcinoma: cT3b",
+                               "Neves-Zincke level II"], []),
+        ("lms-ivc-segment-2", ["segment 2 (suprarenal-infrahepatic IVC)"], ["Kidney staging", "level"]),
+    ):
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps(next(c for c in VIGNETTES if c["id"] == name)["findings"]))
+        assert main(["assess", str(p)]) == 0
+        out = capsys.readouterr().out
+        head = out.split("Differential:")[0]
+        assert all(s in head for s in want), head
+        assert not any(s in head for s in absent), head
