@@ -150,6 +150,8 @@ class MainWindow(QMainWindow):
         # its Delete key
         self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.viewer.widget.addAction(self.act_delete)
+        # a read-only window (another window edits the study): Delete greyed out like the tools
+        self.store.read_only_changed.connect(lambda on: self.act_delete.setEnabled(not on))
 
     def _build_file_menu(self) -> None:
         menu_bar = self.menuBar()

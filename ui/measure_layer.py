@@ -5,6 +5,9 @@ A record is drawn in a viewport that shows its series on the slice that contains
 within half a slice of the shown slice). Calipers are ``LineSegmentROI``, ellipses ``EllipseROI``;
 landmarks, spheres and lesion lines are plain scene items. Dragging a handle updates the record live
 (``store.update(undoable=False)``) and once more, undoably, when the drag ends.
+
+When the store is read-only (``store.read_only``, a window on a study another window edits) the
+records are drawn without handles and cannot be dragged; they are redrawn editable when it is not.
 """
 from __future__ import annotations
 
@@ -126,10 +129,10 @@ class _Graphic(abc.ABC):
 
 
 class CaliperGraphic(_Graphic):
-    def __init__(self, layer, m: Caliper, interactive: bool = True) -> None:
+    def __init__(self, layer, m: Caliper, interactive: bool = True, color=None) -> None:
         super().__init__(layer)
         self.id = m.id
-        color = NORMAL if interactive else DRAFT
+        color = color or (NORMAL if interactive else DRAFT)
         self.roi = pg.LineSegmentROI(positions=[(0, 0), (1, 1)], pen=_pen(color), movable=interactive,
                                      hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color),
                                      handleHoverPen=_pen(SELECTED))
@@ -196,10 +199,10 @@ class CaliperGraphic(_Graphic):
 
 
 class EllipseGraphic(_Graphic):
-    def __init__(self, layer, m: EllipseROI, interactive: bool = True) -> None:
+    def __init__(self, layer, m: EllipseROI, interactive: bool = True, color=None) -> None:
         super().__init__(layer)
         self.id = m.id
-        color = NORMAL if interactive else DRAFT
+        color = color or (NORMAL if interactive else DRAFT)
         self.roi = pg.EllipseROI((0, 0), (1, 1), pen=_pen(color), movable=interactive,
                                  rotatable=interactive, resizable=interactive,
                                  hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(color))
@@ -381,16 +384,16 @@ class HandlesGraphic(_Graphic):
     """Angles and arrows: their points are handles to drag (live, then one undoable edit), as the
     caliper's; an arrow gets its head drawn at the first point."""
 
-    def __init__(self, layer, m: Angle | Arrow) -> None:
+    def __init__(self, layer, m: Angle | Arrow, interactive: bool = True) -> None:
         super().__init__(layer)
         self.id = m.id
         self.kind = m.kind
         n = 3 if isinstance(m, Angle) else 2
         self.roi = _PointsROI([(float(i), 0.0) for i in range(n)], closed=False, pen=_pen(NORMAL),
-                              movable=True, hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(NORMAL),
+                              movable=interactive, hoverPen=_pen(SELECTED, 2.2), handlePen=_pen(NORMAL),
                               handleHoverPen=_pen(SELECTED))
         self.barbs = pg.PlotCurveItem(pen=_pen(NORMAL, 2.2)) if isinstance(m, Arrow) else None
-        self._wire_roi(layer, NORMAL, True)
+        self._wire_roi(layer, NORMAL, interactive)
         if self.barbs is not None:
             self.barbs.setZValue(55)
             self.add(self.barbs)
@@ -455,6 +458,8 @@ class MeasurementLayer(QObject):
         self._draft_kind: str | None = None
         self._probe: PointGraphic | None = None
         self.movable = True
+        #: False while the store is read-only: records drawn without handles, never dragged
+        self.editable = not getattr(store, "read_only", False)
         #: False while every annotation is hidden (Ctrl+H)
         self.visible = True
         viewport.layers.append(self)
@@ -463,6 +468,8 @@ class MeasurementLayer(QObject):
         store.changed.connect(self._sync)
         store.removed.connect(self._removed)
         store.selected.connect(self._selected)
+        if hasattr(store, "read_only_changed"):
+            store.read_only_changed.connect(self._read_only_changed)
         viewport.vb.sigRangeChanged.connect(self._zoomed)
 
     # -- viewport notifications -------------------------------------------------------------
@@ -484,6 +491,14 @@ class MeasurementLayer(QObject):
     def sync_all(self) -> None:
         for m in self.store.items():
             self._sync(m)
+
+    def _read_only_changed(self, on: bool) -> None:
+        """Draw every record again, with handles (editable) or without (read-only)."""
+        self.editable = not on
+        for g in self.graphics.values():
+            g.remove()
+        self.graphics.clear()
+        self.sync_all()
 
     # -- store notifications ----------------------------------------------------------------
     def _on_slice(self, pts_lps) -> np.ndarray | None:
@@ -508,16 +523,16 @@ class MeasurementLayer(QObject):
             s = self._on_slice([m.p1, m.p2])
             if s is not None:
                 if g is None:
-                    g = self.graphics[m.id] = CaliperGraphic(self, m)
-                    g.roi.translatable = self.movable
+                    g = self.graphics[m.id] = CaliperGraphic(self, m, self.editable, NORMAL)
+                    g.roi.translatable = self.movable and self.editable
                     g.set_selected(sel)
                 g.show(m, s)
         elif isinstance(m, EllipseROI):
             s = self._on_slice([*m.major, *m.minor])
             if s is not None:
                 if g is None:
-                    g = self.graphics[m.id] = EllipseGraphic(self, m)
-                    g.roi.translatable = self.movable
+                    g = self.graphics[m.id] = EllipseGraphic(self, m, self.editable, NORMAL)
+                    g.roi.translatable = self.movable and self.editable
                     g.set_selected(sel)
                 g.show(m, s[:2, :2], s[2:, :2])
         elif isinstance(m, Landmark):
@@ -556,8 +571,8 @@ class MeasurementLayer(QObject):
             return None
         if g is None:
             if isinstance(m, (Angle, Arrow)):
-                g = HandlesGraphic(self, m)
-                g.roi.translatable = self.movable
+                g = HandlesGraphic(self, m, self.editable)
+                g.roi.translatable = self.movable and self.editable
             else:
                 g = PolylineGraphic(self)
                 g.line.setClickable(True, width=6)  # a click on the outline selects it
@@ -605,7 +620,7 @@ class MeasurementLayer(QObject):
         self.movable = on
         for g in self.graphics.values():
             if hasattr(g, "roi"):
-                g.roi.translatable = on
+                g.roi.translatable = on and self.editable
 
     def _removed(self, m: Measurement) -> None:
         g = self.graphics.pop(m.id, None)

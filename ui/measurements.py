@@ -5,6 +5,12 @@ undo. Every user edit (create, move, rename, delete) is a ``QUndoCommand`` on ``
 Ctrl+Z takes back the last one. While a handle is being dragged the views call
 ``update(m, undoable=False)`` for live feedback and one undoable ``update(..., before=...)`` when the
 drag ends, so a drag is undone in one step.
+
+**Read-only** (:meth:`MeasurementStore.set_read_only`, a second window on a study another window
+edits): every user edit -- add, update (live or undoable), rename, remove, undo, redo -- is refused
+with ``refused(str)`` and changes nothing, and the undo history is emptied (nothing to take back);
+``reset()`` / ``clear()`` (another study, taking over editing) still work. A refused rename emits
+``changed`` with the record as it is, so an edited list cell shows the kept name again.
 """
 from __future__ import annotations
 
@@ -66,6 +72,12 @@ class MeasurementStore(QObject):
     changed = pyqtSignal(object)
     removed = pyqtSignal(object)
     selected = pyqtSignal(object)
+    #: read-only switched on (True) or off (False)
+    read_only_changed = pyqtSignal(bool)
+    #: an edit refused because the store is read-only (one line saying so)
+    refused = pyqtSignal(str)
+
+    REFUSED = "This window is read-only: measurements cannot be added, moved, renamed or deleted here"
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,6 +86,29 @@ class MeasurementStore(QObject):
         self._claimed: set[str] = set()
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(50)
+        self._read_only = False
+
+    # -- read-only -------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def set_read_only(self, on: bool) -> None:
+        """Refuse every user edit (``True``) or accept them again; the undo history is emptied on
+        the way in (an undo would change the read)."""
+        on = bool(on)
+        if on == self._read_only:
+            return
+        self._read_only = on
+        if on:
+            self.undo_stack.clear()
+        self.read_only_changed.emit(on)
+
+    def _refuse(self) -> bool:
+        """True (and ``refused`` emitted) when the store is read-only."""
+        if self._read_only:
+            self.refused.emit(self.REFUSED)
+        return self._read_only
 
     # -- drawing ownership ---------------------------------------------------------------------
     def claim_drawing(self, measurement_id: str) -> None:
@@ -108,6 +143,9 @@ class MeasurementStore(QObject):
 
     # -- user edits (undoable) ---------------------------------------------------------------
     def add(self, m: Measurement) -> Measurement:
+        """Add ``m`` (undoable); read-only: refused, ``m`` returned without being kept."""
+        if self._refuse():
+            return m
         if m.id in self._items:
             raise ValueError(f"measurement {m.id} already exists")
         self.undo_stack.push(_Add(self, m))
@@ -120,6 +158,9 @@ class MeasurementStore(QObject):
         old = self._items.get(m.id)
         if old is None:
             raise KeyError(m.id)
+        if self._refuse():
+            self.changed.emit(old)  # views that moved a handle go back to the record
+            return
         if not undoable:
             self._replace(m)
             return
@@ -129,11 +170,14 @@ class MeasurementStore(QObject):
         old = self._items[mid]
         if old.label == label:
             return
+        if self._refuse():
+            self.changed.emit(old)  # an edited list cell shows the kept name again
+            return
         new = dataclasses.replace(snapshot(old), label=label)
         self.undo_stack.push(_Update(self, old, new, "rename"))
 
     def remove(self, mid: str) -> None:
-        if mid not in self._items:
+        if mid not in self._items or self._refuse():
             return
         index = list(self._items).index(mid)
         self.undo_stack.push(_Remove(self, self._items[mid], index))
@@ -157,10 +201,12 @@ class MeasurementStore(QObject):
         self.selected.emit(self._items.get(mid) if mid else None)
 
     def undo(self) -> None:
-        self.undo_stack.undo()
+        if not self._refuse():
+            self.undo_stack.undo()
 
     def redo(self) -> None:
-        self.undo_stack.redo()
+        if not self._refuse():
+            self.undo_stack.redo()
 
     # -- primitives used by the undo commands -------------------------------------------------
     def _insert(self, m: Measurement, index: int | None) -> None:

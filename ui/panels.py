@@ -174,6 +174,13 @@ class MeasurementsPanel(QTableWidget):
         store.selected.connect(self._store_selected)
         self.itemChanged.connect(self._edited)
         self.itemSelectionChanged.connect(self._selection)
+        if hasattr(store, "read_only_changed"):  # a read-only window: names cannot be edited
+            store.read_only_changed.connect(self._read_only_changed)
+
+    def _read_only_changed(self, on: bool) -> None:
+        triggers = QAbstractItemView.EditTrigger
+        self.setEditTriggers(triggers.NoEditTriggers if on else
+                             triggers.DoubleClicked | triggers.EditKeyPressed)
 
     def _rebuild(self, *_):
         self._updating = True

@@ -7,6 +7,13 @@ checkable action per tool in an exclusive group; Esc returns to Navigate.
 Built in: Navigate (click/drag moves the crosshair point; the other views follow), Caliper, Ellipse
 ROI and Probe. A module adds a tool with ``host.add_tool(tool)``; ``PointTool`` covers the common
 case "click a point" (landmarks, seeds).
+
+**Read-only** (:meth:`ToolManager.set_read_only`, a window on a study another window edits): a tool
+whose ``edits`` is True (the default: measurement tools, lesion growing and the brush, IVC
+landmarks, enhancement ROIs -- anything that creates or changes the read) is disabled in the tool
+bar, its shortcut does nothing and ``select`` refuses it (``refused(str)``); the current tool falls
+back to Navigate. Navigate and Probe (``edits = False``) stay, as do scrolling, window/level, zoom
+and pan, which are not tools.
 """
 from __future__ import annotations
 
@@ -34,6 +41,8 @@ class Tool:
     title: str = "Tool"
     shortcut: str | None = None
     tooltip: str = ""
+    #: True when using the tool creates or changes the read (disabled in a read-only window)
+    edits: bool = True
 
     def activated(self) -> None:
         """Called when the tool becomes the current one."""
@@ -52,9 +61,10 @@ class PointTool(Tool):
     """A tool that reports a clicked patient point: ``on_point(volume, xyz, ev)``."""
 
     def __init__(self, id: str, title: str, on_point: Callable, shortcut: str | None = None,
-                 tooltip: str = "") -> None:
+                 tooltip: str = "", edits: bool = True) -> None:
         self.id, self.title, self.shortcut, self.tooltip = id, title, shortcut, tooltip
         self.on_point = on_point
+        self.edits = edits
 
     def click(self, ev: PointerEvent) -> None:
         self.on_point(ev.volume, tuple(float(v) for v in ev.point), ev)
@@ -62,6 +72,7 @@ class PointTool(Tool):
 
 class NavigateTool(Tool):
     id, title, shortcut = "navigate", "Navigate", "Esc"
+    edits = False
     tooltip = "Click or drag to move the crosshair; the other views follow (Esc)"
 
     def __init__(self, viewer: Viewer) -> None:
@@ -296,6 +307,7 @@ class ProbeTool(Tool):
     """Click: the value (HU or signal) and the LPS point, on the view and in the status bar."""
 
     id, title, shortcut = "probe", "Probe", "P"
+    edits = False
     tooltip = "Probe: click to read HU (or signal) and the patient point (P)"
 
     def __init__(self, viewer: Viewer, status: Callable[[str], None]) -> None:
@@ -321,9 +333,14 @@ class ProbeTool(Tool):
 
 
 class ToolManager(QObject):
-    """The current tool and the exclusive group of tool actions."""
+    """The current tool and the exclusive group of tool actions. Signals ``changed(tool)``,
+    ``read_only_changed(bool)``, ``refused(str)`` (an editing tool asked for while read-only)."""
 
     changed = pyqtSignal(object)
+    read_only_changed = pyqtSignal(bool)
+    refused = pyqtSignal(str)
+
+    READ_ONLY_TIP = "not available: this window is read-only"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -332,6 +349,42 @@ class ToolManager(QObject):
         self.tools: dict[str, Tool] = {}
         self.actions: dict[str, QAction] = {}
         self.current: Tool | None = None
+        self._read_only = False
+        self._tips: dict[str, str] = {}
+
+    # -- read-only -------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def set_read_only(self, on: bool) -> None:
+        """Disable (``True``) or enable again every tool that edits the read; while disabled the
+        current tool is a viewing one (Navigate)."""
+        on = bool(on)
+        if on == self._read_only:
+            return
+        self._read_only = on
+        for tid in self.tools:
+            self._gate(tid)
+        if on and self.current is not None and self.current.edits:
+            viewing = [t for t in self.tools.values() if not t.edits]
+            if viewing:
+                self.select(next((t.id for t in viewing if t.id == "navigate"), viewing[0].id))
+        self.read_only_changed.emit(on)
+
+    def _gate(self, tid: str) -> None:
+        tool, act = self.tools[tid], self.actions[tid]
+        if not tool.edits:
+            return
+        act.setEnabled(not self._read_only)
+        tip = self._tips.get(tid, act.toolTip())
+        self._tips[tid] = tip
+        act.setToolTip(f"{tip} — {self.READ_ONLY_TIP}" if self._read_only else tip)
+
+    def usable(self, tool_id: str) -> bool:
+        """Whether ``tool_id`` can be chosen now (read-only windows refuse the editing tools)."""
+        tool = self.tools.get(tool_id)
+        return tool is not None and not (self._read_only and tool.edits)
 
     def add(self, tool: Tool, parent_widget=None) -> QAction:
         if tool.id in self.tools:
@@ -347,12 +400,18 @@ class ToolManager(QObject):
         act.triggered.connect(lambda _=False, tid=tool.id: self.select(tid))
         self.tools[tool.id] = tool
         self.actions[tool.id] = act
-        if self.current is None:
+        self._gate(tool.id)
+        if self.current is None and self.usable(tool.id):
             self.select(tool.id)
         return act
 
     def select(self, tool_id: str) -> None:
         tool = self.tools[tool_id]
+        if not self.usable(tool_id):
+            self.refused.emit(f"{tool.title}: {self.READ_ONLY_TIP}")
+            if self.current is not None:
+                self.actions[self.current.id].setChecked(True)
+            return
         if tool is self.current:
             self.actions[tool_id].setChecked(True)
             return

@@ -17,6 +17,12 @@ silently: :meth:`suggest` keeps them pending until the reader accepts or dismiss
 dismissed suggestion is not raised again with the same value (re-growing a lesion after a brush
 edit would otherwise nag).
 
+**Read-only** (:meth:`ReviewController.set_read_only`: the window shows a study another window
+edits): every change -- fields, IVC, checklist, a whole document, accepting or dismissing a
+suggestion -- is refused (``problem`` says so, the document stays as it was) and no suggestion is
+kept; ``read_only_changed(bool)`` tells the panel to make its editors read-only. Reading, the
+assessment and ``reset()`` (another study, taking over editing) work as always.
+
 Usage (tools by the other engineer)::
 
     controller.set_field("greatest_dimension_mm", 112.4,
@@ -63,12 +69,16 @@ class ReviewController(QObject):
     """The findings of the current review, validated on every change, with a live assessment.
 
     Signals: ``changed()`` after any accepted change (``assessment()`` is already new),
-    ``suggestions_changed()``, ``problem(str)`` for a refused change (state unchanged).
+    ``suggestions_changed()``, ``problem(str)`` for a refused change (state unchanged),
+    ``read_only_changed(bool)``.
     """
 
     changed = pyqtSignal()
     suggestions_changed = pyqtSignal()
     problem = pyqtSignal(str)
+    read_only_changed = pyqtSignal(bool)
+
+    READ_ONLY_PROBLEM = "this window is read-only (the study is open for editing in another window)"
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +89,30 @@ class ReviewController(QObject):
         self._dismissed: set[tuple[str, bool]] = set()
         #: seconds the last validate + assess took (the panel shows nothing of it; tests read it)
         self.last_assess_s = 0.0
+        self._read_only = False
+
+    # ------------------------------------------------------------------ read-only
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def set_read_only(self, on: bool) -> None:
+        """Refuse every change (``True``) or accept them again; pending suggestions are dropped on
+        the way in (they could only be accepted by editing)."""
+        on = bool(on)
+        if on == self._read_only:
+            return
+        self._read_only = on
+        if on and self._suggestions:
+            self._suggestions.clear()
+            self.suggestions_changed.emit()
+        self.read_only_changed.emit(on)
+
+    def _refused(self) -> bool:
+        """True (and ``problem`` emitted) while read-only."""
+        if self._read_only:
+            self.problem.emit(self.READ_ONLY_PROBLEM)
+        return self._read_only
 
     # ------------------------------------------------------------------ reading
     def findings_dict(self) -> dict[str, Any]:
@@ -135,6 +169,8 @@ class ReviewController(QObject):
 
     def set_document(self, d: Mapping[str, Any]) -> bool:
         """Replace the whole document (open / restore); validated, refused as a whole if invalid."""
+        if self._refused():
+            return False
         try:
             new = copy.deepcopy(dict(d))
         except Exception as exc:  # not a mapping at all
@@ -148,6 +184,8 @@ class ReviewController(QObject):
     def set_field(self, name: str, value: Any, source: Source = None) -> bool:
         """Set a top-level field (``None`` removes it: unknown). ``source`` says where it came from
         (a string, or ``{"text": ..., "measurement_id": ...}``); ``None`` = entered by hand."""
+        if self._refused():
+            return False
         if name not in TOP_FIELDS:
             hint = " (use set_ivc)" if name == "ivc" else " (use set_finding)" if name == "findings" else ""
             self.problem.emit(f"{name}: not a settable field of {SCHEMA}{hint}")
@@ -162,6 +200,8 @@ class ReviewController(QObject):
 
     def set_ivc(self, key: str, value: Any, source: Source = None) -> bool:
         """Set one key of the ``ivc`` object (``tumor_z_mm`` as ``[low, high]``); ``None`` removes it."""
+        if self._refused():
+            return False
         if key not in IVC_KEYS:
             self.problem.emit(f"ivc.{key}: unknown field (expected {', '.join(IVC_KEYS)})")
             return False
@@ -182,6 +222,8 @@ class ReviewController(QObject):
         """Set a checklist item yes (``True``) / no (``False``) / unknown (``None``).
 
         Setting an item resolves a pending suggestion for it (the reader has decided)."""
+        if self._refused():
+            return False
         if fid not in _CHECKLIST:
             self.problem.emit(f"findings.{fid}: unknown checklist id")
             return False
@@ -207,7 +249,10 @@ class ReviewController(QObject):
         """Keep a pending suggestion for a checklist item; never changes the findings.
 
         Not kept (returns ``False``) when the item already has that value, or when the reader
-        dismissed the same suggestion before. An unknown id or a non-bool value is a problem."""
+        dismissed the same suggestion before, or while read-only. An unknown id or a non-bool value
+        is a problem."""
+        if self._read_only:
+            return False
         if fid not in _CHECKLIST:
             self.problem.emit(f"findings.{fid}: unknown checklist id (suggestion refused)")
             return False
@@ -224,12 +269,16 @@ class ReviewController(QObject):
         return True
 
     def accept_suggestion(self, fid: str) -> bool:
+        if self._refused():
+            return False
         s = self._suggestions.get(fid)
         if s is None:
             return False
         return self.set_finding(fid, s["value"], source=f"suggested ({s['reason']}), accepted by the reader")
 
     def dismiss_suggestion(self, fid: str) -> bool:
+        if self._refused():
+            return False
         s = self._suggestions.pop(fid, None)
         if s is None:
             return False

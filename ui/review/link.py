@@ -18,6 +18,9 @@ signals arrive in (issue 15):
   of the two; needs both). z is the landmark's patient z (LPS). The most recently placed landmark of
   a kind wins; removing it falls back to an earlier one or clears the field — again only while the
   field still comes from landmarks.
+
+While the controller is read-only (a window on a study another window edits) the link writes
+nothing: the fields stay as saved by the editing window, "Make target" is disabled and refused.
 """
 from __future__ import annotations
 
@@ -93,7 +96,18 @@ class MeasurementLink(QObject):
                 slot=self.make_selected_target)
             if hasattr(host, "add_menu_action"):
                 host.add_menu_action("&Review", self.act_make_target)
+        controller.read_only_changed.connect(self._read_only_changed)
         self.refresh()
+
+    def _read_only_changed(self, on: bool) -> None:
+        if self.act_make_target is not None:
+            self.act_make_target.setEnabled(not on)
+
+    def _refuse(self, what: str) -> bool:
+        """True (and the reader told) while the findings are read-only."""
+        if self.c.read_only:
+            self.host.status(f"{what}: this window is read-only", 6000)
+        return self.c.read_only
 
     # -- describing -----------------------------------------------------------------------
     def _series_name(self, m: Measurement) -> str:
@@ -144,12 +158,17 @@ class MeasurementLink(QObject):
 
     # -- store events -----------------------------------------------------------------------
     def _on_added(self, m: Measurement) -> None:
+        if self.c.read_only:  # nothing is written; the panel still lists the lesions shown
+            self._on_measurement(m)
+            return
         if isinstance(m, Lesion3D) and is_target_flagged(m) is None:
             self._decide_new_lesion(m)
         self._on_measurement(m)
 
     def _on_measurement(self, m: Measurement) -> None:
-        if isinstance(m, (Caliper, Lesion3D)):
+        if self.c.read_only:
+            pass
+        elif isinstance(m, (Caliper, Lesion3D)):
             self.refresh_greatest(m)
         elif isinstance(m, Landmark):
             self.refresh_ivc()
@@ -192,7 +211,7 @@ class MeasurementLink(QObject):
     def make_target(self, lesion_id: str, ask: bool = True) -> bool:
         """Make a lesion the mass reported; asks first when the T category would change."""
         m = self.host.measurements.get(lesion_id)
-        if not isinstance(m, Lesion3D):
+        if not isinstance(m, Lesion3D) or self._refuse("Make target"):
             return False
         if is_target_flagged(m) is True:
             return True
@@ -208,6 +227,8 @@ class MeasurementLink(QObject):
 
     def clear_target(self) -> None:
         """No lesion is the mass: the greatest dimension follows the largest caliper."""
+        if self._refuse("Target lesion"):
+            return
         for m in self.lesions():
             self._flag(m, False)
         self.refresh_greatest()
@@ -229,6 +250,10 @@ class MeasurementLink(QObject):
         """Set ``greatest_dimension_mm`` from the target lesion or the largest caliper.
 
         ``force``: the reader asked for the measurements to decide again (overrides a typed value)."""
+        if self.c.read_only:
+            if force:
+                self._refuse("Use measurements")
+            return
         m = self.source_measurement()
         v = None if m is None else measurement_length_mm(m)
         if not force and not self.is_auto(GREATEST):
@@ -251,6 +276,8 @@ class MeasurementLink(QObject):
 
     def refresh_ivc(self) -> None:
         """Set the ``ivc`` keys from the landmarks (see module doc)."""
+        if self.c.read_only:
+            return
         for key, kind in (("renal_vein_z_mm", LandmarkKind.RENAL_VEIN.value),
                           ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value)):
             self._refresh_level(key, kind)

@@ -15,6 +15,12 @@ about the checklist is typed here. Layout, top to bottom (usable at ~380 px wide
 * below a splitter, in a scroll area: a filter box, the numeric / categorical fields with where each
   number came from, and the checklist in the spec's four groups (collapsible), each item ``[Y][N][?]``.
   Pending suggestions are highlighted on their items with Accept / Dismiss.
+
+When the controller is read-only (the study is open for editing in another window) a line above
+the checklist says so and nothing can be changed: number boxes are read-only (their text can still
+be selected and copied), choices, Y/N/? buttons, clear, "use measurements", the target lesion box
+and Accept / Dismiss are disabled. Filtering, folding sections and the differential's reasons work
+as always.
 """
 from __future__ import annotations
 
@@ -83,6 +89,8 @@ STYLE = f"""
 #ReviewPanel QLabel#problem {{ color: #ff9d8f; background: #3a2222; border-radius: 3px; padding: 3px; }}
 #ReviewPanel QLabel#reasons {{ background: #1d1d21; border-radius: 3px; padding: 4px 6px; margin-left: 12px; }}
 #ReviewPanel QLabel#banner {{ color: #f3d38a; background: #3b3220; border-radius: 3px; padding: 3px 6px; }}
+#ReviewPanel QLabel#readOnlyNote {{ color: #f3d38a; background: #3b3220; border: 1px solid #8a6d2a;
+    border-radius: 3px; padding: 3px 6px; font-weight: bold; }}
 #ReviewPanel QPushButton#sectionHeader {{ text-align: left; font-weight: bold; padding: 4px 6px;
     background: #2b2b30; border: 0; border-top: 1px solid #3a3a40; color: #dcdcdc; }}
 #ReviewPanel QToolButton#triYes, #ReviewPanel QToolButton#triNo, #ReviewPanel QToolButton#triUnknown {{
@@ -311,9 +319,11 @@ class ReviewPanel(QWidget):
             link.lesions_changed.connect(self._sync_target)
         controller.suggestions_changed.connect(self.refresh_suggestions)
         controller.problem.connect(self.show_problem)
+        controller.read_only_changed.connect(self.set_read_only)
         self.setMinimumWidth(300)
         self.refresh()
         self.refresh_suggestions()
+        self.set_read_only(controller.read_only)
 
     # ------------------------------------------------------------------ building
     def _build_top(self) -> QWidget:
@@ -410,6 +420,12 @@ class ReviewPanel(QWidget):
         self.banner.clicked.connect(self.show_first_suggestion)
         self.banner.hide()
         lay.addWidget(self.banner)
+        self.read_only_note = QLabel("Read-only: this study is open for editing in another window; "
+                                     "the findings cannot be changed here")
+        self.read_only_note.setObjectName("readOnlyNote")
+        self.read_only_note.setWordWrap(True)
+        self.read_only_note.hide()
+        lay.addWidget(self.read_only_note)
 
         content = QWidget()
         cl = QVBoxLayout(content)
@@ -673,6 +689,40 @@ class ReviewPanel(QWidget):
             want = top.sizeHint().height() - self.dx_scroll.sizeHint().height() + self._dx_natural
             total = max(self.splitter.height(), want + 200)
             self.splitter.setSizes([want, max(200, total - want)])
+
+    # ------------------------------------------------------------------ read-only
+    def set_read_only(self, on: bool) -> None:
+        """Make every editor read-only (``True``) or editable again; see the module doc."""
+        self.read_only = bool(on)
+        self.read_only_note.setVisible(self.read_only)
+        for ed in self.editors.values():
+            for w in ed if isinstance(ed, tuple) else (ed,):
+                if isinstance(w, OptionalSpin):
+                    w.setReadOnly(self.read_only)  # the value can still be selected and copied
+                else:
+                    w.setEnabled(not self.read_only)
+        buttons = [*self.clear_buttons.values(), getattr(self, "use_largest_button", None),
+                   getattr(self, "target_combo", None)]
+        for row in self.rows.values():
+            buttons += [*row.tri.buttons.values(), row.accept_button, row.dismiss_button]
+        for b in buttons:
+            if b is not None:
+                b.setEnabled(not self.read_only)
+
+    def editable_widgets(self) -> list[QWidget]:
+        """Every widget of the panel that changes the findings and is usable now (tests)."""
+        spins = [w for w in self.findChildren(OptionalSpin) if w.isEnabled() and not w.isReadOnly()]
+        return spins + [w for w in self._edit_buttons() if w.isEnabled()]
+
+    def _edit_buttons(self) -> list[QWidget]:
+        ws: list[QWidget] = [*self.clear_buttons.values()]
+        ws += [w for w in self.editors.values() if isinstance(w, QComboBox)]
+        for name in ("use_largest_button", "target_combo"):
+            if hasattr(self, name):
+                ws.append(getattr(self, name))
+        for row in self.rows.values():
+            ws += [*row.tri.buttons.values(), row.accept_button, row.dismiss_button]
+        return ws
 
     # ------------------------------------------------------------------ edits
     def _number_edited(self, path: str, v: float | None) -> None:

@@ -18,10 +18,18 @@
   back and archives the current one. Nothing is deleted.
 * **One writer per study**: the window that opens a study first holds its lock
   (:class:`workstation.session.StudyLock`: pid, host, start time). A second window or process on the
-  same study shows the saved read **read-only** with a banner naming the owner; nothing it does is
-  saved; the banner notices when the owner has gone, and *Take over editing* retries (it succeeds
-  once the owner has closed or died — a lock left by a dead process is taken over, and the status
-  line says so).
+  same study shows the saved read **read-only** with a banner naming the owner, and is visibly so:
+  the tools that create or change the read (calipers, ROIs, angle, arrow, lesion growing and the
+  brush, IVC landmarks, enhancement) are disabled in the tool bar (``ToolManager.set_read_only``),
+  the measurements are drawn without handles and the store refuses every add, move, rename,
+  delete, undo and redo (``MeasurementStore.set_read_only``), the findings refuse every change and
+  the panel's editors are read-only or disabled (``ReviewController.set_read_only``). Viewing,
+  scrolling, window/level, zoom, the probe, copying the report and exporting what is shown stay.
+  Nothing is saved. When the owner goes (closes its window, or its process dies) the banner says
+  so and offers *Take over editing*; the window stays read-only until the reader takes over (or
+  reopens the study): switching by itself would reload the read under the reader's eyes. Taking
+  over reloads the read as the owner last saved it and makes everything editable again (a lock
+  left by a dead process is taken over, and the status line says so).
 * **A damaged session file** is kept aside (``session.json.corrupt-<time>``), a banner and the
   problems list say so, and autosave carries on in a fresh file.
 * **Clean close**: closing the main window (``host.window_closing``) or quitting the app flushes a
@@ -112,6 +120,9 @@ class SessionAutosave(QObject):
         ms = host.measurements
         for sig in (ms.added, ms.changed, ms.removed):
             sig.connect(lambda *_: self.touch())
+        for refusing in (ms, getattr(host, "tools", None)):  # a read-only window says why nothing happens
+            if refusing is not None and hasattr(refusing, "refused"):
+                refusing.refused.connect(lambda text: self.host.status(text, 6000))
         host.study_loaded.connect(self._study_loaded)
         host.window_closing.connect(self.close_clean)
         app = QApplication.instance()
@@ -231,15 +242,25 @@ class SessionAutosave(QObject):
         self.owner = owner
         who = owner.describe() if owner is not None else "another window"
         text = (f"Read-only: this study is open for editing in another window ({who}). "
-                "Changes made here are not saved.")
+                "Measurements and findings cannot be changed here.")
         self._show_bar(text, "warning", (("Take over editing", "take_over_session", self.try_take_over),))
         st = self._load_quietly()
         if st is not None and st.has_work():
             self.apply(st)
         self.dirty = False
+        self._set_read_only(True)
         self._tell(text, 20000)
         self.owner_watch.start()
         self.read_only_changed.emit(True)
+
+    def _set_read_only(self, on: bool) -> None:
+        """Gate (or open again) everything that would change the read: the findings, the
+        measurement store (and so every tool, handle, list edit, undo) and the editing tools."""
+        if self.controller is not None and hasattr(self.controller, "set_read_only"):
+            self.controller.set_read_only(on)
+        for part in (self.host.measurements, getattr(self.host, "tools", None)):
+            if part is not None and hasattr(part, "set_read_only"):
+                part.set_read_only(on)
 
     def owner_gone(self) -> bool:
         """Read-only: True when the window that held the study has released it or its process ended
@@ -258,8 +279,9 @@ class SessionAutosave(QObject):
         if self.owner_gone() and self.bar is not None:
             self.owner_watch.stop()
             self.bar.label.setText("Read-only: the window that was editing this study has closed. "
-                                   "Take over editing to continue here (changes made in this window "
-                                   "are not saved).")
+                                   "Take over editing to continue the read here (it is reloaded as "
+                                   "last saved).")
+            self._tell("The window editing this study has closed: Take over editing is available", 10000)
 
     def _load_quietly(self) -> SessionState | None:
         """Read-only: the owner's saved read, never moved or changed (a damaged one is skipped)."""
@@ -269,8 +291,8 @@ class SessionAutosave(QObject):
             return None
 
     def try_take_over(self) -> bool:
-        """Become the study's writer if the owner has gone; the saved read replaces this window's
-        unsaved changes (the banner said they are not saved)."""
+        """Become the study's writer if the owner has gone: the read is reloaded as last saved and
+        everything becomes editable."""
         if self.store is None or self.state != self.READ_ONLY:
             return self.state == self.ACTIVE
         lock = self.store.acquire()
@@ -282,6 +304,7 @@ class SessionAutosave(QObject):
         self.owner_watch.stop()
         self.owner = None
         self.state = self.IDLE
+        self._set_read_only(False)  # before the reset: the reload below puts the saved read back
         self.reset_work()
         self.dirty = False
         self.read_only_changed.emit(False)
@@ -450,4 +473,5 @@ class SessionAutosave(QObject):
         self.masks_dirty = False
         self._closed = False  # changes from now on belong to the next study (saved once it is loaded)
         if was_read_only:
+            self._set_read_only(False)
             self.read_only_changed.emit(False)
