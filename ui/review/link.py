@@ -14,9 +14,10 @@ signals arrive in (issue 15):
   is asked first (:attr:`MeasurementLink.confirm`). A value typed by the reader is never
   overwritten; the panel's "use measurements" button hands the field back to the measurements.
 * IVC landmarks: ``renal_vein`` -> ``ivc.renal_vein_z_mm``, ``hepatic_vein`` ->
-  ``ivc.hepatic_vein_z_mm``, ``tumor_caudal`` + ``tumor_cranial`` -> ``ivc.tumor_z_mm`` ([low, high]
-  of the two; needs both). z is the landmark's patient z (LPS). The most recently placed landmark of
-  a kind wins; removing it falls back to an earlier one or clears the field — again only while the
+  ``ivc.hepatic_vein_z_mm``, ``right_atrium`` -> ``ivc.right_atrium_z_mm`` (findings 1.1),
+  ``tumor_caudal`` + ``tumor_cranial`` -> ``ivc.tumor_z_mm`` ([low, high] of the two; needs both).
+  z is the landmark's patient z (LPS). The most recently placed landmark of a kind wins; removing
+  it falls back to an earlier one or clears the field — again only while the
   field still comes from landmarks.
 
 While the controller is read-only (a window on a study another window edits) the link writes
@@ -279,7 +280,8 @@ class MeasurementLink(QObject):
         if self.c.read_only:
             return
         for key, kind in (("renal_vein_z_mm", LandmarkKind.RENAL_VEIN.value),
-                          ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value)):
+                          ("hepatic_vein_z_mm", LandmarkKind.HEPATIC_VEIN.value),
+                          ("right_atrium_z_mm", LandmarkKind.RIGHT_ATRIUM.value)):
             self._refresh_level(key, kind)
         self._refresh_tumour()
 
