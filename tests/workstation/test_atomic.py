@@ -47,20 +47,11 @@ def test_atomic_open_exception_leaves_target_untouched(tmp_path):
     assert p.read_text() == "text"
 
 
-def test_write_many_failure_before_renames_keeps_all_old_files(tmp_path, monkeypatch):
+def test_write_many_failure_before_renames_keeps_all_old_files(tmp_path, fail_on_call):
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"A0")
     b.write_bytes(b"B0")
-    real = atomic._write_temp
-    calls = []
-
-    def second_fails(path, data):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError(5, "I/O error", str(path))
-        return real(path, data)
-
-    monkeypatch.setattr(atomic, "_write_temp", second_fails)
+    fail_on_call(atomic, "_write_temp", 2, 5, "I/O error")  # the second temp file cannot be written
     with pytest.raises(WorkstationError):
         atomic.atomic_write_many({a: b"A1", b: b"B1"})
     assert a.read_bytes() == b"A0" and b.read_bytes() == b"B0"

@@ -73,7 +73,8 @@ def test_report_has_key_numbers_sections_and_follow_up(ct_series, tmp_path):
     assert "12.1 cm (121 mm" in flat and "100 x 80 x 60 mm" in flat and "512 ml" in flat
     assert "30 HU before and 64 HU after" in flat and "34 HU: enhancing" in flat
     assert "CT ABD PORTAL 5mm" in flat and "portal venous phase" in flat and "slice thickness 5.0 mm" in flat
-    assert "segment 1" in flat and "segment 2" in flat          # tumour -70..-40 spans the renal veins at -60
+    # tumour -70..-40 spans the renal veins at -60: segments 1 and 2, named as the surgeon knows them
+    assert "segments 1 and 2" in flat and "infrarenal IVC" in flat and "suprarenal-infrahepatic IVC" in flat
     assert "T3" in flat and "IB or IIIB" in flat and "missing: grade" in flat
     assert "(GX) with G1, which gives stage group IB" in flat
     assert "tumour thrombus" in flat
@@ -202,21 +203,12 @@ def test_same_study_export_is_replaced_as_a_set(ct_series, tmp_path):
     assert {e["name"] for e in read_export(out)["files"]} == {"findings.json", "report-sr.dcm", "report.txt"}
 
 
-def test_failure_mid_export_leaves_previous_set_intact(ct_series, tmp_path, monkeypatch):
+def test_failure_mid_export_leaves_previous_set_intact(ct_series, tmp_path, monkeypatch, fail_on_call):
     vol, _ = ct_series
     out = tmp_path / "out"
     first = export_study(FINDINGS, vol, out, _ms(), LESION, ENH)
     before = {p.name: p.read_bytes() for p in first.values()}
-    real = atomic._write_durable
-    n = []
-
-    def fail_on_third(path, data):
-        n.append(path)
-        if len(n) == 3:
-            raise OSError(28, "No space left on device", str(path))
-        return real(path, data)
-
-    monkeypatch.setattr(atomic, "_write_durable", fail_on_third)
+    real = fail_on_call(atomic, "_write_durable", 3, 28, "No space left on device")  # the disk fills up
     with pytest.raises(WorkstationError, match="cannot write") as err:
         export_study({**FINDINGS, "greatest_dimension_mm": 160.0}, vol, out, _ms(), LESION, ENH)
     assert "\n" not in str(err.value)
