@@ -138,7 +138,7 @@ def test_export_into_another_studys_folder_asks_before_replacing(qtbot, review_w
     dlg.folder.setText(str(other))
     with qtbot.waitSignal(tools.export_conflict, timeout=60000):
         qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible())
+    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible(), timeout=60000)
     assert "another study" in dlg.error.text() and "\n" not in dlg.error.text()
     assert {p.name: p.read_bytes() for p in other.iterdir()} == before      # nothing written yet
     # Cancel: the other study's export stays
@@ -148,7 +148,7 @@ def test_export_into_another_studys_folder_asks_before_replacing(qtbot, review_w
     # again, and Replace: this study's set replaces it
     with qtbot.waitSignal(tools.export_conflict, timeout=60000):
         qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible())
+    qtbot.waitUntil(lambda: dlg.confirm is not None and dlg.confirm.isVisible(), timeout=60000)
     replace = dlg.confirm.findChild(QPushButton, "export_replace")
     with qtbot.waitSignal(tools.exported, timeout=60000):
         qtbot.mouseClick(replace, Qt.MouseButton.LeftButton)

@@ -40,12 +40,17 @@ CHILD = textwrap.dedent(r'''
         def waitExposed(self, w, timeout=5000): QApplication.processEvents()
         def waitSignal(self, sig, timeout=60000): return Wait(sig, timeout)
 
-    class Wait:
-        def __init__(self, sig, timeout): self.sig, self.timeout = sig, timeout
+    class Wait:  # a signal already emitted inside the block ends the wait; a missing one fails
+        def __init__(self, sig, timeout): self.sig, self.timeout, self.fired = sig, timeout, False
         def __enter__(self):
-            self.loop = QEventLoop(); self.sig.connect(lambda *a: self.loop.quit()); return self
+            self.loop = QEventLoop(); self.sig.connect(self.fire); return self
+        def fire(self, *a):
+            self.fired = True; self.loop.quit()
         def __exit__(self, *exc):
-            QTimer.singleShot(self.timeout, self.loop.quit); self.loop.exec(); return False
+            if exc[0] is None and not self.fired:
+                QTimer.singleShot(self.timeout, self.loop.quit); self.loop.exec()
+                assert self.fired, "signal not emitted within %d ms" % self.timeout
+            return False
 
     def settle(ms):
         loop = QEventLoop(); QTimer.singleShot(ms, loop.quit); loop.exec()
@@ -84,8 +89,10 @@ CHILD = textwrap.dedent(r'''
     c.set_finding("necrosis", True, source="reader")
     c.set_finding("lymph_node_metastases", False)
     c.set_field("grade", 2)
-    # wait for the autosave to catch up (debounced), then report what it holds
-    for _ in range(200):
+    # wait for the autosave to catch up (debounced), then report what it holds (a deadline, not a
+    # count of 50 ms pauses: those stretch on a loaded machine)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         settle(50)
         if not auto.busy() and auto.saves > 0:
             break
@@ -124,12 +131,14 @@ def test_killed_session_is_restored_exactly(qtbot, tmp_path, monkeypatch):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKSTATION_STATE_DIR=str(state_dir))
     env.pop("WORKSTATION_AUTORESTORE", None)
     script = CHILD.format(tests_ui=str(HERE.parent), here=str(HERE), truth=str(TRUTH))
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=str(ROOT), env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # the child's stderr goes to a file: a pipe nobody reads until the end can fill and stall it
+    err_path = tmp_path / "child-stderr.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", script], cwd=str(ROOT), env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
     try:
-        lines = _read_until_saved(proc, 240)
-        assert lines and lines[-1] == "saved", \
-            f"child did not save: {lines[-3:]} {proc.stderr.read() if proc.poll() is not None else ''}"
+        lines = _read_until_saved(proc, 480)
+        assert lines and lines[-1] == "saved", f"child did not save: {lines[-3:]} {err_path.read_text()[-2000:]}"
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
     finally:

@@ -56,7 +56,7 @@ def _work(qtbot, win, truth, grow: bool = True):
     lm = _landmark(win, truth)
     c.set_finding("necrosis", True)
     c.set_field("grade", 3)
-    qtbot.waitUntil(lambda: not auto.busy(), timeout=10000)
+    qtbot.waitUntil(lambda: not auto.busy(), timeout=60000)
     return lm
 
 
@@ -173,12 +173,12 @@ def test_another_process_on_the_study_makes_the_window_read_only_until_it_dies(q
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert auto.owner_gone()
-        qtbot.waitUntil(lambda: "has closed" in auto.bar.text(), timeout=10000)  # the banner says so
+        qtbot.waitUntil(lambda: "has closed" in auto.bar.text(), timeout=60000)  # the banner says so
         qtbot.mouseClick(auto.bar.buttons["take_over_session"], Qt.MouseButton.LeftButton)
         assert auto.state == auto.ACTIVE and auto.bar is None
         assert f"took over from process {proc.pid}" in auto.last_message
         assert c.findings_dict() == saved and lm.id in win.host.measurements
-        with qtbot.waitSignal(auto.saved, timeout=5000):
+        with qtbot.waitSignal(auto.saved, timeout=60000):
             c.set_field("grade", 1)
         assert store.load().findings["grade"] == 1
         win.close()
@@ -202,7 +202,7 @@ def test_a_second_window_on_the_same_study_is_read_only(qtbot, review_window, tr
         win2.close()
     # the read-only window's close leaves the owner's lock alone: the first window still saves
     assert json.loads((_store(truth).dir / "lock").read_text())["pid"] == os.getpid()
-    with qtbot.waitSignal(auto.saved, timeout=5000):
+    with qtbot.waitSignal(auto.saved, timeout=60000):
         win.controller.set_field("grade", 1)
     assert _store(truth).load().findings["grade"] == 1
 
@@ -222,7 +222,7 @@ def test_a_damaged_session_file_is_kept_aside_and_autosave_carries_on(qtbot, sta
         assert any("session.json.corrupt-" in p for p in win.status_area.problem_lines())
         (aside,) = [f for f in store.dir.iterdir() if ".corrupt-" in f.name]
         assert aside.read_text() == damaged
-        with qtbot.waitSignal(auto.saved, timeout=5000):
+        with qtbot.waitSignal(auto.saved, timeout=60000):
             c.set_field("grade", 2)
         assert store.load().findings["grade"] == 2
         qtbot.mouseClick(auto.bar.buttons["dismiss_session_banner"], Qt.MouseButton.LeftButton)
@@ -248,7 +248,7 @@ def test_start_a_new_read_archives_and_the_reads_menu_brings_it_back(qtbot, revi
     st = auto.store.load()
     assert st is not None and not st.has_work()
     assert auto.last_message.startswith("Started a new read")
-    with qtbot.waitSignal(auto.saved, timeout=5000):
+    with qtbot.waitSignal(auto.saved, timeout=60000):
         c.set_field("grade", 1)
     # File › Reads of this study: the archived read comes back, the current one is archived
     mod.reads_menu.aboutToShow.emit()
@@ -258,7 +258,7 @@ def test_start_a_new_read_archives_and_the_reads_menu_brings_it_back(qtbot, revi
     assert lm.id in win.host.measurements and c.value("grade") == 3 and c.value("findings.necrosis") is True
     (other,) = auto.reads()
     assert other.read_id != old.read_id and auto.store.load_read(other.read_id).findings["grade"] == 1
-    qtbot.waitUntil(lambda: not auto.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not auto.busy(), timeout=60000)
     assert auto.store.load().findings["grade"] == 3
 
 

@@ -20,7 +20,7 @@ def test_changes_are_autosaved_debounced(qtbot, review_window, truth):
     assert auto.state == auto.ACTIVE
     c = win.controller
     n0 = auto.saves
-    with qtbot.waitSignal(auto.saved, timeout=5000):
+    with qtbot.waitSignal(auto.saved, timeout=60000):
         c.set_finding("calcification", False)
         c.set_finding("necrosis", True)
         c.set_field("grade", 3)
@@ -31,7 +31,7 @@ def test_changes_are_autosaved_debounced(qtbot, review_window, truth):
     pre = volume_of(win, "ct_pre", truth)
     show_series(win, pre)
     win.host.select_tool(IVC_TOOLS["renal_vein"][0])
-    with qtbot.waitSignal(auto.saved, timeout=5000):
+    with qtbot.waitSignal(auto.saved, timeout=60000):
         click_at(win, win.viewer.coronal, (-20.8, 16.1, -4.0))
     st = _store_for(win).load()
     assert [m.landmark for m in st.measurements] == ["renal_vein"]
@@ -71,7 +71,7 @@ def test_crashed_session_comes_back_with_a_status_line(qtbot, state_dir, truth):
         # the restored landmark is drawn: its level line in the coronal view
         assert lm.id in win.host.module("rp_review").ivc_tools.overlays[id(win.viewer.coronal)].items
         # and from now on changes are saved again
-        with qtbot.waitSignal(auto.saved, timeout=5000):
+        with qtbot.waitSignal(auto.saved, timeout=60000):
             c.set_field("grade", 2)
         st = _store_for(win).load()
         assert st.findings["grade"] == 2 and [m.id for m in st.measurements] == [lm.id]
@@ -103,7 +103,7 @@ def test_lesion_mask_edits_are_saved(qtbot, review_window, truth):
     win.host.select_tool("grow_lesion")
     with qtbot.waitSignal(lt.grown, timeout=60000):
         click_at(win, win.viewer.axial, truth["mass"]["seed_mm"])
-    qtbot.waitUntil(lambda: not auto.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not auto.busy(), timeout=60000)
     st = _store_for(win).load()
     lid = lt.active_id
     assert set(st.masks) == {lid} and np.array_equal(st.masks[lid], lt.active().mask)

@@ -247,7 +247,7 @@ def test_loader_thread_turns_a_native_panic_into_one_line(qtbot, monkeypatch, tm
     monkeypatch.setattr(wd, "scan", panic)
     loader = Loader()
     worker = loader.start(folder)
-    with qtbot.waitSignal(worker.failed, timeout=20000) as got:
+    with qtbot.waitSignal(worker.failed, timeout=60000) as got:
         pass
     line = got.args[0]
     assert "PanicException" in line and str(folder) in line and len(line) <= 300
