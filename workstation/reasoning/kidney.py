@@ -21,7 +21,10 @@ _ORDER: tuple[str, ...] = tuple(_KID["order"])
 
 
 def applies(f: Findings, top: str | None) -> str | None:
-    """``"histology"`` / ``"leading differential"`` when a renal primary is the diagnosis, else None."""
+    """``"histology"`` / ``"leading differential"`` when a renal primary is the diagnosis, else None
+    (also None after resection: a follow-up study is not restaged)."""
+    if f.resected is True:
+        return None
     ids = tuple(_KID["applies_to_ids"])
     if f.histology is not None:
         return "histology" if f.histology in ids else None

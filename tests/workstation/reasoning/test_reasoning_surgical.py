@@ -96,6 +96,12 @@ def test_the_sarcoma_staging_contract_is_unchanged_beside_the_kidney_category():
     assert st["sarcoma_plausible"] is False
 
 
+def test_a_resected_renal_primary_is_not_restaged_on_follow_up():
+    doc = next(c for c in VIGNETTES if c["id"] == "renal-histology-side-unknown")["findings"]
+    assert assess(doc).staging.kidney is not None
+    assert assess({**doc, "resected": True}).staging.kidney is None
+
+
 def test_the_kidney_rule_is_cited_data():
     k = load_json("knowledge", "thresholds.json")["kidney_t"]
     assert k["name"] == "AJCC 8th ed., kidney" and "AJCC Cancer Staging Manual, 8th ed., Kidney" in k["source"]
@@ -117,7 +123,7 @@ def test_every_written_case_keeps_levels_kidney_t_and_biochemistry_order_safe(ca
         assert renal and e["kind"] == "tumour" and "Neves-Zincke level" in e["text"]
     if e is not None and not renal:
         assert "level" not in e["text"]
-    assert (a.staging.kidney is not None) == renal
+    assert (a.staging.kidney is not None) == (renal and case["findings"].get("resected") is not True)
     ids = [r.id for r in a.recommendations]
     biopsies = [k for k, i in enumerate(ids) if i == "percutaneous_core_biopsy"]
     for first in BIOCHEMISTRY_FIRST:
