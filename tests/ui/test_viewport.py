@@ -319,3 +319,136 @@ def test_inverted_grey_scale(window, dtype):
     inverted = _shown_grey(ax, render=False).astype(int)
     assert np.abs(inverted - (255 - normal)).max() <= 1
     assert normal.max() == 255 and inverted.min() == 0
+
+
+# -- what reaches the screen: the fast paths against pyqtgraph's own rendering -------------------
+def _noisy_ct(shape=(12, 96, 128)):
+    """An int16 CT volume of random values from air to bone: any difference in windowing or in
+    which screen pixel samples which voxel shows."""
+    vol = phantom(shape=shape, uid="1.2.3.noisy")
+    rng = np.random.default_rng(14)
+    vol.voxels = rng.integers(-1100, 1600, size=shape, dtype=np.int16)
+    return vol
+
+
+def _on_screen(vp) -> np.ndarray:
+    """The RGB pixels of the view as the screen holds them now (what the event loop painted,
+    partial repaints included), not a fresh render."""
+    from PyQt6.QtCore import QPoint
+    from PyQt6.QtGui import QImage
+
+    top = vp.window()
+    origin = vp.viewport().mapTo(top, QPoint(0, 0))
+    shot = top.screen().grabWindow(top.winId(), origin.x(), origin.y(),
+                                   vp.viewport().width(), vp.viewport().height())
+    q = shot.toImage().convertToFormat(QImage.Format.Format_RGB32)
+    ptr = q.constBits()
+    ptr.setsize(q.sizeInBytes())
+    a = np.frombuffer(ptr, np.uint8).reshape(q.height(), q.bytesPerLine() // 4, 4)[:, : q.width(), :3]
+    return a.astype(int)
+
+
+def _reference(vp, monkeypatch) -> np.ndarray:
+    """The same view rendered the stock pyqtgraph way: ``ImageItem.render`` (makeARGB rescaling
+    the slice with the levels; pyqtgraph's lookup table reversed for invert), antialiased
+    painter, pyqtgraph's minimal-region updates, the whole view repainted."""
+    import pyqtgraph as pg
+    from PyQt6.QtGui import QPainter
+    from PyQt6.QtWidgets import QGraphicsView
+
+    import ui.viewport as uv
+
+    def stock_render(item):
+        item.lut = uv._INVERTED_GREY if item.invert else None
+        try:
+            pg.ImageItem.render(item)
+        finally:
+            item.lut = None
+
+    def stock_paint(item, p, *args):
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, item.smooth)
+        pg.ImageItem.paint(item, p, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(uv.WindowedImageItem, "render", stock_render)
+        m.setattr(uv.WindowedImageItem, "paint", stock_paint)
+        mode = vp.viewportUpdateMode()
+        vp.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        vp.image._renderRequired = True
+        vp.viewport().repaint()
+        ref = _on_screen(vp)
+        vp.setViewportUpdateMode(mode)
+    vp.image._renderRequired = True
+    vp.viewport().repaint()  # the fast path's pixels back on screen
+    return ref
+
+
+def _text_mask(vp) -> np.ndarray:
+    """True where overlay text or the scale bar is drawn: antialiased glyph edges blend with the
+    image pixel under them, so a voxel boundary one pixel over changes them (compared elsewhere)."""
+    w, h = vp.viewport().width(), vp.viewport().height()
+    mask = np.zeros((h, w), bool)
+    items = [vp.t_topleft, vp.t_topright, vp.t_bottomleft, vp.t_bottomright, vp.t_scale, vp.scale_bar,
+             *vp.letters.values()]
+    for item in items:
+        if item.isVisible():
+            r = vp.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            mask[max(0, r.top() - 2):max(0, r.bottom() + 3), max(0, r.left() - 2):max(0, r.right() + 3)] = True
+    return mask
+
+
+def _assert_same_pixels(shown: np.ndarray, ref: np.ndarray, what: str, mask: np.ndarray) -> None:
+    """Every screen pixel shows the reference's grey (+-1: rounding of the window) at its place or
+    one screen pixel away (nearest-neighbour paths may round a voxel boundary to the next screen
+    row/column), and nearly all at their place; text (``mask``) aside."""
+    assert shown.shape == ref.shape
+    in_place = np.abs(shown - ref).max(axis=2) <= 1
+    h, w = in_place.shape
+    padded = np.pad(ref, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    nearest = np.full((h, w), 255)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            shifted = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            nearest = np.minimum(nearest, np.abs(shown - shifted).max(axis=2))
+    nearest[mask] = 0
+    assert nearest.max() <= 1, f"{what}: {np.count_nonzero(nearest > 1)} pixels unlike any reference neighbour"
+    assert in_place[~mask].mean() >= 0.95, f"{what}: only {in_place[~mask].mean():.1%} of the pixels in place"
+    assert np.ptp(shown[~mask]) > 200, f"{what}: the view shows no image"
+
+
+def test_screen_pixels_match_pyqtgraphs_rendering(window, qtbot, monkeypatch):
+    """Speed without a cost in correctness: what the event loop paints (partial repaints,
+    nearest while interacting, bilinear after) equals a full stock pyqtgraph render of the same
+    slice, window, inversion and zoom."""
+    from PyQt6.QtWidgets import QApplication
+
+    from ui.display import Window
+
+    vol = _noisy_ct()
+    show(window, vol)
+    views = [window.viewer.axial, window.viewer.coronal, window.viewer.sagittal]
+    ax = window.viewer.axial
+
+    def settled(what: str, check=views) -> None:
+        QApplication.processEvents()  # the event loop's own (partial) repaints
+        for vp in check:
+            _assert_same_pixels(_on_screen(vp), _reference(vp, monkeypatch), f"{what}, {vp.name}",
+                                _text_mask(vp))
+
+    ax.set_window(Window(420, 50))
+    assert not ax.smooth()
+    settled("window 420/50, nearest while dragging")
+    qtbot.waitUntil(lambda: all(vp.smooth() for vp in views), timeout=3000)
+    settled("window 420/50, bilinear after")
+    ax.step(1)
+    settled("next slice", [ax])
+    ax.set_window(Window(1800, 300))
+    ax.set_inverted(True)
+    settled("window 1800/300 inverted")
+    ax.set_inverted(False)
+    ax.zoom(3.0, center=ax.vb.viewRect().center())
+    ax.vb.translateBy(x=7.3, y=-4.1)
+    ax.step(-1)
+    settled("zoomed 3x, panned, previous slice", [ax])
+    qtbot.waitUntil(ax.smooth, timeout=3000)
+    settled("zoomed 3x, bilinear", [ax])
