@@ -139,6 +139,7 @@ def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ..
     fill["top_pct"] = _pct(c.probs.get(c.top, 0.0))
     fill["level"] = c.level or "not known"
     fill["extent"] = c.extent or "extent not mapped"
+    fill["markers"] = "; tumour markers raised" if c.f.findings.get("elevated_tumor_markers") else ""
     seen: set[str] = set()
     out: list[tuple[int, int, Recommendation]] = []
     for k, rule in enumerate(_DOC["rules"]):
