@@ -51,6 +51,7 @@ import numpy as np
 from .atomic import PRIVATE_DIR, PRIVATE_FILE, atomic_write_bytes, fsync_dir, is_temp_name, make_private_dir
 from .errors import WorkstationError
 from .measure.model import Measurement
+from .reasoning.findings import record_problem
 
 SCHEMA = "rp-session/1"
 SESSION_FILE = "session.json"
@@ -634,7 +635,7 @@ class SessionStore:
             try:
                 measurements.append(Measurement.from_dict(d))
             except WorkstationError as exc:
-                raise SessionError(f"measurements[{i}]: {exc}") from None
+                raise SessionError(f"measurements[{i}]{record_problem(exc)}") from None
         extra = doc.get("extra") or {}
         if not isinstance(extra, dict):
             raise SessionError("extra: expected an object")

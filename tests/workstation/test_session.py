@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -355,3 +356,17 @@ def test_every_file_of_a_read_is_0600_and_every_folder_0700_whatever_the_umask(t
         os.umask(old)
         with contextlib.suppress(NameError):
             store.release()
+
+
+def test_a_damaged_measurement_is_named_by_its_field_never_its_value(tmp_path):
+    store = SessionStore(study_key("1.2.840.78"), root=tmp_path)
+    store.save(FINDINGS, _measurements())
+    doc = json.loads(store.path.read_text())
+    doc["measurements"][0]["p1"] = "DOE^JANE 12345678"
+    store.path.write_text(json.dumps(doc))
+    with pytest.raises(SessionError) as err:
+        store.load()
+    msg = str(err.value)
+    assert re.search(r"measurements\[0\]\.(caliper\.)?p1: expected three coordinates", msg)
+    assert "kept as session.json.corrupt-" in msg
+    assert "DOE" not in msg and "12345678" not in msg

@@ -111,15 +111,15 @@ def _source_key(k: Any) -> str:
     return k if isinstance(k, str) and _PATH_KEY.match(k) else "(a key that is not a field path)"
 
 
-def _record_problem(exc: BaseException) -> str:
+def record_problem(exc: BaseException) -> str:
     """``.field: expected ...`` from a measurement record's refusal, without the value it quotes
     (the record's own messages end in ``got <value>``); ``: not a valid measurement record`` when
-    the field cannot be told."""
+    the field cannot be told. For any reader of measurement records (findings, saved reads)."""
     parts = [p.strip() for p in str(exc).split(": ")]
     fields = [p for p in parts[:-1] if _FIELD_SEGMENT.match(p)]
     tail = parts[-1] if parts else ""
     expected = tail.split(", got", 1)[0].split(" got ", 1)[0] if tail.startswith("expected") else ""
-    where = f".{fields[-1].split('.')[-1]}" if fields else ""
+    where = f".{fields[-1]}" if fields else ""
     what = expected or "not a valid measurement record (see docs/findings.md)"
     return f"{where}: {what}"
 
@@ -257,7 +257,7 @@ def _check_measurements(v: Any) -> None:
         try:
             Measurement.from_dict(dict(m))
         except (WorkstationError, TypeError, ValueError) as exc:
-            raise FindingsError(f"x_measurements[{i}]{_record_problem(exc)}") from None
+            raise FindingsError(f"x_measurements[{i}]{record_problem(exc)}") from None
 
 
 def _check_extension(name: str, v: Any) -> None:
