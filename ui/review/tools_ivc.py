@@ -6,9 +6,10 @@ record (``workstation.measure.model.LandmarkKind``) at the clicked patient point
 ``host.measurements``; placing a kind again moves it (the old one is removed in the same undo step).
 The review plugin's measurement link turns the landmarks into ``ivc.renal_vein_z_mm``,
 ``ivc.hepatic_vein_z_mm``, ``ivc.right_atrium_z_mm`` (findings 1.1) and ``ivc.tumor_z_mm`` (its
-rule: the latest landmark of a kind; a typed value wins), so the segment call, the distances from
-each landmark and (for a renal primary) the thrombus level appear in the panel. The link is the
-one writer of those fields: the tools only place landmarks.
+rule: the latest landmark of a kind; a typed value wins), so the segment call and (for a renal
+primary) the thrombus level appear in the panel, and the distances from each landmark in the
+assessment's ``ivc_extent`` and the report. The link is the one writer of those fields: the tools
+only place landmarks.
 
 Drawing: on coronal and sagittal views each level is a labelled horizontal line at its patient z
 (in every series of the same frame of reference); on the axial view the landmark's own marker is
