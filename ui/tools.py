@@ -373,13 +373,17 @@ class ToolManager(QObject):
         self.read_only_changed.emit(on)
 
     def _gate(self, tid: str) -> None:
+        """An editing tool's action disabled (its tooltip saying why) or enabled again (the
+        tooltip it had before)."""
         tool, act = self.tools[tid], self.actions[tid]
         if not tool.edits:
             return
         act.setEnabled(not self._read_only)
-        tip = self._tips.get(tid, act.toolTip())
-        self._tips[tid] = tip
-        act.setToolTip(f"{tip} — {self.READ_ONLY_TIP}" if self._read_only else tip)
+        if self._read_only:
+            self._tips.setdefault(tid, act.toolTip())
+            act.setToolTip(f"{self._tips[tid]} — {self.READ_ONLY_TIP}")
+        elif tid in self._tips:
+            act.setToolTip(self._tips.pop(tid))
 
     def usable(self, tool_id: str) -> bool:
         """Whether ``tool_id`` can be chosen now (read-only windows refuse the editing tools)."""

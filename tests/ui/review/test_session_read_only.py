@@ -150,6 +150,7 @@ def test_taking_over_after_the_owner_closes_makes_everything_editable(qtbot, own
     qtbot.mouseClick(auto.bar.buttons["take_over_session"], Qt.MouseButton.LeftButton)
     assert auto.state == auto.ACTIVE and auto.bar is None
     assert win.tools.actions["caliper"].isEnabled() and not panel.read_only_note.isVisible()
+    assert win.tools.actions["caliper"].toolTip() == owner.tools.actions["caliper"].toolTip()
     assert win.act_delete.isEnabled() and win.measurements_panel.editTriggers() != QAbstractItemView.EditTrigger.NoEditTriggers
     assert panel.rows["necrosis"].tri.buttons[False].isEnabled() and not panel.editors["age_years"].isReadOnly()
     assert cal.id in win.store and c.value("grade") == 2  # the read as the owner saved it
