@@ -85,6 +85,9 @@ class ExportTools(QObject):
                                         "findings (Ctrl+Shift+O)", self.ask_open_sr)
         for a in (self.act_export, self.act_copy, self.act_open_sr):
             host.add_menu_action("&Review", a)
+        store = host.measurements  # a read-only window cannot bring an SR's work in (export stays)
+        if hasattr(store, "read_only_changed"):
+            store.read_only_changed.connect(lambda on: self.act_open_sr.setEnabled(not on))
 
     def _action(self, text, key, tip, slot) -> QAction:
         return self.host.new_action(text, key, tip=tip, slot=slot)
@@ -222,7 +225,12 @@ class ExportTools(QObject):
             self.open_sr(path)
 
     def open_sr(self, path) -> int:
-        """Restore the measurements and findings of an SR; returns the number of measurements."""
+        """Restore the measurements and findings of an SR; returns the number of measurements
+        (0, with the reason in the status line, in a read-only window)."""
+        if getattr(self.host.measurements, "read_only", False):
+            self.host.status("Open SR: this window is read-only (the study is open for editing in "
+                             "another window)", 10000)
+            return 0
         try:
             findings, ms = read_sr(path, list(self.host.volumes().values()))
         except Exception as exc:  # noqa: BLE001 - the GUI boundary: one line, never a traceback

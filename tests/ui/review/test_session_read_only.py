@@ -64,7 +64,8 @@ def reader(qtbot, owner_with_work):
     win2.close()
 
 
-def test_the_read_only_window_changes_nothing_whatever_the_reader_tries(qtbot, owner_with_work, reader, truth):
+def test_the_read_only_window_changes_nothing_whatever_the_reader_tries(qtbot, owner_with_work, reader, truth,
+                                                                            tmp_path):
     owner, cal, store = owner_with_work
     win = reader
     mod = _module(win)
@@ -127,6 +128,16 @@ def test_the_read_only_window_changes_nothing_whatever_the_reader_tries(qtbot, o
     assert c.findings_dict()["findings"] == {"necrosis": True} and c.value("grade") == 2
     # the summary can still be read and copied
     assert panel.t_label.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+
+    # Review menu: copying the report and exporting stay; opening an SR (it brings work in) does not
+    ex = mod.export_tools
+    assert ex.act_export.isEnabled() and ex.act_copy.isEnabled() and not ex.act_open_sr.isEnabled()
+    assert "RETROPERITONEAL MASS" in ex.copy_report()
+    from workstation.export import export_study
+
+    sr = export_study(_module(owner).controller.findings_dict(), owner.host.volume(cal.series_uid),
+                      tmp_path / "sr", measurements=[cal])["sr"]
+    assert ex.open_sr(sr) == 0 and len(win.store) == n and not win.act_undo.isEnabled()
 
     # viewing stays: probe, slice scrolling
     win.tools.select("probe")
