@@ -130,13 +130,29 @@ def test_closed_study_leaves_empty_views(qtbot):
         assert all(t.text() == "" for t in vp.letters.values())
 
 
-def test_opening_during_a_load_stops_it(qtbot, synth):
+def test_opening_during_a_load_stops_it(qtbot, synth, monkeypatch):
     """Open the sample study and, while it is still loading, the synthetic one: nothing of the
     first load reaches the views, the browser or the volumes afterwards."""
+    import threading
+
+    import workstation.dicom
+
+    # the loader reads the sample's second series only once the test has seen the first one
+    # arrive: on a busy machine the whole study could otherwise be loaded before the test looks
+    real, seen, go = workstation.dicom.read_series, [], threading.Event()
+
+    def second_series_waits(info, *args, **kwargs):
+        seen.append(info)
+        if len(seen) == 2:
+            go.wait(60)
+        return real(info, *args, **kwargs)
+
+    monkeypatch.setattr(workstation.dicom, "read_series", second_series_waits)
     win = shown_window(qtbot, modules=False)
     assert win.open_study(STUDY)
     qtbot.waitUntil(lambda: len(win.study.volumes) > 0, timeout=60000)
     assert win.study.loading
+    go.set()  # the load goes on: the second series is being read when the other study is opened
     _open(qtbot, win, synth)
     qtbot.wait(300)  # anything the stopped worker queued has been delivered by now
     assert [v.meta["study_uid"] for v in win.study.volumes.values()] == [SYNTH_STUDY_UID]
