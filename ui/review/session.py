@@ -25,7 +25,10 @@
   delete, undo and redo (``MeasurementStore.set_read_only``), the findings refuse every change and
   the panel's editors are read-only or disabled (``ReviewController.set_read_only``). Viewing,
   scrolling, window/level, zoom, the probe, copying the report and exporting what is shown stay.
-  Nothing is saved. When the owner goes (closes its window, or its process dies) the banner says
+  Nothing is saved. While the owner edits, the window follows its saves (checked every
+  ``OWNER_CHECK_MS``: a newer save is shown in place of the older one, still read-only), so what a
+  reader copies or exports here is the read as last saved. When the owner goes (closes its
+  window, or its process dies) the banner says
   so and offers *Take over editing*; the window stays read-only until the reader takes over (or
   reopens the study): switching by itself would reload the read under the reader's eyes. Taking
   over reloads the read as the owner last saved it and makes everything editable again (a lock
@@ -80,13 +83,15 @@ def describe_state(st: SessionState) -> str:
 class SessionAutosave(QObject):
     """Signals: ``saved(int)`` (saves written so far), ``restored()`` (saved work brought back),
     ``new_read(str)`` (a new read started; the archived read's id), ``read_only_changed(bool)``,
-    ``damaged(str)`` (a damaged session file was kept aside)."""
+    ``damaged(str)`` (a damaged session file was kept aside), ``followed()`` (read-only: the
+    editing window's newer save is now shown)."""
 
     saved = pyqtSignal(int)
     restored = pyqtSignal()
     new_read = pyqtSignal(str)
     read_only_changed = pyqtSignal(bool)
     damaged = pyqtSignal(str)
+    followed = pyqtSignal()
 
     IDLE, ACTIVE, READ_ONLY = "idle", "active", "read-only"
 
@@ -104,6 +109,7 @@ class SessionAutosave(QObject):
         self.masks_dirty = False
         self.bar: Any = None  # the read-only or damaged-file banner
         self.owner: LockOwner | None = None  # who edits the study when this window is read-only
+        self._seen: tuple[int, int] | None = None  # read-only: the owner's save last shown
         self.last_error: str | None = None
         self.last_message = ""  # the last thing told to the reader about the read (tests read it)
         self.saves = 0  # saves written by this window
@@ -244,6 +250,7 @@ class SessionAutosave(QObject):
         text = (f"Read-only: this study is open for editing in another window ({who}). "
                 "Measurements and findings cannot be changed here.")
         self._show_bar(text, "warning", (("Take over editing", "take_over_session", self.try_take_over),))
+        self._seen = self._saved_stamp()
         st = self._load_quietly()
         if st is not None and st.has_work():
             self.apply(st)
@@ -252,6 +259,40 @@ class SessionAutosave(QObject):
         self._tell(text, 20000)
         self.owner_watch.start()
         self.read_only_changed.emit(True)
+
+    def _saved_stamp(self) -> tuple[int, int] | None:
+        """(mtime in ns, size) of the saved read; None when there is none."""
+        try:
+            st = self.store.path.stat() if self.store is not None else None
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+    def follow_owner(self) -> bool:
+        """Read-only: show the read as the editing window last saved it, when it saved since this
+        window last looked (checked with the owner, every ``OWNER_CHECK_MS``); True when the shown
+        read was replaced. The window stays read-only throughout."""
+        if self.state != self.READ_ONLY:
+            return False
+        stamp = self._saved_stamp()
+        if stamp is None or stamp == self._seen:
+            return False
+        st = self._load_quietly()
+        if st is None:
+            return False  # half-seen or damaged: the next check tries again
+        self._seen = stamp
+        self._set_read_only(False)  # the gates are lifted only while the saved read is put back
+        try:
+            self._reset_minimal()  # the read only (an open export dialog or card stays)
+            if st.has_work():
+                self.apply(st)
+        finally:
+            self.dirty = False
+            self._set_read_only(True)
+        self._tell(f"Read-only: showing the editing window's save of {_when(st.saved_at)} "
+                   f"({describe_state(st)})", 8000)
+        self.followed.emit()
+        return True
 
     def _set_read_only(self, on: bool) -> None:
         """Gate (or open again) everything that would change the read: the findings, the
@@ -276,6 +317,7 @@ class SessionAutosave(QObject):
         if self.state != self.READ_ONLY:
             self.owner_watch.stop()
             return
+        self.follow_owner()
         if self.owner_gone() and self.bar is not None:
             self.owner_watch.stop()
             self.bar.label.setText("Read-only: the window that was editing this study has closed. "
@@ -354,6 +396,7 @@ class SessionAutosave(QObject):
             self.controller.set_document(st.findings)
 
     def _reset_minimal(self) -> None:
+        """The read's own state emptied: lesion masks, measurements, findings."""
         lt = self._lesion_tools()
         if lt is not None:
             lt.close_study()

@@ -177,3 +177,29 @@ def test_taking_over_after_the_owner_closes_makes_everything_editable(qtbot, own
     saved = store.load()
     assert len([m for m in saved.measurements if m.kind == "caliper"]) == 2
     assert saved.findings["findings"] == {"necrosis": True, "calcification": True}
+
+
+def test_the_read_only_window_follows_the_owners_saves_and_stays_read_only(qtbot, owner_with_work, reader, truth):
+    owner, cal, store = owner_with_work
+    win = reader
+    mod, omod = _module(win), _module(owner)
+    auto = mod.session
+    # the editing window goes on: a second caliper, a finding, a grade
+    p1, p2, ax = _at_caliper(owner, truth)
+    owner.tools.select("caliper")  # (the reader's window has the keyboard focus)
+    drag(ax, ax.patient_to_widget(p1 + [0, 25, 0]), ax.patient_to_widget(p2 + [0, 25, 0]), steps=8)
+    owner.tools.select("navigate")
+    assert len(owner.store.of_kind("caliper")) == 2
+    omod.controller.set_finding("calcification", True)
+    omod.controller.set_field("grade", 3)
+    qtbot.waitUntil(lambda: not omod.session.busy(), timeout=10000)
+    saved = _snapshot(store)
+    # the read-only window shows it within a few seconds, and is still read-only
+    qtbot.waitUntil(lambda: mod.controller.value("grade") == 3, timeout=15000)
+    assert len(win.store.of_kind("caliper")) == 2
+    assert mod.controller.findings_dict()["findings"] == {"necrosis": True, "calcification": True}
+    assert auto.state == auto.READ_ONLY and auto.last_message.startswith("Read-only: showing the editing")
+    assert win.store.read_only and mod.controller.read_only and not win.tools.actions["caliper"].isEnabled()
+    assert mod.panel.editable_widgets() == [] and mod.panel.read_only_note.isVisible()
+    assert not win.act_undo.isEnabled()
+    assert _snapshot(store) == saved  # following never writes
