@@ -9,6 +9,8 @@ index: that is what links pre- and post-contrast series of different z origin an
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QGridLayout, QWidget
@@ -19,6 +21,19 @@ from .display import WindowState
 from .viewport import SliceViewport
 
 MPR, COMPARE = "mpr", "compare"
+#: longest time (s) a busy Python thread (the study loader's) keeps the GIL from the GUI thread once
+#: the GUI thread asks for it. Python's default, 5 ms, is paid at every hand-back (Qt calls release
+#: the GIL, paint callbacks take it again): measured with a CPU-bound Python thread beside the
+#: viewer, a slice step took 15-22 ms wall instead of 2.7, at 0.5 ms 5-10 ms; a 120-slice JPEG-LS
+#: load took no longer (2 shared cores, load average ~7; benchmarks/ui_latency.py has the figures).
+GUI_SWITCH_INTERVAL_S = 0.0005
+
+
+def short_gil_switch_interval() -> None:
+    """Make worker threads hand the GIL back to the GUI thread within
+    :data:`GUI_SWITCH_INTERVAL_S` (process-wide; never lengthens a shorter setting)."""
+    if sys.getswitchinterval() > GUI_SWITCH_INTERVAL_S:
+        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
 
 
 class Viewer(QObject):
@@ -34,6 +49,7 @@ class Viewer(QObject):
 
     def __init__(self, windows: WindowState, parent=None) -> None:
         super().__init__(parent)
+        short_gil_switch_interval()  # the views stay smooth while a series loads behind them
         self.windows = windows
         self.widget = QWidget()
         self.widget.setObjectName("ViewGrid")
