@@ -14,6 +14,8 @@ from pathlib import Path
 
 from workstation.resources import sample_study
 
+from .startup import trace
+
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_S = 300
 #: with this variable set, the app prints ``first-image <epoch seconds>`` when the first slice of
@@ -76,7 +78,8 @@ def make_app(argv=None):
     return app
 
 
-def create_window(path=None, modules: bool = True, defer_modules: bool = False, preview: bool = False):
+def create_window(path=None, modules: bool = True, defer_modules: bool = False, preview: bool = False,
+                  defer_menus: bool = False):
     """Main window with the modules activated and the study loading (for the app and tests).
 
     ``defer_modules`` (the app's launch): the study starts loading first and the modules are
@@ -84,10 +87,15 @@ def create_window(path=None, modules: bool = True, defer_modules: bool = False, 
     highdicom -- take about a second the first image does not need), or earlier when the loader
     reports a finished series or a failure, so that no module misses ``study_loaded``. With a
     first-slice ``preview`` (``StudyController.open``), once the loader's volume has replaced it.
-    """
+    ``defer_menus``: the PACS menu items are added after the first image (their imports are not
+    needed for it)."""
     from .main_window import MainWindow
 
-    win = MainWindow()
+    trace("main window imported")
+    win = MainWindow(defer_pacs_menu=defer_menus)
+    trace("main window built")
+    if defer_menus:
+        on_first_image(win, win.add_pacs_menu)
     if modules and not (defer_modules and path is not None):
         win.host.load_modules()
     if path is not None:
@@ -145,6 +153,7 @@ def _activate_modules_after_first_image(win) -> None:
             done["v"] = True
             win.viewer.axial.viewport().repaint()  # the first image first, if it is not painted yet
             win.host.load_modules()
+            trace("modules active")
 
     study = win.study
     if study.preview is not None:  # modules never see the preview: they start with the real series
@@ -175,15 +184,19 @@ def run_app(path=None, screenshot=None) -> int:
     from .loading import prescan
 
     quiet.install()  # from this (main) thread, before any loading thread runs
+    trace("launch")
     prescan(p, preview=True)  # the first slice is found while Qt is imported and the window built
     # a module that fails to load is reported in the status bar and the problems list
     logging.getLogger("workstation.plugins").setLevel(logging.ERROR)
     app = make_app()
+    trace("Qt and pyqtgraph imported")
     from PyQt6.QtCore import QTimer
 
-    win = create_window(p, defer_modules=True, preview=True)
+    win = create_window(p, defer_modules=True, preview=True, defer_menus=True)
     win.resize(*SCREENSHOT_SIZE)
     win.show()
+    trace("window shown")
+    on_first_image(win, lambda: trace("first image painted"), now=True)
     if os.environ.get(FIRST_IMAGE_ENV):
         return _first_image_then_quit(app, win)
     if not screenshot:

@@ -18,6 +18,8 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from workstation.errors import PASS_THROUGH, WorkstationError, report, user_line
 
+from .startup import trace
+
 if TYPE_CHECKING:
     from workstation.volume import Volume
 
@@ -44,6 +46,7 @@ def prescan(path, preview: bool = False) -> None:
     def run() -> None:
         if first is not None:
             vol = _first_slice(key)
+            trace("first slice found" if vol is not None else "no first slice: full scan")
             first.set_result(vol)
             if vol is not None and _prescans.get(key) is fut and _prescans.pop(key, None) is fut:
                 return  # no one took the scan: the loader scans once the preview is shown
@@ -51,6 +54,7 @@ def prescan(path, preview: bool = False) -> None:
             from workstation.dicom import scan
 
             fut.set_result(scan(key))
+            trace("headers scanned ahead")
         except BaseException as exc:  # handed to the worker, which reports it as a scan failure
             fut.set_exception(exc)
 
@@ -111,11 +115,14 @@ class LoadWorker(QObject):
 
     @pyqtSlot()
     def run(self) -> None:
+        trace("loader started")
         try:
             from workstation.dicom import read_series
 
+            trace("pydicom imported")
             try:
                 sc = _scan(self.path)
+                trace("headers scanned")
             except WorkstationError as exc:
                 self.failed.emit(user_line(exc))
                 return

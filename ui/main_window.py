@@ -40,7 +40,10 @@ def record_center(m) -> tuple[float, float, float] | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, defer_pacs_menu: bool = False) -> None:
+        """``defer_pacs_menu`` (the app's launch): File › Open from PACS… and Send to PACS… are
+        added by :meth:`add_pacs_menu` once the first image is painted -- the PACS clients'
+        imports are not needed for it."""
         super().__init__()
         self.setWindowTitle("Workstation")
         self.windows = WindowState(self)
@@ -90,7 +93,7 @@ class MainWindow(QMainWindow):
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.view_toolbar)
         self._build_actions()
-        self._build_file_menu()
+        self._build_file_menu(pacs=not defer_pacs_menu)
 
         from .host import Host  # the host wraps this window
 
@@ -153,7 +156,7 @@ class MainWindow(QMainWindow):
         # a read-only window (another window edits the study): Delete greyed out like the tools
         self.store.read_only_changed.connect(lambda on: self.act_delete.setEnabled(not on))
 
-    def _build_file_menu(self) -> None:
+    def _build_file_menu(self, pacs: bool = True) -> None:
         menu_bar = self.menuBar()
         assert menu_bar is not None
         menu = menu_bar.addMenu("&File")
@@ -169,9 +172,18 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_open)
         menu.addAction(self.act_open_file)
         self.addAction(self.act_open)  # the shortcut works with the menu bar hidden too
-        from .pacs_dialog import add_pacs_actions  # File › Open from PACS…, Send to PACS…
+        self.act_open_pacs: QAction | None = None
+        self.act_send_pacs: QAction | None = None
+        if pacs:
+            self.add_pacs_menu()
 
-        self.act_open_pacs, self.act_send_pacs = add_pacs_actions(self, menu)
+    def add_pacs_menu(self) -> None:
+        """File › Open from PACS…, Send to PACS… (once; after the open actions)."""
+        if self.act_open_pacs is not None:
+            return
+        from .pacs_dialog import add_pacs_actions
+
+        self.act_open_pacs, self.act_send_pacs = add_pacs_actions(self, self.file_menu)
 
     def _action(self, text, shortcut, tip, slot, checkable=False) -> QAction:
         act = QAction(text, self)

@@ -15,6 +15,7 @@ from workstation.volume import Volume
 
 from .display import hanging_pair
 from .loading import Loader
+from .startup import trace
 
 
 class StudyController(QObject):
@@ -108,6 +109,7 @@ class StudyController(QObject):
         else:
             self.viewer.show_volume(volume, keep_point=True)
             self.browser.set_current(volume.series_uid)
+        trace("preview replaced by the loaded series")
         self.preview_done.emit()
 
     def _current_only(self, slot):
