@@ -14,6 +14,7 @@ with ``refused(str)`` and changes nothing, and the undo history is emptied (noth
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 
@@ -103,6 +104,20 @@ class MeasurementStore(QObject):
         if on:
             self.undo_stack.clear()
         self.read_only_changed.emit(on)
+
+    @contextlib.contextmanager
+    def writable(self) -> Iterator[None]:
+        """Edits allowed inside the block while staying read-only outside it (a read-only window
+        putting the editing window's newer save in place): nothing about the switch is emitted,
+        views keep their read-only drawing, and the undo history is emptied afterwards."""
+        was = self._read_only
+        self._read_only = False
+        try:
+            yield
+        finally:
+            self._read_only = was
+            if was:
+                self.undo_stack.clear()
 
     def _refuse(self) -> bool:
         """True (and ``refused`` emitted) when the store is read-only."""

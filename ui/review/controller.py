@@ -32,9 +32,10 @@ Usage (tools by the other engineer)::
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -107,6 +108,17 @@ class ReviewController(QObject):
             self._suggestions.clear()
             self.suggestions_changed.emit()
         self.read_only_changed.emit(on)
+
+    @contextlib.contextmanager
+    def writable(self) -> Iterator[None]:
+        """Changes allowed inside the block while staying read-only outside it (the session putting
+        the editing window's newer save in place); nothing about the switch is emitted."""
+        was = self._read_only
+        self._read_only = False
+        try:
+            yield
+        finally:
+            self._read_only = was
 
     def _refused(self) -> bool:
         """True (and ``problem`` emitted) while read-only."""

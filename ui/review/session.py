@@ -41,12 +41,14 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication
 
@@ -59,6 +61,11 @@ __all__ = ["AUTORESTORE_ENV", "AUTOSAVE_DELAY_MS", "SessionAutosave", "has_work"
 AUTOSAVE_DELAY_MS = 400
 AUTORESTORE_ENV = "WORKSTATION_AUTORESTORE"
 OWNER_CHECK_MS = 2000
+
+
+def _writable(part: Any) -> contextlib.AbstractContextManager[Any]:
+    """``part.writable()`` when it has one (the store, the controller), else nothing."""
+    return part.writable() if hasattr(part, "writable") else contextlib.nullcontext()
 
 
 def has_work(state: SessionState) -> bool:
@@ -281,14 +288,11 @@ class SessionAutosave(QObject):
         if st is None:
             return False  # half-seen or damaged: the next check tries again
         self._seen = stamp
-        self._set_read_only(False)  # the gates are lifted only while the saved read is put back
-        try:
-            self._reset_minimal()  # the read only (an open export dialog or card stays)
-            if st.has_work():
-                self.apply(st)
-        finally:
-            self.dirty = False
-            self._set_read_only(True)
+        store, c = self.host.measurements, self.controller
+        # the gates open for this swap only, silently: the window stays read-only on screen
+        with _writable(store), _writable(c):
+            self.apply(st, prune=True)
+        self.dirty = False
         self._tell(f"Read-only: showing the editing window's save of {_when(st.saved_at)} "
                    f"({describe_state(st)})", 8000)
         self.followed.emit()
@@ -367,33 +371,50 @@ class SessionAutosave(QObject):
             self.bar = None
 
     # -- putting a read back ----------------------------------------------------------------------
-    def apply(self, st: SessionState) -> None:
-        """Put a saved state back: lesion masks, measurements, then the findings (exactly as saved)."""
+    def apply(self, st: SessionState, prune: bool = False) -> None:
+        """Put a saved state back: lesion masks, measurements, then the findings (exactly as saved).
+        What is already shown as saved is left alone (a mask, a record); ``prune``: what the saved
+        state no longer has goes (a read-only window following the editing window's saves)."""
         host = self.host
-        lt = self._lesion_tools()
-        lesions = (st.extra or {}).get("lesions") or {}
         records = {m.id: m for m in st.measurements}
         for text in st.problems:
             host.report_problem(f"Autosave: {text}")
-        if lt is not None:
-            active = (st.extra or {}).get("active_lesion")
-            # the target lesion last: restoring a lesion makes it the active one
-            for name, mask in sorted(st.masks.items(), key=lambda kv: kv[0] == active):
-                rec = records.get(name)
-                vol = host.volume(lesions.get(name) or (rec.series_uid if rec else ""))
-                if isinstance(rec, Lesion3D) and vol is not None and mask.shape == vol.shape:
-                    lt.restore(rec, vol, mask)
-                else:
-                    host.report_problem(f"Autosave: lesion mask {name} does not fit a loaded series; not restored")
         store = host.measurements
+        if prune:
+            for m in store.items():
+                if m.id not in records:
+                    store.remove(m.id)
+        self._apply_masks(st, records)
         for m in st.measurements:
-            if m.id in store:
-                store.update(m, undoable=False)
-            else:
+            old = store.get(m.id)
+            if old is None:
                 store.add(m)
+            elif old.to_dict() != m.to_dict():
+                store.update(m, undoable=False)
         store.undo_stack.clear()  # the restored state is where this session's undo history starts
         if self.controller is not None and st.findings and st.findings.get("schema"):
             self.controller.set_document(st.findings)
+        elif self.controller is not None and prune:
+            self.controller.reset()
+
+    def _apply_masks(self, st: SessionState, records: dict[str, Any]) -> None:
+        lt = self._lesion_tools()
+        if lt is None:
+            return
+        lesions = (st.extra or {}).get("lesions") or {}
+        active = (st.extra or {}).get("active_lesion")
+        shown = lt.masks()
+        # the target lesion last: restoring a lesion makes it the active one
+        for name, mask in sorted(st.masks.items(), key=lambda kv: kv[0] == active):
+            cur = shown.get(name)
+            if cur is not None and cur.shape == mask.shape and np.array_equal(cur, mask):
+                continue  # shown as saved (re-measuring it again would change nothing)
+            rec = records.get(name)
+            vol = self.host.volume(lesions.get(name) or (rec.series_uid if rec else ""))
+            if isinstance(rec, Lesion3D) and vol is not None and mask.shape == vol.shape:
+                lt.restore(rec, vol, mask)
+            else:
+                self.host.report_problem(f"Autosave: lesion mask {name} does not fit a loaded series; not restored")
 
     def _reset_minimal(self) -> None:
         """The read's own state emptied: lesion masks, measurements, findings."""

@@ -203,3 +203,9 @@ def test_the_read_only_window_follows_the_owners_saves_and_stays_read_only(qtbot
     assert mod.panel.editable_widgets() == [] and mod.panel.read_only_note.isVisible()
     assert not win.act_undo.isEnabled()
     assert _snapshot(store) == saved  # following never writes
+    # a caliper the editing window deletes goes here too
+    owner.store.remove(cal.id)
+    qtbot.waitUntil(lambda: not omod.session.busy(), timeout=10000)
+    qtbot.waitUntil(lambda: cal.id not in win.store, timeout=15000)
+    assert len(win.store.of_kind("caliper")) == 1 and cal.id not in win.viewer.axial.measurement_layer.graphics
+    assert win.store.read_only and not win.act_undo.isEnabled()
