@@ -100,6 +100,11 @@ STYLE = f"""
 #ReviewPanel QToolButton#triYes:checked {{ background: {YES}; color: white; border-color: {YES}; }}
 #ReviewPanel QToolButton#triNo:checked {{ background: {NO}; color: white; border-color: {NO}; }}
 #ReviewPanel QToolButton#triUnknown:checked {{ background: {UNKNOWN}; color: #e0e0e0; border-color: {UNKNOWN}; }}
+#ReviewPanel QToolButton#triYes:disabled, #ReviewPanel QToolButton#triNo:disabled,
+#ReviewPanel QToolButton#triUnknown:disabled {{ background: #26262a; color: #55555c; border-color: #303036; }}
+#ReviewPanel QToolButton#triYes:checked:disabled {{ background: #2c5234; color: #b8c8b8; border-color: #2c5234; }}
+#ReviewPanel QToolButton#triNo:checked:disabled {{ background: #66352f; color: #d0bcbc; border-color: #66352f; }}
+#ReviewPanel QToolButton#triUnknown:checked:disabled {{ background: #3c3c42; color: #9a9aa2; border-color: #3c3c42; }}
 #ReviewPanel QWidget#row[state="yes"] QLabel#itemLabel {{ color: #ffffff; font-weight: bold; }}
 #ReviewPanel QWidget#row[state="no"] QLabel#itemLabel {{ color: #d8d8d8; }}
 #ReviewPanel QWidget#row[state="unknown"] QLabel#itemLabel {{ color: #a4a4ac; }}
