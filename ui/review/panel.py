@@ -31,6 +31,7 @@ from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
+    QAbstractSpinBox,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -704,6 +705,8 @@ class ReviewPanel(QWidget):
             for w in ed if isinstance(ed, tuple) else (ed,):
                 if isinstance(w, OptionalSpin):
                     w.setReadOnly(self.read_only)  # the value can still be selected and copied
+                    w.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons if self.read_only
+                                       else QAbstractSpinBox.ButtonSymbols.UpDownArrows)
                 else:
                     w.setEnabled(not self.read_only)
         buttons = [*self.clear_buttons.values(), getattr(self, "use_largest_button", None),
