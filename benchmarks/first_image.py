@@ -3,7 +3,11 @@
 The quick-look (the peer) is what a developer would write to glance at a series: PyQt6 + pyqtgraph +
 SimpleITK, GDCM's sorted file names of the folder, the middle file read, shown in an ``ImageItem``
 at a fixed window. Ours is the ``workstation`` command with ``WORKSTATION_FIRST_IMAGE_EXIT=1``: it
-prints the time its axial view was first painted with the shown slice's pixels, then quits. Both are
+prints the time its axial view was first painted with the shown slice's pixels, then quits. (Ours
+finds that slice with GDCM's Scanner and decodes it with GDCM in a thread while Qt starts -- the
+same series, slice, SOP instance and window the loaded viewer shows, tests/ui/test_study.py -- and
+paints the full main window, tool bars, docks and overlays included; pydicom, the header scan and
+the modules come after.) Both are
 measured from just before the process is started to that paint (offscreen Qt), alternately, best and
 median of ``--runs`` each, on a generated 300-slice 512 x 512 CT series stored uncompressed and as
 JPEG 2000 (benchmarks/load.py writes both).
@@ -13,7 +17,10 @@ shared machine stretches the wall clock, not this).
 
 Target (issue 14): ours no later than the quick-look.
 
-    .venv/bin/python benchmarks/first_image.py [--runs 5] [--slices 300] [--keep DIR]
+``--trace`` also prints, for one launch of ours per series, where the time went
+(``WORKSTATION_STARTUP_TRACE=1``: wall and CPU seconds from the process start at each stage).
+
+    .venv/bin/python benchmarks/first_image.py [--runs 5] [--slices 300] [--keep DIR] [--trace]
 """
 from __future__ import annotations
 
@@ -73,6 +80,15 @@ def _env() -> dict[str, str]:
     return env
 
 
+def trace(folder: str) -> None:
+    """One launch of ours with the startup trace, its stages printed."""
+    env = dict(_env(), WORKSTATION_STARTUP_TRACE="1")
+    out = subprocess.run(ours_cmd(folder), env=env, capture_output=True, text=True, timeout=300)
+    for ln in out.stderr.splitlines():
+        if ln.startswith("startup "):
+            print("    " + ln[len("startup "):])
+
+
 def launch(cmd: list[str]) -> tuple[float, float]:
     """Seconds from just before the process starts to the ``first-image`` time it prints, and the
     CPU time the process had used by then (all its threads)."""
@@ -94,7 +110,7 @@ def quick_look_cmd(folder: str, script: str) -> list[str]:
     return [sys.executable, script, folder]
 
 
-def report(folders: dict[str, str], runs: int) -> int:
+def report(folders: dict[str, str], runs: int, show_trace: bool = False) -> int:
     ok = True
     with tempfile.NamedTemporaryFile("w", suffix="_quicklook.py", delete=False) as f:
         f.write(QUICK_LOOK)
@@ -120,6 +136,10 @@ def report(folders: dict[str, str], runs: int) -> int:
             print(f"  {name:<12} {min(t for t, _ in ours):10.3f} {med:8.3f} {cpu:7.2f} "
                   f"{min(t for t, _ in peer):16.3f} {med_peer:8.3f} {cpu_peer:7.2f}  "
                   f"ours <= quick-look (median): {'met' if met else 'NOT met'}")
+        if show_trace:
+            for name, folder in folders.items():
+                print(f"  ours, {name}: seconds from process start (wall, CPU of all threads)")
+                trace(folder)
     finally:
         os.unlink(script)
     print("target met" if ok else "target NOT met")
@@ -134,12 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slices", type=int, default=300)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--keep", metavar="DIR", help="write (or reuse) the series in DIR instead of a temp dir")
+    p.add_argument("--trace", action="store_true", help="also print where one launch of ours spends its time")
     args = p.parse_args(argv)
     syntaxes = ["raw", "jpeg-2000"]
     if args.keep:
-        return report(prepare(args.keep, args.slices, args.size, syntaxes), args.runs)
+        return report(prepare(args.keep, args.slices, args.size, syntaxes), args.runs, args.trace)
     with tempfile.TemporaryDirectory(prefix="ws-first-") as tmp:
-        return report(prepare(tmp, args.slices, args.size, syntaxes), args.runs)
+        return report(prepare(tmp, args.slices, args.size, syntaxes), args.runs, args.trace)
 
 
 if __name__ == "__main__":

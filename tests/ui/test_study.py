@@ -326,3 +326,22 @@ def test_no_preview_when_the_folder_is_not_the_plain_case(qtbot, tmp_path):
     (vol0, k0, sop0, win0, _), (vol1, k1, sop1, win1, _), _, _, win = _first_and_final(qtbot, dst)
     assert vol0.meta.get("preview") is None and vol0 is vol1
     assert (k1, sop1, win1) == (k0, sop0, win0)
+
+
+def test_a_preview_the_loader_disagrees_with_is_replaced(qtbot, tmp_path):
+    """A file GDCM lists but the loader refuses (its pixel data cut short): the preview counted
+    it, the loaded series has a gap there -- the loaded series replaces the preview all the same
+    and the views never keep showing the preview."""
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    dst = tmp_path / "cut"
+    shutil.copytree(STUDY / "S002_CT_ABD_NONCONTRAST", dst)
+    victim = sorted(dst.iterdir())[5]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) - 4096])
+    (vol0, *_), (vol1, k1, sop1, _, px1), _, _, win = _first_and_final(qtbot, dst)
+    assert vol0.meta.get("preview") is True
+    assert vol1.meta.get("preview") is None and vol1 is win.study.volumes[vol1.series_uid]
+    assert win.study.preview is None and win.viewer.volume is vol1
+    assert None in vol1.meta["sop_instance_uids"]  # the loader's own verdict: a gap
+    assert all(vp.volume is None or not vp.volume.meta.get("preview") for vp in win.viewer.all_viewports())
