@@ -345,3 +345,44 @@ def test_a_preview_the_loader_disagrees_with_is_replaced(qtbot, tmp_path):
     assert win.study.preview is None and win.viewer.volume is vol1
     assert None in vol1.meta["sop_instance_uids"]  # the loader's own verdict: a gap
     assert all(vp.volume is None or not vp.volume.meta.get("preview") for vp in win.viewer.all_viewports())
+
+
+#: packages the first image does not need (issue 14): the DICOM toolkit, image processing, PACS
+#: clients and the reasoning/export core all come after it
+NOT_BEFORE_FIRST_IMAGE = ("pydicom", "scipy", "skimage", "highdicom", "requests", "keyring",
+                          "dicomweb_client", "pynetdicom", "PIL", "workstation.reasoning",
+                          "workstation.export", "workstation.pacs", "ui.review", "ui.pacs_dialog")
+
+
+def test_the_launch_imports_nothing_the_first_image_does_not_need(tmp_path):
+    """The app launched as a reader launches it: at its first paint none of these is imported."""
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    code = f"""
+import sys
+import ui.app as app
+
+NOT = {NOT_BEFORE_FIRST_IMAGE!r}
+seen = []
+real = app.on_first_image
+
+def spy(win, callback, now=False):
+    def check():
+        if not seen:
+            seen.append(1)
+            print("LOADED", sorted(m for m in sys.modules if any(m == n or m.startswith(n + ".") for n in NOT)))
+        callback()
+    real(win, check, now)
+
+app.on_first_image = spy
+from workstation.cli import main
+sys.exit(main([{str(STUDY)!r}]))
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKSTATION_FIRST_IMAGE_EXIT="1",
+               WORKSTATION_STATE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("LOADED ")]
+    assert lines and "first-image " in out.stdout
+    assert lines[0] == "LOADED []"
