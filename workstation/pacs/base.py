@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..atomic import is_temp_name, temp_name_for
+from ..atomic import PRIVATE_FILE, is_temp_name, make_private_dir, temp_name_for
 from ..errors import WorkstationError
 
 #: (done, total) after each instance; total is 0 while unknown
@@ -151,8 +151,8 @@ class InstanceWriter:
     def path_for(self, series_uid: str, sop_uid: str) -> Path:
         series = check_uid(series_uid, "SeriesInstanceUID")
         d = self.out / series
-        if series not in self._dirs:
-            d.mkdir(parents=True, exist_ok=True)
+        if series not in self._dirs:  # patient data: folders made for it are owner-only
+            make_private_dir(d)
             self._dirs.add(series)
         return d / f"{check_uid(sop_uid, 'SOPInstanceUID')}.dcm"
 
@@ -173,8 +173,11 @@ class InstanceWriter:
     @staticmethod
     def _write_atomically(final: Path, chunks: list[bytes]) -> Path:
         tmp = temp_name_for(final)
-        try:
-            with open(tmp, "xb") as fh:
+        try:  # patient data: owner-only (0o600) whatever the umask, like saved reads
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, PRIVATE_FILE)
+            with open(fd, "wb") as fh:
                 for c in chunks:
                     fh.write(c)
             os.replace(tmp, final)

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import atomic_write_text
+from ..atomic import PRIVATE_DIR, atomic_write_text, make_private_dir
 from .base import PacsClient, ProgressFn, check_uid
 
 _STAGING = ".staging-"
@@ -110,10 +110,12 @@ class StudyCache:
         if cached is not None:
             return cached
         key = self.key(study_uid, series)
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)  # patient data: a cache made here is owner-only
         self.clean_staging()
         staging = self.root / f"{_STAGING}{key}-{secrets.token_hex(4)}"
-        staging.mkdir()
+        staging.mkdir(PRIVATE_DIR)
+        if os.name == "posix":
+            os.chmod(staging, PRIVATE_DIR)
         try:
             client.retrieve(study_uid, staging, series, progress, cancel)
             final = self.root / key

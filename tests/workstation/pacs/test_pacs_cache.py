@@ -77,3 +77,28 @@ def test_cancelled_cache_retrieve_leaves_nothing(server_url, sample, tmp_path):
         cache.retrieve(connect(server_url), sample.study_uid, progress=progress, cancel=cancel)
     assert list(cache.root.iterdir()) == []
     assert cache.lookup(sample.study_uid) is None
+
+
+@pytest.mark.parametrize("through_cache", [True, False], ids=["cache", "retrieve-to-folder"])
+def test_retrieved_patient_data_is_owner_only_whatever_the_umask(server_url, sample, tmp_path, through_cache):
+    """Retrieved instances are patient data: files 0600 and the folders made for them 0700, as
+    for saved reads and identified exports (docs/cli.md, "File permissions")."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        series = [next(iter(sample.series))]
+        if through_cache:
+            out = StudyCache(tmp_path / "cache", 1 << 30).retrieve(connect(server_url), sample.study_uid, series)
+            made = [tmp_path / "cache", out]
+        else:
+            out = tmp_path / "out"
+            connect(server_url).retrieve(sample.study_uid, out, series)
+            made = []
+    finally:
+        os.umask(old)
+    files = list(out.rglob("*.dcm"))
+    assert len(files) == len(sample.series[series[0]])
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+    folders = made + [d for d in out.rglob("*") if d.is_dir()]
+    assert folders and {stat.S_IMODE(d.stat().st_mode) for d in folders} == {0o700}
