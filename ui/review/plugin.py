@@ -200,6 +200,16 @@ class ReviewModule:
         self.reads_menu.aboutToShow.connect(self._fill_reads_menu)
         self.recent_menu = h.add_submenu("&File", "Recent studies")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.controller.read_only_changed.connect(self._reads_menu_read_only)
+        self._reads_menu_read_only(bool(getattr(self.controller, "_read_only", False)))
+
+    def _reads_menu_read_only(self, on: bool) -> None:
+        """A read-only window cannot start a new read or bring another back (either changes the
+        read the editing window owns); Recent studies stays (it opens another study)."""
+        why = " (read-only window: another window is editing this study)" if on else ""
+        for act in (self.act_new_read, self.reads_menu.menuAction()):
+            act.setEnabled(not on)
+            act.setStatusTip(why.strip(" ()"))
 
     def start_new_read(self) -> str | None:
         return self.session.start_new_read() if self.session is not None else None
