@@ -95,9 +95,10 @@ class StudyController(QObject):
         return (p is not None and volume.series_uid == p.series_uid and volume.shape == p.shape
                 and volume.meta.get("sop_instance_uids") == p.meta.get("sop_instance_uids"))
 
-    def _replace_preview(self, volume: Volume | None) -> None:
-        """The loader's ``volume`` in the preview's place (same point: the same slice), or, with
-        None, the first loaded volume if any, else empty views."""
+    def _replace_preview(self, volume: Volume | None, same: bool = True) -> None:
+        """The loader's ``volume`` in the preview's place -- ``same`` series as the preview: at the
+        same point (the same slice, or the one the reader scrolled to); else as a first series is
+        shown, at its centre -- or, with None, the first loaded volume if any, else empty views."""
         if not self._preview_shown():
             self.preview = self._pending = None
             return
@@ -107,7 +108,7 @@ class StudyController(QObject):
         if volume is None:
             self.viewer.clear()
         else:
-            self.viewer.show_volume(volume, keep_point=True)
+            self.viewer.show_volume(volume, keep_point=same)
             self.browser.set_current(volume.series_uid)
         trace("preview replaced by the loaded series")
         self.preview_done.emit()
@@ -160,7 +161,7 @@ class StudyController(QObject):
             if self._matches_preview(volume):
                 self._pending = volume  # shown once it holds the shown slice (read first)
             else:
-                self._replace_preview(volume)
+                self._replace_preview(volume, same=False)
         elif self.viewer.volume is None:
             self.viewer.show_volume(volume)
             self.browser.set_current(volume.series_uid)
@@ -197,14 +198,14 @@ class StudyController(QObject):
 
     def _failed(self, message: str) -> None:
         if self._preview_shown():
-            self._replace_preview(None)
+            self._replace_preview(None, same=False)
         self.failed_message = message
         self.status.message(message)
         self.load_failed.emit(message)
 
     def _finished(self) -> None:
         if self._preview_shown():
-            self._replace_preview(self._pending)
+            self._replace_preview(self._pending, same=self._pending is not None)
         self.loading = False
         self.status.set_progress(0, 0)
         if self.failed_message is None:

@@ -344,6 +344,7 @@ def test_a_preview_the_loader_disagrees_with_is_replaced(qtbot, tmp_path):
     assert vol1.meta.get("preview") is None and vol1 is win.study.volumes[vol1.series_uid]
     assert win.study.preview is None and win.viewer.volume is vol1
     assert None in vol1.meta["sop_instance_uids"]  # the loader's own verdict: a gap
+    assert k1 == (vol1.shape[0] - 1) // 2  # shown as a first series is: at its centre
     assert all(vp.volume is None or not vp.volume.meta.get("preview") for vp in win.viewer.all_viewports())
 
 
