@@ -142,7 +142,11 @@ def stage_text(a) -> str:
     st = _staging(a)
     if st is not None and not st.applies:
         why = (st.note or "").split(";")[0].strip().rstrip(".")  # "Lymphoma leads"
-        return f"does not apply — {why}" if why else "does not apply"
+        text = f"does not apply — {why}" if why else "does not apply"
+        kidney = getattr(st, "kidney", None)
+        if kidney:  # a renal primary leads: the conditional kidney T (AJCC 8th, kidney)
+            text += f"; kidney: {kidney['label']}"
+        return text
     stage = a.stage
     if stage.group is not None:
         return stage.group
@@ -157,14 +161,17 @@ def stage_text(a) -> str:
 def ivc_text(a, ivc: dict) -> str:
     segs = a.ivc_segments
     ext = getattr(a, "ivc_extent", None) or {}
-    level = f" · thrombus level {ext['level']}" if ext.get("level") else ""
+    # the Neves-Zincke level is given by the core only for thrombus from a renal or adrenal primary
+    level = f" · tumour-thrombus level {ext['level']} (renal/adrenal primary)" if ext.get("level") else ""
     if segs is None:
         need = [w for k, w in (("renal_vein_z_mm", "renal veins"), ("hepatic_vein_z_mm", "hepatic veins"),
                                ("tumor_z_mm", "tumour ends")) if ivc.get(k) is None]
         return "— (mark " + ", ".join(need) + ")" + level
     if not segs:
         return "none"
-    return ("segment " if len(segs) == 1 else "segments ") + " and ".join(str(s) for s in segs) + level
+    names = ext.get("segment_names") or []
+    named = f" ({'; '.join(names)})" if names else ""
+    return ("segment " if len(segs) == 1 else "segments ") + " and ".join(str(s) for s in segs) + named + level
 
 
 def percent_word(d) -> str:
@@ -348,7 +355,8 @@ class ReviewPanel(QWidget):
                                  "differential or the histology names one; clinical stage group from T, N, M "
                                  "and grade"),
             ("ivc", "IVC", "IVC segments involved by intraluminal tumour (1 infrarenal, 2 renal to "
-                           "hepatic veins, 3 suprahepatic) and the tumour-thrombus level surgeons use"),
+                           "hepatic veins, 3 suprahepatic); for tumour thrombus from a renal or adrenal "
+                           "primary also its Neves-Zincke level"),
             ("enhancement", "Enhancement", "Call from the CT delta HU or MR percent enhancement"),
             ("thrombus", "Thrombus", "Intraluminal filling defect: tumour or bland thrombus"),
         )):

@@ -161,7 +161,15 @@ def test_landmarks_fill_ivc_segment_2(qtbot, review):
     assert "tumour ends" in panel.ivc_label.text()
     marks["tumor_cranial"] = store.add(Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 20.0)))
     assert c.value("ivc.tumor_z_mm") == [-30.0, 20.0]
-    assert panel.ivc_label.text() == "segment 2 · thrombus level II"
+    # without histology a renal primary with tumour thrombus leads: its Neves-Zincke level is given
+    assert panel.ivc_label.text() == ("segment 2 (suprarenal-infrahepatic IVC) · tumour-thrombus level II "
+                                      "(renal/adrenal primary)")
+    assert "kidney: if renal cell carcinoma: at least cT3b" in panel.stage_label.text()
+    # a primary IVC leiomyosarcoma is described by its segments only: no thrombus level, no kidney T
+    assert c.set_field("histology", "leiomyosarcoma")
+    assert panel.ivc_label.text() == "segment 2 (suprarenal-infrahepatic IVC)"
+    assert "kidney" not in panel.stage_label.text()
+    assert c.set_field("histology", None)
     a, b = panel.editors["ivc.tumor_z_mm"]
     assert (a.number(), b.number()) == (-30.0, 20.0)
     assert panel.editors["ivc.renal_vein_z_mm"].number() == -60.0
@@ -169,7 +177,8 @@ def test_landmarks_fill_ivc_segment_2(qtbot, review):
     # the cranial end moved above the hepatic veins: segments 2 and 3
     moved = Landmark(label="top", landmark="tumor_cranial", point=(5.0, 20.0, 80.0), id=marks["tumor_cranial"].id)
     store.update(moved)
-    assert panel.ivc_label.text().startswith("segments 2 and 3 · thrombus level III")
+    assert panel.ivc_label.text().startswith("segments 2 and 3 (suprarenal-infrahepatic IVC; suprahepatic IVC")
+    assert panel.ivc_label.text().endswith("· tumour-thrombus level III (renal/adrenal primary)")
     store.remove(marks["tumor_cranial"].id)
     assert c.value("ivc.tumor_z_mm") is None
     assert (a.number(), b.number()) == (None, None)
