@@ -246,9 +246,9 @@ def test_loader_thread_turns_a_native_panic_into_one_line(qtbot, monkeypatch, tm
 
     monkeypatch.setattr(wd, "scan", panic)
     loader = Loader()
-    worker = loader.start(folder)
+    worker = loader.start(folder, defer=True)  # started once the wait is connected: no lost signal
     with qtbot.waitSignal(worker.failed, timeout=60000) as got:
-        pass
+        loader.begin()
     line = got.args[0]
     assert "PanicException" in line and str(folder) in line and len(line) <= 300
     assert not any(s in line for s in PLANTED)
