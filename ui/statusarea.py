@@ -5,6 +5,7 @@ when they want it.
 """
 from __future__ import annotations
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QProgressBar, QStatusBar, QToolButton, QVBoxLayout
 
 
@@ -39,6 +40,11 @@ class StatusArea:
         self.problems_button.clicked.connect(self.show_problems)
         self.cursor_label = QLabel("")
         self.cursor_label.setMinimumWidth(260)
+        # fixed size: the crosshair text changes with every slice step, and a label that may change
+        # size makes the status bar re-lay out and repaint across the window each time
+        sample = QLabel("Crosshair (-0000.0, -0000.0, -0000.0) mm LPS")
+        self.cursor_label.setFixedSize(max(260, sample.sizeHint().width()), sample.sizeHint().height())
+        self.cursor_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addPermanentWidget(self.cursor_label)
         bar.addPermanentWidget(self.problems_button)
         bar.addPermanentWidget(self.progress)
