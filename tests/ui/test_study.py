@@ -282,7 +282,7 @@ def _first_and_final(qtbot, path):
     on_first_image(win, lambda: first.append((state(), win.status_area.progress.isVisible())), now=True)
     with qtbot.waitSignal(win.study.study_loaded, timeout=120000):
         win.show()
-    qtbot.waitUntil(lambda: bool(first), timeout=10000)
+    qtbot.waitUntil(lambda: bool(first), timeout=60000)
     final = state()
     progress_at_end = win.status_area.progress.isVisible()
     win.study.close()

@@ -195,7 +195,7 @@ def test_cine_plays_loops_and_pauses(window, qtbot):
     _key(qtbot, window, "Space")
     assert va.act_cine.isChecked() and va.cine_timer.isActive()
     assert va.cine_timer.interval() == round(1000 / 60)
-    qtbot.waitUntil(lambda: len(seen) == vol.shape[0], timeout=5000)  # every image, looping round
+    qtbot.waitUntil(lambda: len(seen) == vol.shape[0], timeout=60000)  # every image, looping round
     va.fps_box.setValue(5)
     assert va.cine_timer.interval() == 200
     _key(qtbot, window, "Space")
@@ -266,7 +266,7 @@ def test_no_two_actions_share_a_shortcut_with_the_modules(qtbot, tmp_path, monke
             assert owners.setdefault(k, a.text()) == a.text(), f"{k}: {owners[k]} and {a.text()}"
     assert {"F1", "?", "Space", "Ctrl+Y"} <= set(owners)
     win.host.menu("&Later")
-    qtbot.waitUntil(lambda: win.menuBar().actions()[-1] is win.viewer_actions.help_menu.menuAction())
+    qtbot.waitUntil(lambda: win.menuBar().actions()[-1] is win.viewer_actions.help_menu.menuAction(), timeout=60000)
     assert [a.text() for a in win.menuBar().actions()][:2] == ["&File", "&View"]
 
 

@@ -81,6 +81,6 @@ def test_screenshots_of_the_basics(sample_window, qtbot, tmp_path):
 
     s0 = ax.slice
     va.act_cine.trigger()
-    qtbot.waitUntil(lambda: ax.slice != s0, timeout=5000)
+    qtbot.waitUntil(lambda: ax.slice != s0, timeout=60000)
     va.act_cine.trigger()
     assert _changed(base, _grab(win, tmp_path / "cine.png"), r_ax) > 0.0

@@ -91,7 +91,7 @@ def test_right_atrium_landmark_is_marked_saved_and_written_like_the_others(qtbot
     tid, title, key, _ = IVC_TOOLS["right_atrium"]
     assert tools.tools["right_atrium"].shortcut == key == "Alt+5" and title == "Cavo-atrial junction"
     win.host.select_tool(tid)
-    with qtbot.waitSignal(auto.saved, timeout=5000):
+    with qtbot.waitSignal(auto.saved, timeout=60000):
         click_at(win, cor, (x, y, atrium_z))
     ra = [m for m in win.host.measurements.of_kind("landmark") if m.landmark == "right_atrium"]
     assert len(ra) == 1 and abs(ra[0].point[2] - atrium_z) <= px
