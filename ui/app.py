@@ -218,7 +218,10 @@ def run_app(path=None, screenshot=None) -> int:
         if not img.save(str(out), "PNG"):
             print(f"workstation: {out}: could not write the PNG", file=sys.stderr)
             result["code"] = 2
-        else:
+        else:  # the overlay shows the patient's name and ID: owner-only, like saved reads
+            if os.name == "posix":
+                from workstation.atomic import PRIVATE_FILE
+                os.chmod(out, PRIVATE_FILE)
             result["code"] = 0
         app.quit()
 

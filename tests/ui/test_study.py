@@ -157,6 +157,7 @@ def test_screenshot_command_writes_the_shown_study(tmp_path):
     out = tmp_path / "shot.png"
     r = _run_cli(["--screenshot", str(out)], tmp_path)
     assert r.returncode == 0, r.stderr
+    assert out.stat().st_mode & 0o777 == 0o600  # patient overlay: owner-only whatever the umask
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1600, 1000)
     img = img.convertToFormat(QImage.Format.Format_Grayscale8)
