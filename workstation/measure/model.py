@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -20,13 +20,21 @@ from ..errors import InputError
 Point = tuple[float, float, float]
 
 
+def _what(v: Any) -> str:
+    """What a bad value is, never the value itself (it may come from a file: no patient data)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return "a number"
+    return "null" if v is None else f"a {type(v).__name__}"
+
+
 def _point(v: Any, name: str) -> Point:
     try:
         a = [float(x) for x in v]
     except (TypeError, ValueError):
-        raise InputError(f"{name}: expected three coordinates (LPS mm), got {v!r}") from None
+        raise InputError(f"{name}: expected three coordinates (LPS mm), got {_what(v)}") from None
     if len(a) != 3 or not all(math.isfinite(x) for x in a):
-        raise InputError(f"{name}: expected three finite coordinates (LPS mm), got {v!r}")
+        raise InputError(f"{name}: expected three finite coordinates (LPS mm), got {len(a)} value(s)"
+                         + ("" if len(a) != 3 else ", not all finite"))
     return (a[0], a[1], a[2])
 
 
@@ -63,12 +71,14 @@ class Measurement:
         kind = d.get("kind")
         cls = _KINDS.get(kind)  # type: ignore[arg-type]
         if cls is None:
-            raise InputError(f"measurement.kind: unknown kind {kind!r}")
+            raise InputError(f"measurement.kind: expected one of {', '.join(sorted(_KINDS))}, got {_what(kind)}")
         args = {k: v for k, v in d.items() if k != "kind"}
         try:
             return cls(**args)
-        except TypeError as exc:
-            raise InputError(f"measurement ({kind}): {exc}") from None
+        except TypeError:
+            # the TypeError names the offending key, which comes from the file: never echoed
+            raise InputError(f"measurement ({kind}): unknown or missing fields (expected: "
+                             f"{', '.join(f.name for f in fields(cls) if f.init)})") from None
 
 
 @dataclass
@@ -122,7 +132,8 @@ class SphereROI(Measurement):
     def __post_init__(self) -> None:
         self.center = _point(self.center, "sphere.center")
         if not (isinstance(self.radius_mm, (int, float)) and 0 < float(self.radius_mm) < 500):
-            raise InputError(f"sphere.radius_mm: expected a positive number of millimetres, got {self.radius_mm!r}")
+            raise InputError("sphere.radius_mm: expected a number of millimetres above 0 and below 500, "
+                             f"got {_what(self.radius_mm)}")
         self.radius_mm = float(self.radius_mm)
 
 
@@ -139,7 +150,7 @@ class Landmark(Measurement):
             self.landmark = LandmarkKind(self.landmark).value
         except ValueError:
             allowed = ", ".join(k.value for k in LandmarkKind)
-            raise InputError(f"landmark.landmark: {self.landmark!r} is not one of {allowed}") from None
+            raise InputError(f"landmark.landmark: expected one of {allowed}, got {_what(self.landmark)}") from None
         self.point = _point(self.point, "landmark.point")
 
 
