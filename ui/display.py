@@ -85,30 +85,47 @@ def thumbnail_window(volume: Volume, image: np.ndarray) -> Window:
     return auto_window(volume, image)
 
 
-@lru_cache(maxsize=16)
-def window_lut(dtype: str, lo: float, hi: float) -> np.ndarray:
-    """The grey level (uint8) of every value of an integer ``dtype`` for the levels ``(lo, hi)``,
-    indexed by the value's bit pattern read as unsigned (:func:`lut_index`: int16 -1 is entry
-    65535). 65536 entries for 16-bit data: built in ~0.3 ms, applied with one ``np.take`` per
-    frame instead of rescaling the image."""
+@lru_cache(maxsize=4)
+def _lut_values(dtype: str) -> np.ndarray:
+    """Every value of an 8/16-bit integer ``dtype`` as float32, in the order of its bit pattern
+    read as unsigned (:func:`lut_index`: int16 -1 is entry 65535); read-only, built once."""
     dt = np.dtype(dtype)
     n = 1 << (8 * dt.itemsize)
     values = np.arange(n, dtype=np.float32)
     if dt.kind == "i":  # bit patterns from n/2 up are the negative values
         values[n // 2:] -= n
-    scale = 255.0 / max(hi - lo, 1e-6)
-    return np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
+    values.flags.writeable = False
+    return values
+
+
+def _grey_levels(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """The grey level (0..255, float32, not yet truncated) of every value of ``dtype``."""
+    grey = np.subtract(_lut_values(dtype), lo)
+    grey *= 255.0 / max(hi - lo, 1e-6)
+    return np.clip(grey, 0, 255, out=grey)
+
+
+@lru_cache(maxsize=16)
+def window_lut(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """The grey level (uint8) of every value of an integer ``dtype`` for the levels ``(lo, hi)``,
+    indexed by the value's bit pattern read as unsigned (:func:`lut_index`: int16 -1 is entry
+    65535). 65536 entries for 16-bit data, applied with one ``np.take`` per frame instead of
+    rescaling the image."""
+    return _grey_levels(dtype, lo, hi).astype(np.uint8)
 
 
 @lru_cache(maxsize=16)
 def window_lut_rgb32(dtype: str, lo: float, hi: float, invert: bool = False) -> np.ndarray:
     """:func:`window_lut` as opaque grey 0xFFgggggg pixels (Qt draws a scaled RGB32 image 2-3x
     faster than a Grayscale8 one, which it converts on every draw); ``invert``: white for low
-    values."""
-    g = window_lut(dtype, lo, hi).astype(np.uint32)
+    values. Built in place from the cached values, ~0.04 ms for 16-bit data (each window step of
+    a drag builds one)."""
+    g = _grey_levels(dtype, lo, hi).astype(np.uint32)
     if invert:
-        g = 255 - g
-    return np.uint32(0xFF000000) | (g * np.uint32(0x010101))
+        np.subtract(np.uint32(255), g, out=g)
+    g *= np.uint32(0x010101)
+    g |= np.uint32(0xFF000000)
+    return g
 
 
 def lut_index(image: np.ndarray) -> np.ndarray:
