@@ -479,7 +479,7 @@ def _ivc_impression(ctx: _Ctx) -> str | None:
         return segs[0] if segs and ctx.assessment.get("ivc_segments") else None
     words = ctx.cfg["ivc_impression"]
     pre = "bland_" if _bland(ctx) else ""
-    parts = [str(words[pre + "unmapped"])] if not ext.get("mapped") else _mapped_parts(ext, words[pre + "lead"])
+    parts = _extent_parts(ext, words, pre)
     if not ext.get("mapped") and ext.get("segment_names"):
         parts.append(_join([str(n) for n in ext["segment_names"]]))
     if ext.get("level") is not None:
@@ -487,6 +487,15 @@ def _ivc_impression(ctx: _Ctx) -> str | None:
         parts.append(words["level_primary"].format(primary=words["primary_words"][side], level=ext["level"],
                                                    label=ext.get("level_label") or ""))
     return _sentence("; ".join(parts))
+
+
+def _extent_parts(ext: Mapping[str, Any], words: Mapping[str, Any], pre: str) -> list[str]:
+    """The lead and the ends; a renal primary's level-0 thrombus is named in the renal vein, not the IVC."""
+    if not ext.get("mapped"):
+        return [str(words[pre + "unmapped"])]
+    if ext.get("level") == "0" and words.get("renal_vein_lead"):
+        return _mapped_parts({**ext, "segments": [], "segment_names": []}, words["renal_vein_lead"])
+    return _mapped_parts(ext, words[pre + "lead"])
 
 
 def _mapped_parts(ext: Mapping[str, Any], lead: str) -> list[str]:

@@ -91,6 +91,9 @@ def cranial_reach(f: Findings) -> tuple[str | None, str]:
     r, h, a = ivc.renal_vein_z_mm, ivc.hepatic_vein_z_mm, ivc.right_atrium_z_mm
     if a is not None and top > a:
         return "IV", "cranial end above the cavo-atrial junction"
+    if a is not None and near_diaphragm(f):
+        return "III", (f"cranial end {(a - top) / 10:.1f} cm below the cavo-atrial junction, where the short "
+                       "intrathoracic IVC runs; the diaphragm is not marked, level IV not excluded")
     if h is not None and top >= h:
         if a is None and intracardiac is None:
             return "III", "cranial end at or above the hepatic veins; right-atrium level not given, level IV not excluded"
@@ -104,6 +107,24 @@ def cranial_reach(f: Findings) -> tuple[str | None, str]:
     if h is None:
         return None, "cranial end more than 2 cm above the renal veins; hepatic-vein level not given (II or III)"
     return "II", "cranial end above the renal veins, below the hepatic veins"
+
+
+def near_diaphragm(f: Findings) -> bool:
+    """The cranial end lies less than ``supradiaphragmatic_ivc_mm`` below a marked cavo-atrial junction and
+    not below the hepatic veins: it may be in the short intrathoracic IVC (above the diaphragm)."""
+    ivc = f.ivc
+    if ivc is None or ivc.tumor_z_mm is None or ivc.right_atrium_z_mm is None:
+        return False
+    top, a, h = ivc.tumor_z_mm[1], ivc.right_atrium_z_mm, ivc.hepatic_vein_z_mm
+    if top > a or (h is not None and top < h):
+        return False
+    return a - top < float(_LEVELS["supradiaphragmatic_ivc_mm"])
+
+
+def iv_not_excluded(f: Findings) -> bool:
+    """Level III by the landmarks, but level IV (above the diaphragm) is not excluded."""
+    level, why = cranial_reach(f)
+    return level == "III" and "level IV not excluded" in why
 
 
 #: the geometric reach under its older name (kept for callers of version 2)
@@ -125,6 +146,16 @@ def _level(kind: str, where: str, basis: str, f: Findings) -> tuple[str | None, 
     return level, f"tumour thrombus from a {primary} ({basis}); {why}"
 
 
+def _level_label(level: str | None, f: Findings) -> str | None:
+    """The level's meaning; level III says so when level IV is not excluded (no 'below the diaphragm'
+    stated as a fact that the landmarks do not show)."""
+    if level is None:
+        return None
+    if level == "III" and iv_not_excluded(f):
+        return str(_LEVELS["level_III_or_IV_label"])
+    return str(_LEVELS["levels"][level])
+
+
 def segment_names(segments: Sequence[int] | None, f: Findings) -> list[str]:
     """The surgical names of the IVC segments involved; segment 3 says whether the tumour reaches
     the right atrium (above the cavo-atrial junction, or the checklist's intracardiac extension)."""
@@ -135,6 +166,8 @@ def segment_names(segments: Sequence[int] | None, f: Findings) -> list[str]:
         ra_known = f.ivc is not None and f.ivc.right_atrium_z_mm is not None
         if reach == "IV":
             out[-1] += " with extension into the right atrium"
+        elif near_diaphragm(f):
+            out[-1] += ", ending just below the cavo-atrial junction (possibly above the diaphragm)"
         elif ra_known or f.findings.get("intracardiac_extension") is False:
             out[-1] += ", below the cavo-atrial junction"
         else:
@@ -166,7 +199,7 @@ def ivc_extent(f: Findings, r: RuleResults, top: str | None = None) -> dict[str,
         "cranial_z_mm": None, "caudal_z_mm": None, "length_mm": None,
         "cranial_end": {}, "caudal_end": {},
         "level": level,
-        "level_label": None if level is None else _LEVELS["levels"][level],
+        "level_label": _level_label(level, f),
         "level_basis": why,
         "classification": scheme["name"],
         "classification_source": scheme["source"],
@@ -213,7 +246,11 @@ def describe(e: Mapping[str, Any]) -> str:
     parts: list[str] = []
     what = ("Non-enhancing filling defect (bland thrombus)" if e.get("kind") == "bland_thrombus"
             else "Intraluminal tumour")
-    if e["mapped"]:
+    renal_vein_only = e.get("level") == "0"
+    if e["mapped"] and renal_vein_only:
+        parts.append(f"Tumour thrombus over {e['length_mm'] / 10:.1f} cm in the renal vein, not reaching above "
+                     "the renal-vein inflow into the IVC")
+    elif e["mapped"]:
         parts.append(f"{what} over {e['length_mm'] / 10:.1f} cm of the IVC")
         for key, word in (("cranial_end", "cranial end"), ("caudal_end", "caudal end")):
             rel = e[key]
@@ -224,7 +261,7 @@ def describe(e: Mapping[str, Any]) -> str:
                 parts.append(f"{word} {', '.join(bits)}")
     else:
         parts.append(f"{what}; its extent in the IVC is not mapped")
-    seg = _segments_phrase(e)
+    seg = None if renal_vein_only else _segments_phrase(e)
     if seg:
         parts.append(seg)
     if e["level"] is not None:

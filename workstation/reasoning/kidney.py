@@ -15,6 +15,7 @@ from typing import Any
 
 from ..resources import load_json
 from .findings import Findings
+from .ivc import near_diaphragm
 
 _KID: Mapping[str, Any] = load_json("knowledge", "thresholds.json")["kidney_t"]
 _ORDER: tuple[str, ...] = tuple(_KID["order"])
@@ -51,6 +52,10 @@ def _venous(f: Findings, extent: Mapping[str, Any] | None) -> tuple[set[str], li
         return {"cT3c"}, [], "tumour thrombus above the cavo-atrial junction (above the diaphragm)"
     if top <= r:
         return {"cT3a"}, [], "tumour thrombus in the renal vein, not above the renal-vein inflow"
+    if near_diaphragm(f):
+        return ({"cT3b", "cT3c"}, ["diaphragm"],
+                "tumour thrombus in the IVC ending within 2 cm below the cavo-atrial junction, "
+                "its relation to the diaphragm not shown")
     if a is not None or f.findings.get("intracardiac_extension") is False or (h is not None and top < h):
         return {"cT3b"}, [], "tumour thrombus in the IVC below the diaphragm"
     missing = ["right_atrium"] if h is not None else ["hepatic_vein", "right_atrium"]

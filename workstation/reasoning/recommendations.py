@@ -124,6 +124,15 @@ def _mid(label: str) -> str:
     return label[0].lower() + label[1:]
 
 
+def _histology_words(histology: str | None, labels: Mapping[str, str]) -> str:
+    """`` (leiomyosarcoma)``: the tissue diagnosis named in a reason; empty without one."""
+    if histology is None:
+        return ""
+    if histology == "other_sarcoma":
+        return " (other sarcoma type)"
+    return f" ({_mid(labels.get(histology, histology))})"
+
+
 def _pct(p: float) -> str:
     return f"{p * 100:.0f} %" if p >= 0.01 else "<1 %"
 
@@ -140,6 +149,7 @@ def recommend(c: Context, labels: Mapping[str, str]) -> tuple[Recommendation, ..
     fill["level"] = c.level or "not known"
     fill["extent"] = c.extent or "extent not mapped"
     fill["markers"] = "; tumour markers raised" if c.f.findings.get("elevated_tumor_markers") else ""
+    fill["histology_words"] = _histology_words(c.f.histology, labels)
     seen: set[str] = set()
     out: list[tuple[int, int, Recommendation]] = []
     for k, rule in enumerate(_DOC["rules"]):
