@@ -153,8 +153,10 @@ def test_opening_during_a_load_stops_it(qtbot, synth, monkeypatch):
     qtbot.waitUntil(lambda: len(win.study.volumes) > 0, timeout=60000)
     assert win.study.loading
     go.set()  # the load goes on: the second series is being read when the other study is opened
+    first_load = win.study.loader.worker_thread
     _open(qtbot, win, synth)
-    qtbot.wait(300)  # anything the stopped worker queued has been delivered by now
+    qtbot.waitUntil(first_load.isFinished, timeout=60000)  # the stopped load has ended ...
+    QApplication.processEvents()  # ... and whatever it queued has been delivered
     assert [v.meta["study_uid"] for v in win.study.volumes.values()] == [SYNTH_STUDY_UID]
     assert _browser_uids(win) == list(win.study.volumes)
     assert win.viewer.volume is next(iter(win.study.volumes.values()))
