@@ -12,14 +12,30 @@ is done here: a folder of single-frame grey-scale CT, MR or PT images, every ser
 stack (one orientation, size and pixel spacing, no duplicate, missing or unevenly spaced slice, no
 tilt). Anything else gives None and the caller waits for the full scan. The result is a preview
 (``meta["preview"]``): a volume with only that slice filled, which the loader's volume replaces.
+
+GDCM runs in a short-lived child process (:data:`CHILD`, ~0.06 s to start), never in the app: its
+C++ parser crashes on hostile files that cannot be screened cheaply (deeply nested sequences
+overflow its stack: SIGSEGV in ``Scanner.Scan``; some codestreams abort), may allocate gigabytes
+for a corrupt one and writes to stderr. The child has an address-space limit (:data:`CHILD_AS`), a
+deadline and no stderr; when it dies, overruns or refuses, there is no preview and the hardened
+loader decides. Before the decode the shown file is screened here: slice size within
+:data:`MAX_PREVIEW_PIXELS`, 8 or 16 bits allocated, and native Pixel Data no larger than the file.
+(benchmarks/fuzz_first_slice.py fuzzes this path.)
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import math
 import os
+import select
+import struct
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -44,6 +60,7 @@ TAGS: dict[str, tuple[int, int]] = {
     "Rows": (0x0028, 0x0010),
     "Columns": (0x0028, 0x0011),
     "PixelSpacing": (0x0028, 0x0030),
+    "BitsAllocated": (0x0028, 0x0100),
     "RescaleIntercept": (0x0028, 0x1052),
     "RescaleSlope": (0x0028, 0x1053),
 }
@@ -68,6 +85,66 @@ EVEN_REL = 0.01
 TILT_RAD = 1e-4
 #: more files than this: not worth a second pass over the headers
 MAX_FILES = 20000
+#: native (uncompressed) transfer syntaxes: Pixel Data is Rows x Columns x BitsAllocated/8 bytes
+NATIVE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+#: project judgement: CT, MR and PT slices are 128-1024 pixels square, rarely 2048; a larger slice
+#: is not previewed (the hardened loader decides), so a hostile size cannot make GDCM allocate much
+MAX_PREVIEW_PIXELS = 2048 * 2048
+#: project judgement: address space of the GDCM child. It needs ~50 MiB, and a 2048 x 2048 slice
+#: at most ~110 MiB resident more (RLE of noise, measured); a corrupt header's element length makes
+#: GDCM's Scanner allocate (and zero) that many bytes, which beyond this fails in the child
+CHILD_AS = 512 * 1024 ** 2
+#: project judgement: deadlines of the GDCM child: the header scan (plus per file), the decode. A
+#: slower disk gives no preview, not a wait: the loader then shows the image
+SCAN_TIMEOUT_S = 10.0
+SCAN_TIMEOUT_PER_FILE_S = 0.005
+DECODE_TIMEOUT_S = 10.0
+
+#: the child: reads length-prefixed JSON requests on stdin (a scan: files and tags, then one file
+#: to decode), answers length-prefixed on stdout; only the standard library and GDCM
+CHILD = r"""
+import json, resource, struct, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
+import gdcm
+gdcm.Trace.WarningOff()
+gdcm.Trace.ErrorOff()
+gdcm.Trace.DebugOff()
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+
+def send(b):
+    out.write(struct.pack("<Q", len(b)))
+    out.write(b)
+    out.flush()
+
+def recv():
+    head = inp.read(8)
+    return json.loads(inp.read(struct.unpack("<Q", head)[0])) if len(head) == 8 else None
+
+req = recv()
+scanner = gdcm.Scanner()
+tags = [gdcm.Tag(g, e) for g, e in req["tags"]]
+for t in tags:
+    scanner.AddTag(t)
+if not scanner.Scan(req["files"]):
+    sys.exit(3)
+found = {f: [scanner.GetValue(f, t) for t in tags] for f in req["files"] if scanner.IsKey(f)}
+send(json.dumps(found).encode("utf-8", "surrogatepass"))
+req = recv()
+if not req:
+    sys.exit(0)
+reader = gdcm.ImageReader()
+reader.SetFileName(req["file"])
+if not reader.Read():
+    sys.exit(3)
+image = reader.GetImage()
+dims = [int(d) for d in image.GetDimensions()]
+scalar = image.GetPixelFormat().GetScalarTypeAsString()
+if dims[:2] != req["dims"] or any(d != 1 for d in dims[2:]) or image.GetBufferLength() != req["bytes"]:
+    sys.exit(3)
+buf = image.GetBuffer()
+send(json.dumps({"scalar": scalar}).encode())
+send(buf.encode("utf-8", "surrogateescape") if isinstance(buf, str) else buf)
+"""
 
 
 @dataclass(eq=False)
@@ -85,6 +162,8 @@ class _Image:
     spacing: tuple[float, float]
     slope: float
     intercept: float
+    bits: int
+    native: bool
 
 
 @dataclass(eq=False)
@@ -105,9 +184,7 @@ def first_slice(path: str | os.PathLike[str]) -> Volume | None:
     """The study's first series as the full loader will lay it out, with only its middle slice
     (the one shown first) read; None when ``path`` is not the plain case this handles (see the
     module) or anything here fails -- the caller then waits for the full scan."""
-    try:
-        import gdcm  # noqa: F401 - a dependency; without it there is no preview
-    except ImportError:
+    if importlib.util.find_spec("gdcm") is None:  # a dependency; without it there is no preview
         return None
     try:
         return _first_slice(os.fspath(path))
@@ -124,27 +201,81 @@ def _first_slice(path: str) -> Volume | None:
     sources, _ = folder_sources(path)
     if any(s.path is None for s in sources) or not 0 < len(sources) <= MAX_FILES:
         raise _Irregular("zip members, no files or too many")
-    images = _scan([s.path for s in sources if s.path is not None])
-    stack = _first_stack(images)
-    k = (len(stack.images) - 1) // 2  # read_series reads this slot first; the viewer shows it
-    pixels = _decode(stack.images[k])
+    files = [s.path for s in sources if s.path is not None]
+    with _Child(len(files)) as child:
+        images = _scan(child, files)
+        stack = _first_stack(images)
+        k = (len(stack.images) - 1) // 2  # read_series reads this slot first; the viewer shows it
+        pixels = _decode(child, stack.images[k])
     return _volume(stack, k, pixels)
 
 
-def _scan(files: list[str]) -> list[_Image]:
-    import gdcm
+class _Child:
+    """GDCM in a child process: requests and answers are length-prefixed on its stdin/stdout, each
+    answer awaited until a deadline; the child is killed on leaving the ``with``."""
 
-    scanner = gdcm.Scanner()
-    tags = {name: gdcm.Tag(*gt) for name, gt in TAGS.items()}
-    for tag in tags.values():
-        scanner.AddTag(tag)
-    if not scanner.Scan(files):
-        raise _Irregular("GDCM could not scan the folder")
+    def __init__(self, n_files: int) -> None:
+        self.scan_timeout = SCAN_TIMEOUT_S + SCAN_TIMEOUT_PER_FILE_S * n_files
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", CHILD, str(CHILD_AS)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, close_fds=True)
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def send(self, request: Any) -> None:
+        data = json.dumps(request).encode("utf-8", "surrogatepass")
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(struct.pack("<Q", len(data)) + data)
+            self.proc.stdin.flush()
+        except OSError:
+            raise _Irregular("GDCM child ended") from None
+
+    def receive(self, timeout: float, max_bytes: int) -> bytes:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        size = struct.unpack("<Q", _read(self.proc.stdout, 8, deadline))[0]
+        if size > max_bytes:
+            raise _Irregular("GDCM child answer too large")
+        return _read(self.proc.stdout, size, deadline)
+
+
+def _read(stream: IO[bytes], n: int, deadline: float) -> bytes:
+    """``n`` bytes from the child, or _Irregular when it ends or the deadline passes first."""
+    fd, parts, got = stream.fileno(), [], 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise _Irregular("GDCM child overran its deadline")
+        part = os.read(fd, min(n - got, 1 << 20))
+        if not part:
+            raise _Irregular("GDCM child ended (crashed, refused or out of memory)")
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _scan(child: _Child, files: list[str]) -> list[_Image]:
+    child.send({"files": files, "tags": list(TAGS.values())})
+    answer = child.receive(child.scan_timeout, 64 * 1024 * (len(files) + 1))
+    found = json.loads(answer.decode("utf-8", "surrogatepass"))
+    if not isinstance(found, dict):
+        raise _Irregular("GDCM child answer")
     images: list[_Image] = []
     for f in files:
-        if not scanner.IsKey(f):
-            continue  # not DICOM to GDCM: the full scan skips it too
-        values = {name: _clean(scanner.GetValue(f, tag)) for name, tag in tags.items()}
+        row = found.get(f)  # absent: not DICOM to GDCM, the full scan skips it too
+        if not isinstance(row, list) or len(row) != len(TAGS):
+            continue
+        values = {name: _clean(v) for name, v in zip(TAGS, row)}
         if not values["Rows"]:
             continue  # no image (SR, KO, PR, DICOMDIR): the full scan skips it too
         images.append(_image(f, values))
@@ -168,6 +299,11 @@ def _numbers(text: str, n: int, name: str) -> tuple[float, ...]:
 def _image(file: str, v: dict[str, str]) -> _Image:
     if v["Modality"] not in MODALITIES or v["TransferSyntaxUID"] not in SYNTAXES:
         raise _Irregular("modality or transfer syntax")
+    if v["BitsAllocated"] not in ("8", "16"):
+        raise _Irregular("bits allocated")
+    rows, columns = _numbers(v["Rows"], 1, "rows")[0], _numbers(v["Columns"], 1, "columns")[0]
+    if not (rows.is_integer() and columns.is_integer() and 0 < rows * columns <= MAX_PREVIEW_PIXELS):
+        raise _Irregular("rows or columns: none, or over the preview size")
     if v["SamplesPerPixel"] not in ("", "1") or v["PhotometricInterpretation"] != "MONOCHROME2":
         raise _Irregular("not MONOCHROME2")
     if v["NumberOfFrames"] not in ("", "1") or not v["SeriesInstanceUID"] or not v["SOPInstanceUID"]:
@@ -183,8 +319,9 @@ def _image(file: str, v: dict[str, str]) -> _Image:
                   series_number=None if number is None else int(number),
                   position=np.asarray(_numbers(v["ImagePositionPatient"], 3, "position")),
                   orientation=_numbers(v["ImageOrientationPatient"], 6, "orientation"),
-                  rows=int(v["Rows"]), columns=int(v["Columns"]), spacing=(dy, dx),
-                  slope=slope, intercept=intercept)
+                  rows=int(rows), columns=int(columns), spacing=(dy, dx),
+                  slope=slope, intercept=intercept, bits=int(v["BitsAllocated"]),
+                  native=v["TransferSyntaxUID"] in NATIVE)
 
 
 def _first_stack(images: list[_Image]) -> _Stack:
@@ -246,21 +383,22 @@ def _max_voxels() -> int:
     return min(cap, phys // 4) if phys > 0 else cap
 
 
-def _decode(im: _Image) -> np.ndarray:
+def _decode(child: _Child, im: _Image) -> np.ndarray:
     """The rescaled pixels of one file, as the loader stores them (int16 when the rescale gives
-    integers that fit, else float32)."""
-    import gdcm
-
-    reader = gdcm.ImageReader()
-    reader.SetFileName(im.file)
-    if not reader.Read():
-        raise _Irregular("GDCM could not read the shown file")
-    image = reader.GetImage()
-    dtype = _DTYPES.get(image.GetPixelFormat().GetScalarTypeAsString())
-    if dtype is None or list(image.GetDimensions())[:2] != [im.columns, im.rows]:
-        raise _Irregular("pixel format or size")
-    buf = image.GetBuffer()
-    raw = np.frombuffer(buf.encode("utf-8", "surrogateescape") if isinstance(buf, str) else buf, dtype=dtype)
+    integers that fit, else float32); decoded by the GDCM child after the file is screened."""
+    nbytes = im.rows * im.columns * (im.bits // 8)
+    try:
+        size = os.stat(im.file).st_size
+    except OSError:
+        raise _Irregular("the shown file is gone") from None
+    if im.native and size < nbytes:
+        raise _Irregular("native Pixel Data larger than the file")
+    child.send({"file": im.file, "dims": [im.columns, im.rows], "bytes": nbytes})
+    head = json.loads(child.receive(DECODE_TIMEOUT_S, 1024))
+    dtype = _DTYPES.get(str(head.get("scalar")) if isinstance(head, dict) else "")
+    if dtype is None or np.dtype(dtype).itemsize != im.bits // 8:
+        raise _Irregular("pixel format")
+    raw = np.frombuffer(child.receive(DECODE_TIMEOUT_S, nbytes), dtype=dtype)
     if raw.size != im.rows * im.columns:
         raise _Irregular("pixel data size")
     raw = raw.reshape(im.rows, im.columns)
