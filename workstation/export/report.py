@@ -483,8 +483,9 @@ def _ivc_impression(ctx: _Ctx) -> str | None:
     if not ext.get("mapped") and ext.get("segment_names"):
         parts.append(_join([str(n) for n in ext["segment_names"]]))
     if ext.get("level") is not None:
-        side = ext.get("side") if ext.get("side") in ("left", "right") else ""
-        parts.append(words["level_primary"].format(primary=words["primary_words"][side], level=ext["level"],
+        side = ext.get("side") or ""
+        primary = words["primary_words"].get(side) or words["primary_words"][""]
+        parts.append(words["level_primary"].format(primary=primary, level=ext["level"],
                                                    label=ext.get("level_label") or ""))
     return _sentence("; ".join(parts))
 

@@ -142,7 +142,7 @@ def _level(kind: str, where: str, basis: str, f: Findings) -> tuple[str | None, 
                       "the IVC segments and the distances from the landmarks describe the surgical anatomy")
     level, why = cranial_reach(f)
     side = f.side if f.side in ("left", "right") else None
-    primary = f"{side} renal or adrenal primary" if side else "renal or adrenal primary (side not recorded)"
+    primary = f"{side} renal or adrenal primary" if side else _unsided_primary(f.side)
     return level, f"tumour thrombus from a {primary} ({basis}); {why}"
 
 
@@ -154,6 +154,14 @@ def _level_label(level: str | None, f: Findings) -> str | None:
     if level == "III" and iv_not_excluded(f):
         return str(_LEVELS["level_III_or_IV_label"])
     return str(_LEVELS["levels"][level])
+
+
+def _unsided_primary(side: str | None) -> str:
+    """A renal or adrenal primary whose side is not left or right: not recorded, or recorded as
+    midline / bilateral (a kidney or adrenal is one side: the reader confirms which)."""
+    if side is None:
+        return "renal or adrenal primary (side not recorded)"
+    return f"renal or adrenal primary (side recorded as {side}: confirm which kidney or adrenal)"
 
 
 def segment_names(segments: Sequence[int] | None, f: Findings) -> list[str]:
@@ -237,8 +245,10 @@ def _segments_phrase(e: Mapping[str, Any]) -> str | None:
 
 
 def _primary_phrase(e: Mapping[str, Any]) -> str:
-    side = e.get("side") if e.get("side") in ("left", "right") else None
-    return f"from a {side} renal or adrenal primary" if side else "from a renal or adrenal primary"
+    side = e.get("side")
+    if side in ("left", "right"):
+        return f"from a {side} renal or adrenal primary"
+    return "from a renal or adrenal primary" if side is None else f"from a {_unsided_primary(side)}"
 
 
 def describe(e: Mapping[str, Any]) -> str:
