@@ -57,6 +57,7 @@ class Case:
     kind: str
     template: str
     path: str
+    expect: list[int] | None  # a preview's (rows, columns): the template's, unless all were changed
 
 
 # -- templates: three consecutive slices of a sample series, in each syntax ------------------------
@@ -264,7 +265,16 @@ def make_case(i: int, seed: int, blobs_by_key: dict[str, list[bytes]], folder: P
         (d / f"{j}.dcm").write_bytes(b)
     if kind == "special":
         special(d, rng)
-    return Case(i, kind, key, str(d))
+    return Case(i, kind, key, str(d), None if kind == "dims" else _dims(blobs_by_key[key][1]))
+
+
+def _dims(blob: bytes) -> list[int]:
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(blob), stop_before_pixels=True)
+    return [int(ds.Rows), int(ds.Columns)]
 
 
 def make_cases(n: int, seed: int, folder: Path, only: int | None = None) -> list[Case]:
@@ -365,8 +375,13 @@ def run_batch(cases: list[Case], alarm: int = CASE_ALARM_S) -> dict[int, dict]:
     return results
 
 
-def problem(r: dict, max_rss: int = MAX_RSS) -> str | None:
-    """Why a result breaks the rule (no crash, no hang, bounded memory, quiet, plausible), or None."""
+def problem(r: dict, case: Case, max_rss: int = MAX_RSS) -> str | None:
+    """Why a result breaks the rule (no crash, no hang, bounded memory, quiet, plausible), or None.
+    A plausible preview: two or three slices (a mutated file may fall out of the series), only the
+    shown one filled, finite, the template's slice size or (all files' size changed) within the
+    preview limit."""
+    from workstation.dicom.first_slice import MAX_PREVIEW_PIXELS
+
     if r.get("hang"):
         return "hang"
     if "crash" in r:
@@ -384,7 +399,8 @@ def problem(r: dict, max_rss: int = MAX_RSS) -> str | None:
     res = r["result"]
     if res is not None:
         n, rows, cols = res["shape"]
-        if not (n >= 2 and 0 < rows <= 65535 and 0 < cols <= 65535) or res["nonzero_elsewhere"]:
+        size_ok = [rows, cols] == case.expect if case.expect else 0 < rows * cols <= MAX_PREVIEW_PIXELS
+        if n not in (2, 3) or not size_ok or res["nonzero_elsewhere"] or res["k"] != (n - 1) // 2:
             return "implausible preview"
         if not res["finite"]:
             return "non-finite preview"
@@ -424,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     for c in cases:
         r = results[c.index]
-        p = problem(r)
+        p = problem(r, c)
         key = p or ("preview" if r["result"] is not None else "none")
         outcome[key] += 1
         by_kind[c.kind][key] += 1
