@@ -99,6 +99,13 @@ CHILD_AS = 512 * 1024 ** 2
 SCAN_TIMEOUT_S = 10.0
 SCAN_TIMEOUT_PER_FILE_S = 0.005
 DECODE_TIMEOUT_S = 10.0
+#: the elements read are UI (64 characters), CS, LO (64), IS, DS (16 each, 6 for the orientation)
+#: and US (PS3.5 6.2): a longer value is malformed, the full scan decides. The child cuts values
+#: there, and its whole answer is bounded (legitimately ~0.5 KiB a file): a hostile folder cannot
+#: make this process hold much
+MAX_VALUE_CHARS = 128
+SCAN_ANSWER_PER_FILE = 4096
+MAX_SCAN_ANSWER = 64 * 1024 ** 2
 
 #: the child: reads length-prefixed JSON requests on stdin (a scan: files and tags, then one file
 #: to decode), answers length-prefixed on stdout; only the standard library and GDCM
@@ -127,7 +134,9 @@ for t in tags:
     scanner.AddTag(t)
 if not scanner.Scan(req["files"]):
     sys.exit(3)
-found = {f: [scanner.GetValue(f, t) for t in tags] for f in req["files"] if scanner.IsKey(f)}
+cut = req["max_value"] + 1
+found = [[None if v is None else v[:cut] for v in (scanner.GetValue(f, t) for t in tags)]
+         if scanner.IsKey(f) else None for f in req["files"]]
 send(json.dumps(found).encode("utf-8", "surrogatepass"))
 req = recv()
 if not req:
@@ -265,16 +274,17 @@ def _read(stream: IO[bytes], n: int, deadline: float) -> bytes:
 
 
 def _scan(child: _Child, files: list[str]) -> list[_Image]:
-    child.send({"files": files, "tags": list(TAGS.values())})
-    answer = child.receive(child.scan_timeout, 64 * 1024 * (len(files) + 1))
+    child.send({"files": files, "tags": list(TAGS.values()), "max_value": MAX_VALUE_CHARS})
+    answer = child.receive(child.scan_timeout, min(MAX_SCAN_ANSWER, SCAN_ANSWER_PER_FILE * (len(files) + 16)))
     found = json.loads(answer.decode("utf-8", "surrogatepass"))
-    if not isinstance(found, dict):
+    if not isinstance(found, list) or len(found) != len(files):
         raise _Irregular("GDCM child answer")
     images: list[_Image] = []
-    for f in files:
-        row = found.get(f)  # absent: not DICOM to GDCM, the full scan skips it too
+    for f, row in zip(files, found):
         if not isinstance(row, list) or len(row) != len(TAGS):
-            continue
+            continue  # not DICOM to GDCM: the full scan skips it too
+        if any(isinstance(v, str) and len(v) > MAX_VALUE_CHARS for v in row):
+            raise _Irregular("an over-long header value")
         values = {name: _clean(v) for name, v in zip(TAGS, row)}
         if not values["Rows"]:
             continue  # no image (SR, KO, PR, DICOMDIR): the full scan skips it too
