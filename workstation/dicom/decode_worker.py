@@ -14,8 +14,9 @@ from typing import BinaryIO
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
-    from workstation.dicom.decoding import PREFERRED_PLUGINS, decode_frames, decoding_plugin
+    from workstation.dicom.decoding import PREFERRED_PLUGINS, decode_frames, decoding_plugin, prefer_throughput
 
+    prefer_throughput()
     for ts in PREFERRED_PLUGINS:  # import the decoders now, before saying ready
         decoding_plugin(ts)
     pickle.dump(("ready", None), out, protocol=pickle.HIGHEST_PROTOCOL)

@@ -54,6 +54,15 @@ PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
     _uid.JPEGLossless: _JPEG, _uid.JPEGLosslessSV1: _JPEG,
 }
 
+#: in a worker process (one frame at a time, one process per core) the plugin with the least CPU a
+#: frame wins, not the lowest wall time: GDCM's JPEG 2000 decoder runs OpenJPEG on every core
+#: (17 ms wall but 30 ms CPU a frame), so two such workers on two cores contend, while
+#: pylibjpeg-openjpeg is single-threaded (27 ms CPU): 150 frames 2.47 -> 2.26 s (SimpleITK 2.57 s,
+#: benchmarks/load.py, same run)
+WORKER_PLUGINS: dict[str, tuple[str, ...]] = {
+    _uid.JPEG2000Lossless: ("pylibjpeg", "gdcm"), _uid.JPEG2000: ("pylibjpeg", "gdcm"),
+}
+
 #: syntaxes slow enough per frame (> 5 ms) that a worker process pays for moving the result back
 #: (~0.5 ms for 512 x 512 x 16 bit); RLE (0.8 ms) is decoded in the reading threads instead
 POOLED_SYNTAXES = frozenset({
@@ -80,6 +89,12 @@ def decoding_plugin(transfer_syntax: str | None) -> str:
             available = ()
         _plugin_cache[ts] = next((p for p in wanted if p in available), "")
     return _plugin_cache[ts]
+
+
+def prefer_throughput() -> None:
+    """Called by a worker process: choose plugins by CPU a frame (:data:`WORKER_PLUGINS`)."""
+    PREFERRED_PLUGINS.update(WORKER_PLUGINS)
+    _plugin_cache.clear()
 
 
 def decode_frames(src: str | bytes, indices: list[int] | None,

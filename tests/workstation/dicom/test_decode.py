@@ -86,6 +86,23 @@ def test_preferred_plugins_are_used():
         assert decoding_plugin(ts) in get_decoder(ts).available_plugins
 
 
+def test_decoding_processes_choose_by_cpu_a_frame(monkeypatch):
+    """A worker decodes one frame at a time, one worker per core: JPEG 2000 goes to the
+    single-threaded openjpeg plugin there (GDCM's runs on every core and the workers would
+    contend); other syntaxes keep their choice."""
+    from pydicom.pixels import get_decoder
+
+    import workstation.dicom.decoding as D
+
+    monkeypatch.setattr(D, "PREFERRED_PLUGINS", dict(D.PREFERRED_PLUGINS))
+    monkeypatch.setattr(D, "_plugin_cache", {})
+    before = {ts: D.decoding_plugin(ts) for ts in (uid.JPEGLSLossless, uid.JPEGLosslessSV1, uid.RLELossless)}
+    D.prefer_throughput()
+    if "pylibjpeg" in get_decoder(uid.JPEG2000Lossless).available_plugins:
+        assert D.decoding_plugin(uid.JPEG2000Lossless) == D.decoding_plugin(uid.JPEG2000) == "pylibjpeg"
+    assert {ts: D.decoding_plugin(ts) for ts in before} == before
+
+
 def test_slow_syntaxes_go_to_the_decoding_processes():
     assert use_pool(uid.JPEG2000Lossless, 100) == (len(os.sched_getaffinity(0)) > 1)
     assert not use_pool(uid.RLELossless, 100)
