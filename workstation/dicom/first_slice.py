@@ -40,7 +40,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..volume import Volume
-from .sources import folder_sources, limit
+from .sources import folder_sources, max_voxels
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ def _first_stack(images: list[_Image]) -> _Stack:
     uid, best = min(regular, key=lambda us: (-len(us[1].images), us[1].images[0].series_number or 0, us[0]))
     if any(not s.regular and len(s.images) >= len(best.images) for s in stacks.values()):
         raise _Irregular("an irregular series as large")
-    if len(best.images) < 2 or len(best.images) * best.images[0].rows * best.images[0].columns > _max_voxels():
+    if len(best.images) < 2 or len(best.images) * best.images[0].rows * best.images[0].columns > max_voxels():
         raise _Irregular("one image, or over the voxel limit")
     return best
 
@@ -382,15 +382,6 @@ def _stack(group: list[_Image]) -> _Stack:
     if tilt > TILT_RAD:
         return irregular
     return _Stack(ordered, True, normal, float(z[order][-1] - z[order][0]) / (len(group) - 1))
-
-
-def _max_voxels() -> int:
-    cap = limit("max_voxels_per_series")
-    try:
-        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return cap
-    return min(cap, phys // 4) if phys > 0 else cap
 
 
 def _decode(child: _Child, im: _Image) -> np.ndarray:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..errors import DicomError
 from .headers import Frame, stack_keys
-from .sources import limit
+from .sources import max_voxels
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +154,6 @@ def split_series(frames: list[Frame]) -> list[tuple[str, list[Frame]]]:
 
 
 # -- layout ---------------------------------------------------------------------------------------
-def max_voxels() -> int:
-    """Voxels one series may have: ``max_voxels_per_series``, and at most a quarter of the
-    machine's memory in voxels (an int16 volume then fills half of it at most)."""
-    cap = limit("max_voxels_per_series")
-    try:
-        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return cap
-    return min(cap, phys // 4) if phys > 0 else cap
 
 
 def _check_size(n_images: int, n_slices: int, first: Frame) -> None:

@@ -47,6 +47,17 @@ def limit(name: str) -> int:
     return int(load_json("limits.json")[name]["value"])
 
 
+def max_voxels() -> int:
+    """Voxels one series may have: ``max_voxels_per_series``, and at most a quarter of the
+    machine's memory in voxels (an int16 volume then fills half of it at most)."""
+    cap = limit("max_voxels_per_series")
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return cap
+    return min(cap, phys // 4) if phys > 0 else cap
+
+
 def file_kind(mode: int) -> str:
     """What a non-regular directory entry is, in words."""
     for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
