@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,25 @@ def test_signoff_report_is_consistent(case: dict[str, Any], outputs: dict[str, t
     if other:
         assert f"{other} retroperitoneal" not in flat.lower() and f"{other} renal" not in flat.lower()
     if case["findings"].get("histology"):
-        assert all("plausible" not in r["reason"] for r in a["recommendations"]
+        assert all("plausible" not in r["reason"] and "in the differential" not in r["reason"]
+                   for r in a["recommendations"]
                    if r["id"] in ("sarcoma_team_referral", "urology_referral", "chest_ct_staging"))
     if not a["staging"]["applies"]:
         assert "Clinical staging (AJCC 8th edition, soft-tissue" not in flat
+
+
+def test_an_imaging_only_probability_is_stated_not_called_plausible(
+        outputs: dict[str, tuple[dict[str, Any], str]]) -> None:
+    """A 97 % sarcoma on imaging is not "plausible": reasons give the diagnosis as in the
+    differential with its number, whatever the number."""
+    seen = []
+    for case in CASES:
+        if case["findings"].get("histology"):
+            continue
+        a, _ = outputs[case["id"]]
+        for r in a["recommendations"]:
+            if r["id"] in ("sarcoma_team_referral", "chest_ct_staging") and "sarcoma" in r["reason"]:
+                assert "plausible (" not in r["reason"], (case["id"], r["reason"])
+                assert re.search(r"in the differential \((\d+|<1) %\)", r["reason"]), (case["id"], r["reason"])
+                seen.append(case["id"])
+    assert seen  # the cases hold imaging-only sarcomas
