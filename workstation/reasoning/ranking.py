@@ -356,7 +356,7 @@ def assess(findings: Findings | Mapping[str, Any], params: ModelParams | None = 
     tumour = extent is not None and extent["kind"] == "tumour"
     ctx = Context(f, {d.id: d.probability for d in diffs}, diffs[0].id, kb.sarcoma_ids, tumour,
                   None if extent is None else extent["level"], cranial_reach(f)[0] if tumour else None,
-                  _extent_words(extent))
+                  _extent_words(extent), None if extent is None else str(extent["kind"]))
     labels = {**kb.labels, OTHER_ID: kb.model["other"]["label"]}
     recs = recommend(ctx, labels)
     return Assessment(r.t_category, r.stage, r.ivc_segments, r.enhancement_call, r.thrombus_call, diffs,

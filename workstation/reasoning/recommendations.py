@@ -41,6 +41,7 @@ class Context:
     level: str | None                 # thrombus level as reported (renal/adrenal primary only)
     reach: str | None = None          # how far cranially the tumour reaches (ivc.cranial_reach), any origin
     extent: str = ""                  # "thrombus level III" / "segments 2 and 3" / "extent not mapped"
+    ivc_kind: str | None = None       # ivc_extent.kind: "tumour", "bland_thrombus" or None (nothing in the IVC)
 
 
 def _p(ids: Sequence[str], c: Context) -> float:
@@ -100,6 +101,8 @@ def holds(cond: Mapping[str, Any], c: Context) -> bool:
         return c.level in cond["level_in"]
     if "reach_in" in cond:
         return c.reach in cond["reach_in"]
+    if "ivc_kind" in cond:
+        return c.ivc_kind == cond["ivc_kind"]
     raise ValueError(f"recommendations.json: unknown condition {sorted(cond)}")
 
 

@@ -137,6 +137,9 @@ def test_signoff_report_is_consistent(case: dict[str, Any], outputs: dict[str, t
     e, k = a.get("ivc_extent"), a["staging"].get("kidney")
     if e is None or e.get("level") is None:
         assert "Neves-Zincke level" not in flat
+    # the bland-thrombus call goes to the referring team exactly when the IVC holds bland thrombus
+    bland = e is not None and e.get("kind") == "bland_thrombus"
+    assert bland == ("bland_thrombus_communication" in {r["id"] for r in a["recommendations"]})
     if k is not None and {"diaphragm", "right_atrium"} & set(k["missing"]):
         assert "IVC below the diaphragm" not in flat and "hepatic veins, below the diaphragm" not in flat
     side = case["findings"].get("side")

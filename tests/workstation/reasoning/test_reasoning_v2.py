@@ -333,7 +333,7 @@ def test_a_bland_thrombus_is_not_given_a_tumour_thrombus_level():
 def test_every_rule_condition_is_one_the_engine_knows():
     from workstation.reasoning.findings import DIFFERENTIAL_IDS, FIELD_SPECS
     keys = {"p_at_least", "leads", "finding", "field", "known", "known_not", "histology_in", "age_below",
-            "intravascular", "level_in", "reach_in"}
+            "intravascular", "level_in", "reach_in", "ivc_kind"}
     ids = {*DIFFERENTIAL_IDS, "other", "sarcoma"}
 
     def leaves(conds):
@@ -362,6 +362,8 @@ def test_every_rule_condition_is_one_the_engine_knows():
                 assert cond[key] in FIELD_SPECS
             if key == "histology_in":
                 assert set(cond[key]) <= set(FIELD_SPECS["histology"]["enum"])
+            if key == "ivc_kind":
+                assert cond[key] in ("tumour", "bland_thrombus")
 
 
 def test_a_finding_against_is_not_hidden_by_a_stronger_one_for_in_the_same_group():
