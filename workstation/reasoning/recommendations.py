@@ -102,7 +102,7 @@ def holds(cond: Mapping[str, Any], c: Context) -> bool:
     if "reach_in" in cond:
         return c.reach in cond["reach_in"]
     if "ivc_kind" in cond:
-        return c.ivc_kind == cond["ivc_kind"]
+        return c.ivc_kind == str(cond["ivc_kind"])
     raise ValueError(f"recommendations.json: unknown condition {sorted(cond)}")
 
 
