@@ -106,7 +106,11 @@ def _write_temp(path: Path, data: bytes, *, mode: int = DEFAULT_FILE) -> Path:
     tmp = temp_name_for(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        _exact_mode(fd, mode)
+        try:
+            _exact_mode(fd, mode)
+        except BaseException:
+            os.close(fd)  # fdopen below owns (and closes) it only once it is reached
+            raise
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

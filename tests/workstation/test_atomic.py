@@ -279,3 +279,25 @@ def test_deidentified_set_has_ordinary_permissions_and_a_set_is_consistent(tmp_p
         assert {p.name: _mode(p) for p in out.iterdir()} == {"a.txt": 0o644, atomic.MANIFEST: 0o644}
     finally:
         os.umask(old)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fchmod"), reason="Linux /proc")
+def test_a_refused_chmod_closes_the_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    """A file system that refuses chmod (e.g. a FAT USB stick gives EPERM): each refused private
+    write is one clear error, and neither a file descriptor nor a temporary file is left behind."""
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    before = _open_fds()
+    for _ in range(5):
+        with pytest.raises(WorkstationError):
+            atomic.atomic_write_bytes(tmp_path / "a.json", b"{}", mode=atomic.PRIVATE_FILE)
+        with pytest.raises(WorkstationError):
+            atomic.atomic_write_many({tmp_path / "c": b"1"}, mode=atomic.PRIVATE_FILE)
+    assert _open_fds() == before
+    assert list(tmp_path.iterdir()) == []

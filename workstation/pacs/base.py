@@ -176,7 +176,11 @@ class InstanceWriter:
         try:  # patient data: owner-only (0o600) whatever the umask, like saved reads
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
             if hasattr(os, "fchmod"):
-                os.fchmod(fd, PRIVATE_FILE)
+                try:
+                    os.fchmod(fd, PRIVATE_FILE)
+                except BaseException:
+                    os.close(fd)  # open() below owns (and closes) it only once it is reached
+                    raise
             with open(fd, "wb") as fh:
                 for c in chunks:
                     fh.write(c)

@@ -2,6 +2,7 @@
 first) and aborted retrieves (no half-written or temporary file left)."""
 from __future__ import annotations
 
+import os
 import threading
 
 import pydicom
@@ -102,3 +103,24 @@ def test_retrieved_patient_data_is_owner_only_whatever_the_umask(server_url, sam
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
     folders = made + [d for d in out.rglob("*") if d.is_dir()]
     assert folders and {stat.S_IMODE(d.stat().st_mode) for d in folders} == {0o700}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fchmod"), reason="Linux /proc")
+def test_a_refused_chmod_closes_the_instance_file(tmp_path, monkeypatch):
+    """A retrieve folder whose file system refuses chmod (EPERM, e.g. a FAT USB stick): each
+    instance is one error naming the folder, and no descriptor or temporary file is left open."""
+    from workstation.errors import WorkstationError
+    from workstation.pacs.base import InstanceWriter
+
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    writer = InstanceWriter(tmp_path / "out")
+    writer.path_for("1.2.3", "1.2.3.4")  # the series folder exists before chmod is refused
+    monkeypatch.setattr(os, "fchmod", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(5):
+        with pytest.raises(WorkstationError, match="cannot write"):
+            writer.write("1.2.3", f"1.2.3.4.{i}", [b"DICM"])
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert list((tmp_path / "out" / "1.2.3").iterdir()) == []
