@@ -116,7 +116,7 @@ class SessionAutosave(QObject):
         self.masks_dirty = False
         self.bar: Any = None  # the read-only or damaged-file banner
         self.owner: LockOwner | None = None  # who edits the study when this window is read-only
-        self._seen: tuple[int, int] | None = None  # read-only: the owner's save last shown
+        self._seen: tuple[int, int, int] | None = None  # read-only: the owner's save last shown
         self.last_error: str | None = None
         self.last_message = ""  # the last thing told to the reader about the read (tests read it)
         self.saves = 0  # saves written by this window
@@ -267,13 +267,15 @@ class SessionAutosave(QObject):
         self.owner_watch.start()
         self.read_only_changed.emit(True)
 
-    def _saved_stamp(self) -> tuple[int, int] | None:
-        """(mtime in ns, size) of the saved read; None when there is none."""
+    def _saved_stamp(self) -> tuple[int, int, int] | None:
+        """(inode, mtime in ns, size) of the saved read; None when there is none. Every save is a
+        new file renamed into place, so the inode tells saves apart where a coarse clock and an
+        equal size would not."""
         try:
             st = self.store.path.stat() if self.store is not None else None
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size) if st is not None else None
+        return (st.st_ino, st.st_mtime_ns, st.st_size) if st is not None else None
 
     def follow_owner(self) -> bool:
         """Read-only: show the read as the editing window last saved it, when it saved since this

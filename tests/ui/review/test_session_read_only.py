@@ -6,6 +6,7 @@ Real windows on the sample study, driven with the mouse and the keyboard."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QApplication, QComboBox
 from review_helpers import open_review_window
 from viewer_helpers import drag
 
+from workstation.atomic import PRIVATE_FILE, atomic_write_bytes
 from workstation.session import SessionStore, study_key
 
 
@@ -213,3 +215,21 @@ def test_the_read_only_window_follows_the_owners_saves_and_stays_read_only(qtbot
     qtbot.waitUntil(lambda: cal.id not in win.store, timeout=60000)
     assert len(win.store.of_kind("caliper")) == 1 and cal.id not in win.viewer.axial.measurement_layer.graphics
     assert win.store.read_only and not win.act_undo.isEnabled()
+
+
+def test_a_save_within_the_same_clock_tick_and_size_is_still_followed(qtbot, owner_with_work, reader):
+    """A file system with a coarse clock (1-2 s on FAT, some network shares) can give the editing
+    window's next save the same modification time, and a changed grade leaves the size alike: the
+    read-only window must still show it (each save is a new file, renamed into place)."""
+    owner, cal, store = owner_with_work
+    auto, c = _module(reader).session, _module(reader).controller
+    qtbot.waitUntil(lambda: c.value("grade") == 2, timeout=60000)
+    auto.owner_watch.stop()  # no check while the save below is made
+    before = store.path.stat()
+    text = store.path.read_text()
+    assert text.count('"grade":2') == 1
+    # the editing window's next save, as it writes it (atomically, owner-only), one digit changed
+    atomic_write_bytes(store.path, text.replace('"grade":2', '"grade":3').encode(), mode=PRIVATE_FILE)
+    os.utime(store.path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the coarse clock's tick
+    assert store.path.stat().st_size == before.st_size
+    assert auto.follow_owner() and c.value("grade") == 3
