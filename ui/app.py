@@ -105,6 +105,19 @@ def create_window(path=None, modules: bool = True, defer_modules: bool = False, 
     return win
 
 
+def _private_file(path: Path) -> None:
+    """Create (or empty) ``path`` owner-only (0o600 exactly, POSIX), its folder made if missing."""
+    from workstation.atomic import PRIVATE_FILE
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+
+
 def _is_preview(volume) -> bool:
     return volume is not None and bool(volume.meta.get("preview"))
 
@@ -214,14 +227,15 @@ def run_app(path=None, screenshot=None) -> int:
         for _ in range(5):
             app.processEvents()
         img = win.grab()
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the overlay shows the patient's name and ID: owner-only before a byte is written
+            _private_file(out)
+        except OSError as exc:  # an exception here would leave the app running, not exit 2
+            fail(f"{out}: could not write the PNG ({exc.strerror or type(exc).__name__})")
+            return
         if not img.save(str(out), "PNG"):
             print(f"workstation: {out}: could not write the PNG", file=sys.stderr)
             result["code"] = 2
-        else:  # the overlay shows the patient's name and ID: owner-only, like saved reads
-            if os.name == "posix":
-                from workstation.atomic import PRIVATE_FILE
-                os.chmod(out, PRIVATE_FILE)
+        else:
             result["code"] = 0
         app.quit()
 

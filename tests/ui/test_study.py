@@ -388,3 +388,16 @@ sys.exit(main([{str(STUDY)!r}]))
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("LOADED ")]
     assert lines and "first-image " in out.stdout
     assert lines[0] == "LOADED []"
+
+
+def test_screenshot_into_an_unwritable_place_is_one_line_and_exit_2(tmp_path):
+    """A screenshot path whose folder cannot be made (a file is in the way): exit 2 with one line
+    naming the path, not a traceback and an abort from inside the Qt timer."""
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "shot.png"
+    r = _run_cli(["--screenshot", str(out)], tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("workstation:")]
+    assert len(lines) == 1 and "shot.png" in lines[0] and "Traceback" not in r.stderr
