@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import PRIVATE_DIR, atomic_write_text, make_private_dir
+from ..atomic import PRIVATE_DIR, PRIVATE_FILE, atomic_write_text, make_private_dir
 from .base import PacsClient, ProgressFn, check_uid
 
 _STAGING = ".staging-"
@@ -145,7 +145,7 @@ class StudyCache:
 
     def _write_meta(self, key: str, study_uid: str, size: int) -> None:
         doc = {"study_uid": study_uid, "bytes": size, "last_used": time.time()}
-        atomic_write_text(self._meta(key), json.dumps(doc), durable=False)
+        atomic_write_text(self._meta(key), json.dumps(doc), durable=False, mode=PRIVATE_FILE)  # names the study
 
 
 def default_cache() -> StudyCache:

@@ -103,6 +103,8 @@ def test_retrieved_patient_data_is_owner_only_whatever_the_umask(server_url, sam
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
     folders = made + [d for d in out.rglob("*") if d.is_dir()]
     assert folders and {stat.S_IMODE(d.stat().st_mode) for d in folders} == {0o700}
+    if through_cache:  # the entry's record names the study (its UID): owner-only too
+        assert stat.S_IMODE((tmp_path / "cache" / f"{out.name}.json").stat().st_mode) == 0o600
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fchmod"), reason="Linux /proc")
