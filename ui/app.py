@@ -107,13 +107,12 @@ def create_window(path=None, modules: bool = True, defer_modules: bool = False, 
 
 def _private_file(path: Path) -> None:
     """Create (or empty) ``path`` owner-only (0o600 exactly, POSIX), its folder made if missing."""
-    from workstation.atomic import PRIVATE_FILE
+    from workstation.atomic import PRIVATE_FILE, set_private
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, PRIVATE_FILE)
+        set_private(fd, PRIVATE_FILE)
     finally:
         os.close(fd)
 

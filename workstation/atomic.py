@@ -18,8 +18,10 @@ folders made for it are :data:`PRIVATE_DIR` ``0o700``. See docs/cli.md, "File pe
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import WorkstationError
+
+log = logging.getLogger(__name__)
 
 #: temporary files are ``.<final name>.<random>.tmp`` beside the final file
 TEMP_SUFFIX = ".tmp"
@@ -44,11 +48,36 @@ def is_private(mode: int) -> bool:
     return not mode & 0o077
 
 
+#: what chmod says on a file system that keeps no permissions (a FAT/exFAT USB stick, some CIFS
+#: mounts): the file is still written -- it was created with the private mode under the umask, so
+#: it is at most as open as the mount makes every file -- rather than the reader's export lost
+_NO_PERMISSIONS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
+_told_no_permissions: set[int] = set()
+
+
+def set_private(fd: int, mode: int = PRIVATE_FILE) -> None:
+    """``mode`` (owner-only) set exactly on the open file ``fd``, which this process created
+    (POSIX; nothing on Windows). A file system without permissions is logged once per device, not
+    refused; any other failure raises."""
+    if not hasattr(os, "fchmod"):
+        return
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        if exc.errno not in _NO_PERMISSIONS:
+            raise
+        dev = os.fstat(fd).st_dev
+        if dev not in _told_no_permissions:
+            _told_no_permissions.add(dev)
+            log.warning("a file system here keeps no permissions (chmod refused): patient data written "
+                        "to it is as readable as the mount makes every file")
+
+
 def _exact_mode(fd: int, mode: int) -> None:
     """A private ``mode`` set exactly on the open file ``fd`` (POSIX); other modes are left to
     the umask."""
-    if is_private(mode) and hasattr(os, "fchmod"):
-        os.fchmod(fd, mode)
+    if is_private(mode):
+        set_private(fd, mode)
 
 
 def _mode_kw(mode: int, default: int) -> dict[str, int]:

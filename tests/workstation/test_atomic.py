@@ -286,18 +286,37 @@ def _open_fds() -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fchmod"), reason="Linux /proc")
-def test_a_refused_chmod_closes_the_file_and_leaves_no_temp(tmp_path, monkeypatch):
-    """A file system that refuses chmod (e.g. a FAT USB stick gives EPERM): each refused private
-    write is one clear error, and neither a file descriptor nor a temporary file is left behind."""
+def test_a_file_system_without_permissions_still_gets_the_write(tmp_path, monkeypatch, caplog):
+    """A FAT USB stick or a CIFS mount refuses chmod (EPERM / ENOTSUP): the private write still
+    happens -- the file was created owner-only under the umask -- with one warning, no leak."""
     def refuse(fd, mode):
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "fchmod", refuse)
+    monkeypatch.setattr(atomic, "_told_no_permissions", set())
+    before = _open_fds()
+    with caplog.at_level("WARNING", logger="workstation.atomic"):
+        for i in range(5):
+            atomic.atomic_write_bytes(tmp_path / "a.json", b"{%d}" % i, mode=atomic.PRIVATE_FILE)
+            atomic.atomic_write_many({tmp_path / "c": b"%d" % i}, mode=atomic.PRIVATE_FILE)
+    assert _open_fds() == before
+    assert (tmp_path / "a.json").read_bytes() == b"{4}" and (tmp_path / "c").read_bytes() == b"4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "c"]
+    assert len([r for r in caplog.records if "keeps no permissions" in r.message]) == 1
+
+
+def test_a_failing_chmod_closes_the_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    """Any other chmod failure (here EIO) is one clear error, and neither a file descriptor nor a
+    temporary file is left behind."""
+    def fail(fd, mode):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fchmod", fail)
     before = _open_fds()
     for _ in range(5):
-        with pytest.raises(WorkstationError):
+        with pytest.raises((WorkstationError, OSError)):
             atomic.atomic_write_bytes(tmp_path / "a.json", b"{}", mode=atomic.PRIVATE_FILE)
-        with pytest.raises(WorkstationError):
+        with pytest.raises((WorkstationError, OSError)):
             atomic.atomic_write_many({tmp_path / "c": b"1"}, mode=atomic.PRIVATE_FILE)
     assert _open_fds() == before
     assert list(tmp_path.iterdir()) == []

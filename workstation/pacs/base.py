@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..atomic import PRIVATE_FILE, is_temp_name, make_private_dir, temp_name_for
+from ..atomic import PRIVATE_FILE, is_temp_name, make_private_dir, set_private, temp_name_for
 from ..errors import WorkstationError
 
 #: (done, total) after each instance; total is 0 while unknown
@@ -175,12 +175,11 @@ class InstanceWriter:
         tmp = temp_name_for(final)
         try:  # patient data: owner-only (0o600) whatever the umask, like saved reads
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
-            if hasattr(os, "fchmod"):
-                try:
-                    os.fchmod(fd, PRIVATE_FILE)
-                except BaseException:
-                    os.close(fd)  # open() below owns (and closes) it only once it is reached
-                    raise
+            try:
+                set_private(fd, PRIVATE_FILE)
+            except BaseException:
+                os.close(fd)  # open() below owns (and closes) it only once it is reached
+                raise
             with open(fd, "wb") as fh:
                 for c in chunks:
                     fh.write(c)

@@ -108,21 +108,28 @@ def test_retrieved_patient_data_is_owner_only_whatever_the_umask(server_url, sam
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fchmod"), reason="Linux /proc")
-def test_a_refused_chmod_closes_the_instance_file(tmp_path, monkeypatch):
-    """A retrieve folder whose file system refuses chmod (EPERM, e.g. a FAT USB stick): each
-    instance is one error naming the folder, and no descriptor or temporary file is left open."""
+def test_a_failing_chmod_closes_the_instance_file(tmp_path, monkeypatch):
+    """A retrieve folder where chmod fails (EIO): each instance is one error naming the folder, and
+    no descriptor or temporary file is left open. A file system that keeps no permissions (EPERM,
+    e.g. a FAT USB stick) is written to all the same."""
     from workstation.errors import WorkstationError
     from workstation.pacs.base import InstanceWriter
+
+    def fail(fd, mode):
+        raise OSError(5, "Input/output error")
 
     def refuse(fd, mode):
         raise PermissionError(1, "Operation not permitted")
 
     writer = InstanceWriter(tmp_path / "out")
-    writer.path_for("1.2.3", "1.2.3.4")  # the series folder exists before chmod is refused
-    monkeypatch.setattr(os, "fchmod", refuse)
+    writer.path_for("1.2.3", "1.2.3.4")  # the series folder exists before chmod fails
+    monkeypatch.setattr(os, "fchmod", fail)
     before = len(os.listdir("/proc/self/fd"))
     for i in range(5):
         with pytest.raises(WorkstationError, match="cannot write"):
             writer.write("1.2.3", f"1.2.3.4.{i}", [b"DICM"])
     assert len(os.listdir("/proc/self/fd")) == before
     assert list((tmp_path / "out" / "1.2.3").iterdir()) == []
+    monkeypatch.setattr(os, "fchmod", refuse)
+    assert writer.write("1.2.3", "1.2.3.4.9", [b"DICM"]).read_bytes() == b"DICM"
+    assert len(os.listdir("/proc/self/fd")) == before
