@@ -85,7 +85,11 @@ class StudyController(QObject):
         self.status.set_progress(0, volume.shape[0], "Series 1")
         begin = self._current_only(self.loader.begin)
         _AfterPaint(self.viewer.axial.viewport(), begin, self)
-        QTimer.singleShot(self.PREVIEW_START_MS, begin)
+        start = QTimer(self)  # owned by the study: gone with it, never fired at a deleted one
+        start.setSingleShot(True)
+        start.timeout.connect(begin)
+        start.timeout.connect(start.deleteLater)
+        start.start(self.PREVIEW_START_MS)
 
     def _preview_shown(self) -> bool:
         return self.preview is not None and self.viewer.volume is self.preview
