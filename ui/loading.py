@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
@@ -74,12 +75,25 @@ def _first_slice(key: str):
         return None
 
 
+#: how long the window waits for the prescan's first slice (normally ~0.2 s) before it shows
+#: itself without one and the loader scans as usual; a slow share or a stuck helper then delays
+#: the first image, never the window (project judgement)
+PREVIEW_WAIT_S = 2.0
+
+
 def take_preview(path):
     """The first-slice preview of ``path`` (a Volume with ``meta["preview"]``, only its middle
-    slice read) or None: the one :func:`prescan` started, else computed now."""
+    slice read) or None: the one :func:`prescan` started (None when it is not ready within
+    :data:`PREVIEW_WAIT_S`), else computed now."""
     key = os.fspath(path)
     fut = _previews.pop(key, None)
-    return fut.result() if fut is not None else _first_slice(key)
+    if fut is None:
+        return _first_slice(key)
+    try:
+        return fut.result(timeout=PREVIEW_WAIT_S)
+    except FutureTimeout:
+        trace("first slice not ready: the loader scans")
+        return None
 
 
 def _scan(path):

@@ -329,6 +329,32 @@ def test_no_preview_when_the_folder_is_not_the_plain_case(qtbot, tmp_path):
     assert (k1, sop1, win1) == (k0, sop0, win0)
 
 
+def test_a_first_slice_that_is_not_ready_never_holds_the_window(qtbot, monkeypatch):
+    """A slow share or a stuck helper: the window waits PREVIEW_WAIT_S at most for the first
+    slice, then the loader alone shows the study; the late preview is dropped."""
+    import threading
+
+    import ui.loading as L
+
+    if not STUDY.exists():
+        pytest.skip("sample study not generated")
+    release = threading.Event()
+    real = L._first_slice
+
+    def stuck(path):
+        release.wait(60)
+        return real(path)
+
+    monkeypatch.setattr(L, "_first_slice", stuck)
+    monkeypatch.setattr(L, "PREVIEW_WAIT_S", 0.2)
+    try:
+        (vol0, k0, sop0, _, _), (vol1, k1, sop1, _, _), _, _, win = _first_and_final(qtbot, STUDY)
+    finally:
+        release.set()
+    assert vol0.meta.get("preview") is None and vol0 is vol1 and (k0, sop0) == (k1, sop1)
+    assert win.study.preview is None and len(win.study.volumes) == 3
+
+
 def test_a_preview_the_loader_disagrees_with_is_replaced(qtbot, tmp_path):
     """A file GDCM lists but the loader refuses (its pixel data cut short): the preview counted
     it, the loaded series has a gap there -- the loaded series replaces the preview all the same
