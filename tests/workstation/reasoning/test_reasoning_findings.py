@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 from workstation.errors import FindingsError, WorkstationError
 from workstation.reasoning.findings import CHECKLIST_IDS, DIFFERENTIAL_IDS, Findings, load_findings
 
-SPEC = str(ROOT / "docs" / "findings.md")  # the project's own copy of the interface (never ../shared)
+SPEC = str(ROOT / "docs" / "findings.md")  # the project's own copy of the interface, inside the repository
 
 
 def doc(**kw):

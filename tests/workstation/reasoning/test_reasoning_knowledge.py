@@ -134,7 +134,7 @@ def _words(text):
 
 def _article_grams():
     """Hashes of every 12-word run of the seed article (data/article_12grams.sha1, made by
-    data/make_article_grams.py): the check needs neither the article nor ../shared."""
+    data/make_article_grams.py): the check needs neither the article nor anything outside the repository."""
     lines = (HERE / "data" / "article_12grams.sha1").read_text(encoding="utf-8").splitlines()
     return {x for x in lines if x and not x.startswith("#")}
 

@@ -1,4 +1,4 @@
-"""Regenerate article_12grams.sha1 from the seed article (run by hand; tests never read ../shared).
+"""Regenerate article_12grams.sha1 from the seed article (run by hand with the article's path; the tests read only the hashes).
 
     python tests/workstation/reasoning/data/make_article_grams.py PATH/TO/article.txt
 """
