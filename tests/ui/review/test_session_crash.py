@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 
 CHILD = textwrap.dedent(r'''
-    import json, os, sys, time
+    import json, os, signal, sys, time
     sys.path[:0] = [{tests_ui!r}, {here!r}]
     import numpy as np
     from PyQt6.QtCore import QEventLoop, QTimer
@@ -102,7 +102,7 @@ CHILD = textwrap.dedent(r'''
               "mask_voxels": {{k: int(m.sum()) for k, m in lt.masks().items()}}}}
     print(json.dumps(state), flush=True)
     print("saved", flush=True)
-    time.sleep(600)  # the child only waits to be killed: the test SIGKILLs it once it read "saved"
+    signal.pause()  # the child waits for the SIGKILL the test sends once it has read "saved"
 ''')
 
 
