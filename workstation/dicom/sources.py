@@ -197,7 +197,9 @@ def zip_sources(archive: str) -> tuple[list[Source], list[Skipped]]:
     try:
         with zipfile.ZipFile(archive) as z:
             infos = [i for i in z.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    # RuntimeError: zipfile's refusals of archives it cannot read (multi-disk, unsupported
+    # compression or encryption) all derive from RuntimeError
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
         return [], [Skipped(archive, f"unreadable zip archive ({type(exc).__name__})")]
     total, cap_total, cap_n = sum(i.file_size for i in infos), limit("max_zip_total_bytes"), limit("max_files")
     if total > cap_total:
