@@ -535,8 +535,8 @@ class SliceViewport(pg.GraphicsView):
 
     def _on_range_changed(self, *_args) -> None:
         if self.volume is not None:
-            self.t_bottomright.setText(self._bottom_right_text())
-            self._place_overlay()
+            self._update_window_text()  # the zoom line; the other corners and letters stay put
+            self._place_scale_bar()
 
     def _update_window_text(self) -> None:
         """The window/zoom corner after a window change (the other text is unchanged)."""
