@@ -61,12 +61,18 @@ def caliper_text(m: Caliper) -> str:
     return f"{m.label}: {m.length_mm:.1f} mm" if m.label else f"{m.length_mm:.1f} mm"
 
 
+def _stats_lines(label: str, s: dict, unit: str) -> list[str]:
+    """The label (if any), then mean/SD and min/max when the statistics have them."""
+    lines = [label] if label else []
+    if "mean" in s:
+        lines.append(f"Mean {s['mean']:.1f} {unit}  SD {s.get('sd', 0.0):.1f}".rstrip())
+        lines.append(f"Min {s.get('min', 0):.0f}  Max {s.get('max', 0):.0f}")
+    return lines
+
+
 def ellipse_text(m: EllipseROI, unit: str) -> str:
     s = m.stats or {}
-    lines = [m.label] if m.label else []
-    if "mean" in s:
-        lines.append(f"Mean {s['mean']:.1f} {unit}  SD {s.get('sd', 0.0):.1f}")
-        lines.append(f"Min {s.get('min', 0):.0f}  Max {s.get('max', 0):.0f}")
+    lines = _stats_lines(m.label, s, unit)
     if "area_mm2" in s:
         lines.append(f"Area {s['area_mm2']:.1f} mm²")
     return "\n".join(lines)
@@ -322,10 +328,7 @@ def angle_text(m: Angle) -> str:
 
 def freehand_text(m: FreehandROI, unit: str) -> str:
     s = m.stats or {}
-    lines = [m.label] if m.label else []
-    if "mean" in s:
-        lines.append(f"Mean {s['mean']:.1f} {unit}  SD {s.get('sd', 0.0):.1f}".rstrip())
-        lines.append(f"Min {s.get('min', 0):.0f}  Max {s.get('max', 0):.0f}")
+    lines = _stats_lines(m.label, s, unit)
     lines.append(f"Area {s.get('area_mm2', m.area_mm2):.1f} mm²")
     return "\n".join(lines)
 
