@@ -97,12 +97,17 @@ def _decide(f: Findings, ranked: Sequence[tuple[str, str, float]], kb: Knowledge
             f"{top_label} leads the differential ({p * 100:.0f} %); clinical staging, to be confirmed by histology.")
     what = "no named diagnosis" if top_id == OTHER_ID else top_label
     what = what[0].upper() + what[1:]
-    sarcoma_p = sum(q for i, _, q in ranked if i in kb.sarcoma_ids)
+    sarcoma_p = _sarcoma_p(ranked, kb)
     if sarcoma_p >= _SARCOMA_PLAUSIBLE:
         return False, "leading differential", (
             f"{what} leads ({p * 100:.0f} %), but a sarcoma remains possible ({sarcoma_p * 100:.0f} %): "
             "AJCC soft-tissue sarcoma staging does not apply unless histology shows a sarcoma.")
     return False, "leading differential", f"{what} leads; AJCC soft-tissue sarcoma staging does not apply."
+
+
+def _sarcoma_p(ranked: Sequence[tuple[str, str, float]], kb: KnowledgeBase) -> float:
+    """The summed probability of the sarcoma differentials."""
+    return sum(q for i, _, q in ranked if i in kb.sarcoma_ids)
 
 
 def clinical_staging(f: Findings, r: RuleResults, ranked: Sequence[tuple[str, str, float]],
@@ -111,7 +116,7 @@ def clinical_staging(f: Findings, r: RuleResults, ranked: Sequence[tuple[str, st
     ``extent`` is the assessment's ``ivc_extent`` (for the kidney T category of a renal primary)."""
     applies, basis, note = _decide(f, ranked, kb)
     kidney = kidney_t(f, extent, ranked[0][0] if ranked else None)
-    plausible = sum(q for i, _, q in ranked if i in kb.sarcoma_ids) >= _SARCOMA_PLAUSIBLE
+    plausible = _sarcoma_p(ranked, kb) >= _SARCOMA_PLAUSIBLE
     t = None if r.t_category is None else f"c{r.t_category}"
     n = _nm(f.findings.get("lymph_node_metastases"), "N")
     m = _nm(f.findings.get("distant_metastases"), "M")
