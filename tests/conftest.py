@@ -1,8 +1,11 @@
 """Test-run settings. Tests read nothing outside the repository: the interface they check is the
 project's own (docs/), and the data is the sample study, pydicom's files and generated cases."""
+import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -45,3 +48,19 @@ def fail_on_call(monkeypatch):
         return real
 
     return arm
+
+
+@pytest.fixture
+def benchmark_module() -> Callable[[str], ModuleType]:
+    """``benchmark_module("fuzz")`` loads benchmarks/fuzz.py as the module ``ws_fuzz`` (registered in
+    sys.modules, where its dataclasses look their module up) and returns it."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(f"ws_{name}", ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None, name
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

@@ -4,27 +4,14 @@ in exit 0 or 2 with at most one stderr line of at most 300 characters and no tra
 processes limited to 3 GiB of address space, with bounded memory."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _fuzz():
-    spec = importlib.util.spec_from_file_location("ws_fuzz", ROOT / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.mark.parametrize("seed", [11])
-def test_a_few_hundred_mutated_sample_files_end_in_exit_0_or_2_with_one_line(tmp_path, seed):
-    fuzz = _fuzz()
+def test_a_few_hundred_mutated_sample_files_end_in_exit_0_or_2_with_one_line(tmp_path, seed, benchmark_module):
+    fuzz = benchmark_module("fuzz")
     try:
         fuzz.sample_files()
     except SystemExit:

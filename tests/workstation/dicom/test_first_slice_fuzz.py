@@ -10,31 +10,18 @@ memory (of that child and of the GDCM child it starts) under 1 GiB, and the resu
 preview of plausible shape."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
 from workstation.resources import SAMPLE_DICOM
 
-ROOT = Path(__file__).resolve().parents[3]
-
 pytestmark = pytest.mark.skipif(not (SAMPLE_DICOM / "study").exists(), reason="sample study not generated")
 
 
-def _fuzz():
-    spec = importlib.util.spec_from_file_location("ws_fuzz_first_slice", ROOT / "benchmarks" / "fuzz_first_slice.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.parametrize("seed", [7])
-def test_a_few_hundred_hostile_series_give_none_or_a_plausible_preview_quietly(tmp_path, seed):
-    fuzz = _fuzz()
+def test_a_few_hundred_hostile_series_give_none_or_a_plausible_preview_quietly(tmp_path, seed, benchmark_module):
+    fuzz = benchmark_module("fuzz_first_slice")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cases, results = fuzz.run(300, seed, 2, tmp_path)
