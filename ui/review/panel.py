@@ -717,13 +717,8 @@ class ReviewPanel(QWidget):
                                        else QAbstractSpinBox.ButtonSymbols.UpDownArrows)
                 else:
                     w.setEnabled(not self.read_only)
-        buttons = [*self.clear_buttons.values(), getattr(self, "use_largest_button", None),
-                   getattr(self, "target_combo", None)]
-        for row in self.rows.values():
-            buttons += [*row.tri.buttons.values(), row.accept_button, row.dismiss_button]
-        for b in buttons:
-            if b is not None:
-                b.setEnabled(not self.read_only)
+        for b in self._edit_buttons():
+            b.setEnabled(not self.read_only)
 
     def editable_widgets(self) -> list[QWidget]:
         """Every widget of the panel that changes the findings and is usable now (tests)."""
