@@ -26,8 +26,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_LIMIT = 3 * 1024 ** 3
@@ -217,7 +219,7 @@ for line in sys.stdin:
 """
 
 
-def _limits() -> None:  # pragma: no cover - runs in the child
+def limit_address_space() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
 
 
@@ -230,7 +232,7 @@ def run_batch(cases: list[Case], state: Path) -> dict[int, dict]:
         feed = "".join(json.dumps({"index": c.index, "path": c.path, "probe": c.probe, "alarm": CASE_ALARM_S}) + "\n"
                        for c in todo)
         proc = subprocess.run([sys.executable, "-c", CHILD], input=feed, capture_output=True, text=True, cwd=ROOT,
-                              env=env, preexec_fn=_limits, check=False,
+                              env=env, preexec_fn=limit_address_space, check=False,
                               timeout=CASE_ALARM_S * len(todo) + 120)
         for line in proc.stdout.splitlines():
             r = json.loads(line)
@@ -274,38 +276,55 @@ def run(n: int, seed: int, jobs: int, folder: Path, only: int | None = None) -> 
     return cases, results
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=500, help="number of mutated inputs (default 500)")
+def parse_args(argv: list[str] | None, doc: str | None, what: str) -> argparse.Namespace:
+    """The command line both fuzz scripts share: ``--n`` cases of ``what``, seed, jobs, keep, only."""
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=500, help=f"number of mutated {what} (default 500)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2, help="child processes in parallel (default 2)")
     ap.add_argument("--keep", metavar="DIR", help="keep the cases here (default: a temporary folder)")
     ap.add_argument("--only", type=int, metavar="I", help="run case I only")
-    a = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def tally(cases: list, results: dict[int, dict], problem_of: Callable[[dict, Any], str | None],
+          ok_key: Callable[[dict], str]) -> tuple[collections.Counter[str], dict[str, collections.Counter[str]], list]:
+    """Counts per outcome and per mutation kind (the problem, or ``ok_key(result)``) and the failing
+    cases as ``(case, problem, result)``."""
+    outcome: collections.Counter[str] = collections.Counter()
+    by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    failures = []
+    for c in cases:
+        r = results[c.index]
+        p = problem_of(r, c)
+        key = p or ok_key(r)
+        outcome[key] += 1
+        by_kind[c.kind][key] += 1
+        if p:
+            failures.append((c, p, r))
+    return outcome, by_kind, failures
+
+
+def print_tally(outcome: collections.Counter[str], by_kind: dict[str, collections.Counter[str]], width: int) -> None:
+    for k, v in sorted(outcome.items()):
+        print(f"  {k:<{width}} {v}")
+    for kind, cnt in sorted(by_kind.items()):
+        print(f"  {kind:<10} " + ", ".join(f"{k}: {v}" for k, v in sorted(cnt.items())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv, __doc__, "inputs")
     warnings.simplefilter("ignore")  # pydicom's complaints about the values we write on purpose
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     folder = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="ws-fuzz-"))
     t0 = time.perf_counter()
     cases, results = run(a.n, a.seed, max(1, a.jobs), folder, a.only)
     elapsed = time.perf_counter() - t0
-    outcome = collections.Counter()
-    by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    failures = []
-    for c in cases:
-        r = results[c.index]
-        p = problem(r)
-        key = p or f"exit {r['rc']}"
-        outcome[key] += 1
-        by_kind[c.kind][key] += 1
-        if p:
-            failures.append((c, p, r))
+    outcome, by_kind, failures = tally(cases, results, lambda r, _c: problem(r), lambda r: f"exit {r['rc']}")
     peak = max((r["rss"] for r in results.values()), default=0)
     print(f"{len(cases)} cases (seed {a.seed}) in {elapsed:.1f} s, {len(cases) / elapsed:.1f} cases/s; "
           f"peak RSS of a child {peak / 2 ** 20:.0f} MiB (address-space limit {AS_LIMIT / 2 ** 30:.0f} GiB)")
-    for k, v in sorted(outcome.items()):
-        print(f"  {k:<28} {v}")
-    for kind, cnt in sorted(by_kind.items()):
-        print(f"  {kind:<10} " + ", ".join(f"{k}: {v}" for k, v in sorted(cnt.items())))
+    print_tally(outcome, by_kind, 28)
     for c, p, r in failures[:50]:
         print(f"FAIL case {c.index} ({c.kind} of {c.source}, {'probe' if c.probe else 'info'}): {p}: "
               f"{r['stderr'].strip()[:300]!r}")

@@ -21,12 +21,9 @@ per outcome and mutation and the peak memory; ``--only I`` reruns one case.
 """
 from __future__ import annotations
 
-import argparse
-import collections
 import json
 import os
 import random
-import resource
 import struct
 import subprocess
 import sys
@@ -39,9 +36,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fuzz import HOSTILE_INTS, bitflip, chunk, tag_mutation, truncate  # noqa: E402
+from fuzz import (  # noqa: E402
+    AS_LIMIT,
+    HOSTILE_INTS,
+    bitflip,
+    chunk,
+    limit_address_space,
+    parse_args,
+    print_tally,
+    tag_mutation,
+    tally,
+    truncate,
+)
 
-AS_LIMIT = 3 * 1024 ** 3
 MAX_RSS = 1024 ** 3
 CASE_ALARM_S = 30
 SERIES = ("S002_CT_ABD_NONCONTRAST", "S501_MR_T2_AX")
@@ -343,10 +350,6 @@ for line in sys.stdin:
 """
 
 
-def _limits() -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-
-
 def run_batch(cases: list[Case], alarm: int = CASE_ALARM_S) -> dict[int, dict]:
     """Run ``cases`` in child processes, a new child after one dies; results by index."""
     results: dict[int, dict] = {}
@@ -355,7 +358,7 @@ def run_batch(cases: list[Case], alarm: int = CASE_ALARM_S) -> dict[int, dict]:
     while todo:
         feed = "".join(json.dumps({"index": c.index, "path": c.path, "alarm": alarm}) + "\n" for c in todo)
         proc = subprocess.run([sys.executable, "-c", CHILD], input=feed, capture_output=True, text=True,
-                              cwd=ROOT, env=env, preexec_fn=_limits, check=False,
+                              cwd=ROOT, env=env, preexec_fn=limit_address_space, check=False,
                               timeout=alarm * len(todo) + 300)
         started = None
         for line in proc.stdout.splitlines():
@@ -420,13 +423,7 @@ def run(n: int, seed: int, jobs: int, folder: Path, only: int | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=500, help="number of mutated series (default 500)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--jobs", type=int, default=2, help="child processes in parallel (default 2)")
-    ap.add_argument("--keep", metavar="DIR", help="keep the cases here (default: a temporary folder)")
-    ap.add_argument("--only", type=int, metavar="I", help="run case I only")
-    a = ap.parse_args(argv)
+    a = parse_args(argv, __doc__, "series")
     warnings.simplefilter("ignore")
     import logging
 
@@ -435,26 +432,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cases, results = run(a.n, a.seed, max(1, a.jobs), folder, a.only)
     elapsed = time.perf_counter() - t0
-    outcome: collections.Counter[str] = collections.Counter()
-    by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    failures = []
-    for c in cases:
-        r = results[c.index]
-        p = problem(r, c)
-        key = p or ("preview" if r["result"] is not None else "none")
-        outcome[key] += 1
-        by_kind[c.kind][key] += 1
-        if p:
-            failures.append((c, p, r))
+    outcome, by_kind, failures = tally(cases, results, problem,
+                                       lambda r: "preview" if r["result"] is not None else "none")
     peak = max((r["rss"] for r in results.values()), default=0)
     child_peak = max((r.get("child_rss", 0) for r in results.values()), default=0)
     print(f"{len(cases)} cases (seed {a.seed}) in {elapsed:.1f} s, {len(cases) / elapsed:.1f} cases/s; "
           f"peak VmHWM of a case {peak / 2 ** 20:.0f} MiB, of a child it started {child_peak / 2 ** 20:.0f} MiB "
           f"(address-space limit {AS_LIMIT / 2 ** 30:.0f} GiB)")
-    for k, v in sorted(outcome.items()):
-        print(f"  {k:<24} {v}")
-    for kind, cnt in sorted(by_kind.items()):
-        print(f"  {kind:<10} " + ", ".join(f"{k}: {v}" for k, v in sorted(cnt.items())))
+    print_tally(outcome, by_kind, 24)
     for c, p, r in failures[:60]:
         print(f"FAIL case {c.index} ({c.kind} of {c.template}): {p}: rss {r['rss'] / 2 ** 20:.0f} MiB; "
               f"why {r.get('why', '')!r}; stderr {r['stderr'].strip()[:200]!r}")
