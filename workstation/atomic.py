@@ -80,6 +80,20 @@ def _exact_mode(fd: int, mode: int) -> None:
         set_private(fd, mode)
 
 
+def _create_new(path: Path, mode: int) -> int:
+    """A new file ``path`` (``O_EXCL``) opened for writing with ``mode`` (a private one exact); if
+    the mode cannot be set the file is closed and removed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        _exact_mode(fd, mode)
+    except BaseException:
+        os.close(fd)  # the caller's fdopen owns (and closes) it only once it is reached
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return fd
+
+
 def _mode_kw(mode: int, default: int) -> dict[str, int]:
     """``{"mode": mode}`` unless it is the writer's default: the low-level writers are called in
     their plain ``(path, data)`` form for the default (the form wrappers and test doubles know)."""
@@ -133,13 +147,8 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
 
 def _write_temp(path: Path, data: bytes, *, mode: int = DEFAULT_FILE) -> Path:
     tmp = temp_name_for(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = _create_new(tmp, mode)
     try:
-        try:
-            _exact_mode(fd, mode)
-        except BaseException:
-            os.close(fd)  # fdopen below owns (and closes) it only once it is reached
-            raise
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -192,14 +201,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
         raise ValueError("atomic_open: mode must be 'w' or 'wb'")
     p = Path(path)
     tmp = temp_name_for(p)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms)
-    try:
-        _exact_mode(fd, perms)
-    except OSError:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    fd = _create_new(tmp, perms)
     fh: IO[Any] = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding="utf-8")
     try:
         yield fh
@@ -463,12 +465,7 @@ def _stage_and_commit(folder: Path, files: Mapping[str, bytes], meta: dict[str, 
 
 
 def _write_durable(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        _exact_mode(fd, mode)
-    except OSError:
-        os.close(fd)
-        raise
+    fd = _create_new(path, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
