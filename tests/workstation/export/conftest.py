@@ -74,3 +74,16 @@ def volume_from_files(paths):
 def ct_series(tmp_path):
     paths = write_series(tmp_path / "series")
     return volume_from_files(paths), paths
+
+
+def read_back(sr_path: object, volume: Volume | None, ms: list, findings: dict | None = None) -> dict:
+    """``read_sr(sr_path, volume)`` checked to give back the measurement ids of ``ms`` (and the
+    ``findings``, when given); the restored measurements by id."""
+    from workstation.export.sr import read_sr
+
+    got, restored = read_sr(sr_path, volume)
+    if findings is not None:
+        assert got == findings
+    by_id = {m.id: m for m in restored}
+    assert set(by_id) == {m.id for m in ms}
+    return by_id

@@ -21,6 +21,8 @@ from workstation.export import sr as S
 from workstation.measure.model import Caliper, EllipseROI, Landmark
 from workstation.measure.segment import measure_mask
 
+from .conftest import read_back
+
 FINDINGS = {"schema": "rp-findings/1", "age_years": 58, "sex": "female", "greatest_dimension_mm": 121.0,
             "enhancement_delta_hu": 34.0, "growth_pattern": "mixed", "grade": 2,
             "findings": {"necrosis": True, "macroscopic_fat": False, "vascular_invasion": True,
@@ -328,10 +330,7 @@ def test_a_second_export_of_the_same_read_differs_only_in_its_own_uids_and_times
 def test_read_sr_restores_every_measurement_with_its_id_label_and_target(exported):
     srp, _, vol, ms, _, res = exported
     for volume in (None, vol):
-        findings, restored = S.read_sr(srp, volume)
-        assert findings == FINDINGS
-        by_id = {m.id: m for m in restored}
-        assert set(by_id) == {m.id for m in ms}
+        by_id = read_back(srp, volume, ms, FINDINGS)
         for m in ms:
             r = by_id[m.id]
             assert type(r) is type(m) and r.label == m.label and r.series_uid == vol.series_uid

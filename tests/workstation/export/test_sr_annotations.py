@@ -20,6 +20,8 @@ from workstation.export import sr as S
 from workstation.measure.model import Angle, Arrow, Caliper, FreehandROI
 from workstation.measure.roi import freehand_stats
 
+from .conftest import read_back
+
 FINDINGS = {"schema": "rp-findings/1", "age_years": 61, "sex": "male", "greatest_dimension_mm": 88.0}
 LONG_NOTE = "Tip of the intraluminal tumour thrombus, just below the hepatic vein confluence (check on MRI)"
 
@@ -97,10 +99,7 @@ def _on_image(m) -> bool:
 def test_round_trip_with_the_records_is_exact(exported):
     srp, vol, ms = exported
     for volume in (None, vol):
-        findings, back = S.read_sr(srp, volume)
-        assert findings == FINDINGS
-        by_id = {m.id: m for m in back}
-        assert set(by_id) == {m.id for m in ms}
+        by_id = read_back(srp, volume, ms, FINDINGS)
         for m in ms:
             r = by_id[m.id]
             _assert_same(r, m, atol=1e-9)
@@ -115,9 +114,7 @@ def test_round_trip_with_the_records_is_exact(exported):
 def test_round_trip_without_the_records_maps_image_coordinates_through_the_series(exported, tmp_path):
     srp, vol, ms = exported
     stripped = _strip_records(srp, tmp_path / "stripped.dcm")
-    _, back = S.read_sr(stripped, vol)
-    by_id = {m.id: m for m in back}
-    assert set(by_id) == {m.id for m in ms}           # ids and labels from the tracking identifiers
+    by_id = read_back(stripped, vol, ms)             # ids and labels from the tracking identifiers
     for m in ms:
         # on an image: mapped exactly; across slices: SCOORD3D, float32 patient coordinates
         _assert_same(by_id[m.id], m, atol=1e-6 if _on_image(m) else 5e-5)
