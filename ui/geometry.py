@@ -174,8 +174,9 @@ def plane_mapping(volume: Volume, view: str) -> PlaneMapping:
     d = dirs[:, row_axis] * (-1 if row_flip else 1)
     f = dirs[:, slice_axis] * (-1 if slice_flip else 1)
     return PlaneMapping(view, slice_axis, slice_flip, row_axis, row_flip, col_axis, col_flip,
-                        volume.shape, _vec3(volume.spacing_mm), _vec3(r), _vec3(d), _vec3(f))
+                        volume.shape, vec3(volume.spacing_mm), vec3(r), vec3(d), vec3(f))
 
 
-def _vec3(v: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+def vec3(v: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """The first three entries of ``v`` as a tuple of Python floats (a point or a direction)."""
     return float(v[0]), float(v[1]), float(v[2])

@@ -35,6 +35,7 @@ from workstation.measure.model import (
 )
 from workstation.measure.roi import ellipse_stats
 
+from .geometry import vec3
 from .measurements import snapshot
 
 NORMAL = (255, 210, 40)
@@ -45,10 +46,6 @@ LANDMARK = (255, 110, 200)
 
 def _pen(color, width=1.6, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(color=color, width=width, style=style)
-
-
-def _xyz(a) -> tuple[float, float, float]:
-    return float(a[0]), float(a[1]), float(a[2])
 
 
 def _label(color) -> pg.TextItem:
@@ -243,7 +240,7 @@ class EllipseGraphic(_Graphic):
         vp = self.layer.viewport
         w, h = self.roi.size()
         pts = [self.roi.mapToParent(QPointF(x, y)) for x, y in ((0, h / 2), (w, h / 2), (w / 2, 0), (w / 2, h))]
-        lps = [_xyz(vp.scene_to_patient(p.x(), p.y())) for p in pts]
+        lps = [vec3(vp.scene_to_patient(p.x(), p.y())) for p in pts]
         major, minor = (lps[0], lps[1]), (lps[2], lps[3])
         if h > w:
             major, minor = minor, major
@@ -428,7 +425,7 @@ class HandlesGraphic(_Graphic):
         if m is None:
             return None
         vp = self.layer.viewport
-        lps = [_lps3(vp.scene_to_patient(p.x(), p.y())) for p in self._points_scene()]
+        lps = [vec3(vp.scene_to_patient(p.x(), p.y())) for p in self._points_scene()]
         if isinstance(m, Angle):
             return Angle(series_uid=m.series_uid, label=m.label, id=m.id, p1=lps[0], vertex=lps[1], p2=lps[2])
         return Arrow(series_uid=m.series_uid, label=m.label, id=m.id, head=lps[0], tail=lps[1])
@@ -443,10 +440,6 @@ class HandlesGraphic(_Graphic):
         self.label.setColor(color)
         if self.barbs is not None:
             self.barbs.setPen(_pen(color, 2.6 if on else 2.2))
-
-
-def _lps3(xyz) -> tuple[float, float, float]:
-    return (float(xyz[0]), float(xyz[1]), float(xyz[2]))
 
 
 class MeasurementLayer(QObject):

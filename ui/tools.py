@@ -29,6 +29,8 @@ from workstation.errors import WorkstationError
 from workstation.measure.model import Angle, Arrow, Caliper, EllipseROI, FreehandROI
 from workstation.measure.roi import ellipse_stats, freehand_stats
 
+from .geometry import vec3
+
 if TYPE_CHECKING:  # pragma: no cover
     from .viewer import Viewer
     from .viewport import PointerEvent
@@ -145,7 +147,7 @@ class EllipseTool(Tool):
         (x0, y0), (x1, y1) = start, end
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         def p(x: float, y: float) -> tuple[float, float, float]:
-            return _lps(vp.scene_to_patient(x, y))
+            return vec3(vp.scene_to_patient(x, y))
         a = (p(x0, cy), p(x1, cy))
         b = (p(cx, y0), p(cx, y1))
         if abs(x1 - x0) < abs(y1 - y0):
@@ -171,10 +173,6 @@ class EllipseTool(Tool):
             self.store.select(draft.id)
         else:
             vp.measurement_layer.set_draft(self._draft)
-
-
-def _lps(xyz) -> tuple[float, float, float]:
-    return (float(xyz[0]), float(xyz[1]), float(xyz[2]))
 
 
 class AngleTool(Tool):
@@ -207,7 +205,7 @@ class AngleTool(Tool):
         if self._vp is not None and self._vp is not ev.viewport:
             self._cancel()
         self._vp = ev.viewport
-        self._points.append(_lps(ev.point))
+        self._points.append(vec3(ev.point))
         pts = self._points
         if len(pts) < 3:
             if len(pts) == 2:
@@ -253,13 +251,13 @@ class FreehandTool(Tool):
             self._scene.append(ev.scene)
         if ev.phase != "finish":
             if len(self._scene) >= 3:
-                vp.measurement_layer.set_draft(self._make(vp, "", None))
+                vp.measurement_layer.set_draft(self._make(vp, ""))
             return
         vp.measurement_layer.set_draft(None)
         if len(self._scene) < 3:
             self._scene = []
             return
-        m = self._make(vp, self._labels.next_label(), None)
+        m = self._make(vp, self._labels.next_label())
         self._scene = []
         if m.area_mm2 < vp.mapping.row_spacing * vp.mapping.col_spacing:
             return  # a scribble, not an outline
@@ -270,10 +268,8 @@ class FreehandTool(Tool):
         self.store.add(m)
         self.store.select(m.id)
 
-    def _make(self, vp, label: str, mid: str | None) -> FreehandROI:
-        pts = tuple(_lps(vp.scene_to_patient(x, y)) for x, y in self._scene)
-        if mid:
-            return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=pts, id=mid)
+    def _make(self, vp, label: str) -> FreehandROI:
+        pts = tuple(vec3(vp.scene_to_patient(x, y)) for x, y in self._scene)
         return FreehandROI(series_uid=vp.volume.series_uid, label=label, points=pts)
 
 
@@ -290,15 +286,15 @@ class ArrowTool(Tool):
 
     def drag(self, ev):
         vp = ev.viewport
-        head = _lps(vp.scene_to_patient(*ev.start_scene))
+        head = vec3(vp.scene_to_patient(*ev.start_scene))
         if ev.phase != "finish":
-            vp.measurement_layer.set_draft(Arrow(series_uid=vp.volume.series_uid, head=head, tail=_lps(ev.point)))
+            vp.measurement_layer.set_draft(Arrow(series_uid=vp.volume.series_uid, head=head, tail=vec3(ev.point)))
             return
         vp.measurement_layer.set_draft(None)
         (x0, y0), (x1, y1) = ev.start_scene, ev.scene
         if float(np.hypot(x1 - x0, y1 - y0)) < 2 * min(vp.mapping.row_spacing, vp.mapping.col_spacing):
             return
-        m = Arrow(series_uid=vp.volume.series_uid, label=self._labels.next_label(), head=head, tail=_lps(ev.point))
+        m = Arrow(series_uid=vp.volume.series_uid, label=self._labels.next_label(), head=head, tail=vec3(ev.point))
         self.store.add(m)
         self.store.select(m.id)
 
