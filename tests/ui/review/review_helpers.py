@@ -17,14 +17,6 @@ from PyQt6.QtWidgets import QApplication
 from viewer_helpers import STUDY, click, shown_window
 
 
-def find_controller(host):
-    for mod in getattr(host, "modules", []):
-        c = getattr(mod, "controller", None)
-        if c is not None:
-            return c
-    return None
-
-
 def review_module(host):
     """The activated review module of ``host`` (None when it is not activated)."""
     return host.module("rp_review")
