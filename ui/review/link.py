@@ -159,17 +159,14 @@ class MeasurementLink(QObject):
 
     # -- store events -----------------------------------------------------------------------
     def _on_added(self, m: Measurement) -> None:
-        if self.c.read_only:  # nothing is written; the panel still lists the lesions shown
-            self._on_measurement(m)
-            return
-        if isinstance(m, Lesion3D) and is_target_flagged(m) is None:
+        # read-only: nothing is decided or written; the panel still lists the lesions shown
+        if not self.c.read_only and isinstance(m, Lesion3D) and is_target_flagged(m) is None:
             self._decide_new_lesion(m)
         self._on_measurement(m)
 
     def _on_measurement(self, m: Measurement) -> None:
-        if self.c.read_only:
-            pass
-        elif isinstance(m, (Caliper, Lesion3D)):
+        # read-only: refresh_greatest and refresh_ivc write nothing
+        if isinstance(m, (Caliper, Lesion3D)):
             self.refresh_greatest(m)
         elif isinstance(m, Landmark):
             self.refresh_ivc()
