@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import stat
 import struct
 import subprocess
@@ -21,29 +20,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "dicom"))
 from dicom_synth import stack, write  # noqa: E402
+from limited_cli import run_cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANTED = {"PatientName": "Zyxwoll^Bertrand", "PatientID": "PIDZX0931", "AccessionNumber": "ACCZX5521",
            "InstitutionName": "ZXInstitute Norbury", "SeriesDescription": "ZXDESC Bertrand Zyxwoll",
            "ReferringPhysicianName": "Quombe^Ottoline"}
 NEEDLES = ("Zyxwoll", "Bertrand", "PIDZX0931", "ACCZX5521", "ZXInstitute", "ZXDESC", "Quombe", "Ottoline")
-AS_LIMIT = 3 * 1024 ** 3
 HANG_GUARD_S = 120
 
 
 CPU_SECONDS = 90
 
 
-def _limits(cpu: int = CPU_SECONDS) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-
-
 def run(args: list[str], state: Path, cpu: int = CPU_SECONDS) -> subprocess.CompletedProcess[str]:
     """``workstation ARGS`` with at most 3 GiB of address space and ``cpu`` seconds of CPU time."""
-    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, "-m", "workstation.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=HANG_GUARD_S, preexec_fn=lambda: _limits(cpu), check=False)
+    return run_cli(args, state, cpu=cpu, hang_guard_s=HANG_GUARD_S)
 
 
 def clean(proc: subprocess.CompletedProcess[str]) -> str:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from dicom_synth import image
+from limited_cli import run_cli
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import Comprehensive3DSRStorage, ExplicitVRLittleEndian, generate_uid
-from test_hostile_inputs import PLANTED, PLANTED_NAME, PLANTED_TEXT, clean, plant, run_cli
+from test_hostile_inputs import PLANTED, PLANTED_NAME, PLANTED_TEXT, clean, plant
 
 from workstation.errors import InputError, WorkstationError
 from workstation.export.sr import read_sr

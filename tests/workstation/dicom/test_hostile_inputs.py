@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import stat
 import struct
 import subprocess
-import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -21,21 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dicom_synth import image, stack, write
+from limited_cli import run_cli
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import RLELossless
 
-ROOT = Path(__file__).resolve().parents[3]
 PLANTED_NAME = "Quaxley^Zebedine"
 PLANTED_ID = "PIDQX7731"
 PLANTED_TEXT = "QXPLANTEDHEADERVALUE"
 PLANTED = (PLANTED_NAME, "Quaxley", PLANTED_ID, PLANTED_TEXT)
-#: address space allowed to one CLI run (the interpreter with numpy, pydicom and a few threads
-#: needs well under 1 GiB; the largest legitimate case here needs a few MiB)
-AS_LIMIT = 3 * 1024 ** 3
-CPU_SECONDS = 120
-HANG_GUARD_S = 180
 
 
 def plant(ds: Dataset) -> Dataset:
@@ -47,21 +40,6 @@ def plant(ds: Dataset) -> Dataset:
 
 def series(folder: Path, n: int = 3, **kw) -> list[str]:
     return write(folder, [plant(ds) for ds in stack(n, **kw)])
-
-
-def _limits(cpu: int = CPU_SECONDS) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-
-
-def run_cli(args: list[str], state: Path, prelude: str = "", cpu: int = CPU_SECONDS,
-            **env_extra: str) -> subprocess.CompletedProcess[str]:
-    """``workstation ARGS`` in a limited subprocess (``cpu`` seconds of CPU time at most);
-    ``prelude`` is Python run first (a monkeypatch)."""
-    code = f"{prelude}\nimport sys\nfrom workstation.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    env = dict(os.environ, WORKSTATION_STATE_DIR=str(state), QT_QPA_PLATFORM="offscreen", **env_extra)
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=HANG_GUARD_S, preexec_fn=lambda: _limits(cpu), check=False)
 
 
 # -- DICOM cases -----------------------------------------------------------------------------------
